@@ -1,0 +1,401 @@
+"""The Hodgkin–Huxley-type beta-cell model: parameters, vector field, Jacobian, fixed points.
+
+State ``x = (V, n, S)``: membrane potential V in mV, fast K+ gate n and slow K+ gate S
+(dimensionless, in [0, 1]). Time in seconds. Conductances are dimensionless (scaled).
+
+    tau   dV/dt = -g_Ca m_inf(V) (V - V_Ca) - g_K n (V - V_K) - g_S S (V - V_K)
+    tau   dn/dt = sigma (n_inf(V) - n)
+    tau_S dS/dt = S_inf(V) - S,           w_inf(V) = 1 / (1 + exp((V_w - V) / theta_w))
+
+Every function accepts NumPy arrays or torch tensors of shape ``(..., 3)``; parameter fields
+may be arrays that broadcast against ``state[..., 0]`` (for example one V_S per trajectory).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from scipy import optimize, special
+
+__all__ = ["HHParams", "FixedPoint", "rhs", "jacobian", "scalar_field", "batch_field", "fixed_points", "hopf_point",
+           "fast_equilibria", "steady_state_current"]
+
+VARIANTS = ("original",)
+
+# Fields that must be strictly positive (time constants, slopes, conductances).
+_POSITIVE = ("g_Ca", "g_K", "g_S", "theta_m", "theta_n", "theta_S", "tau", "tau_S", "sigma")
+
+
+@dataclass(frozen=True)
+class HHParams:
+    """Parameters of the model (defaults: the original model of Sherman, Rinzel & Keizer as
+    used by Stankevich & Mosekilde 2017). Voltages in mV, time constants in s.
+
+    ``V_S`` (mV), the half-activation voltage of the slow gate, is the control parameter.
+    Any field may be an array that broadcasts against the batch of states it is used with.
+    """
+
+    g_Ca: Any = 3.6
+    g_K: Any = 10.0
+    g_S: Any = 4.0
+    V_Ca: Any = 25.0
+    V_K: Any = -75.0
+    V_m: Any = -20.0
+    theta_m: Any = 12.0
+    V_n: Any = -16.0
+    theta_n: Any = 5.6
+    V_S: Any = -38.0
+    theta_S: Any = 10.0
+    tau: Any = 0.02
+    tau_S: Any = 35.0
+    sigma: Any = 0.93
+    variant: str = field(default="original")
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        for f in dataclasses.fields(self):
+            if f.name == "variant":
+                continue
+            value = getattr(self, f.name)
+            try:
+                arr = np.asarray(value.detach().cpu() if hasattr(value, "detach") else value,
+                                 dtype=float)
+            except (TypeError, ValueError):
+                raise TypeError(f"{f.name} must be a real number or array of numbers, "
+                                f"got {value!r}") from None
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{f.name} must be finite, got {value!r}")
+            if f.name in _POSITIVE and not np.all(arr > 0):
+                raise ValueError(f"{f.name} must be > 0, got {value!r}")
+            if not _is_torch(value):
+                # Plain floats and float arrays, so the NumPy path needs no conversion.
+                object.__setattr__(self, f.name, float(arr) if arr.ndim == 0 else arr)
+
+    def replace(self, **changes: Any) -> "HHParams":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def is_scalar(self) -> bool:
+        """True when every numeric field is a single number."""
+        return all(np.ndim(getattr(self, f.name)) == 0
+                   for f in dataclasses.fields(self) if f.name != "variant")
+
+    def table(self) -> list[tuple[str, float, str]]:
+        """(name, value, unit) rows, for rendering the parameter table."""
+        units = {"V_Ca": "mV", "V_K": "mV", "V_m": "mV", "theta_m": "mV", "V_n": "mV",
+                 "theta_n": "mV", "V_S": "mV", "theta_S": "mV", "tau": "s", "tau_S": "s"}
+        return [(f.name, getattr(self, f.name), units.get(f.name, "–"))
+                for f in dataclasses.fields(self) if f.name != "variant"]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _param(value: Any, like: Any) -> Any:
+    """Parameter value in the array library (and dtype/device) of ``like``."""
+    if _is_torch(like):
+        import torch
+        return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    return np.asarray(value, dtype=float) if np.ndim(value) else float(value)
+
+
+def _sigmoid(z: Any) -> Any:
+    if _is_torch(z):
+        import torch
+        return torch.sigmoid(z)
+    return special.expit(z)
+
+
+def _check_state(state: Any, name: str = "state") -> Any:
+    if not _is_torch(state):
+        state = np.asarray(state, dtype=float)
+    if state.ndim < 1 or state.shape[-1] != 3:
+        raise ValueError(f"{name} must have shape (..., 3) = (V, n, S), got {tuple(state.shape)}")
+    return state
+
+
+def _fields(p: Any, like: Any, names: str) -> list:
+    """Parameter values in the array library of ``like`` (NumPy values pass through)."""
+    if _is_torch(like):
+        return [_param(getattr(p, k), like) for k in names.split()]
+    return [getattr(p, k) for k in names.split()]
+
+
+def gates(V: Any, p: HHParams) -> tuple[Any, Any, Any]:
+    """Steady-state activations (m_inf, n_inf, S_inf) at voltage V (mV)."""
+    V_m, th_m, V_n, th_n, V_S, th_S = _fields(p, V, "V_m theta_m V_n theta_n V_S theta_S")
+    return (_sigmoid((V - V_m) / th_m), _sigmoid((V - V_n) / th_n), _sigmoid((V - V_S) / th_S))
+
+
+def _assemble(parts: list, like: Any) -> Any:
+    """Stack equally broadcastable pieces along a new last axis."""
+    if _is_torch(like):
+        import torch
+        parts = torch.broadcast_tensors(*parts)
+        return torch.stack(parts, dim=-1)
+    shape = np.broadcast_shapes(*(np.shape(q) for q in parts))
+    out = np.empty(shape + (len(parts),))
+    for k, q in enumerate(parts):
+        out[..., k] = q
+    return out
+
+
+# ----------------------------------------------------------------------------- vector field
+def rhs(state: Any, params: HHParams) -> Any:
+    """Vector field d(V, n, S)/dt in (mV/s, 1/s, 1/s); ``state`` of shape (..., 3)."""
+    state = _check_state(state)
+    V, n, S = state[..., 0], state[..., 1], state[..., 2]
+    g_Ca, g_K, g_S, V_Ca, V_K, tau, tau_S, sigma = _fields(
+        params, V, "g_Ca g_K g_S V_Ca V_K tau tau_S sigma")
+    m_inf, n_inf, S_inf = gates(V, params)
+    dV = -(g_Ca * m_inf * (V - V_Ca) + (g_K * n + g_S * S) * (V - V_K)) / tau
+    dn = sigma * (n_inf - n) / tau
+    dS = (S_inf - S) / tau_S
+    return _assemble([dV, dn, dS], V)
+
+
+def jacobian(state: Any, params: HHParams) -> Any:
+    """Analytic Jacobian d rhs / d state, shape (..., 3, 3); rows (dV, dn, dS)/dt."""
+    state = _check_state(state)
+    V, n, S = state[..., 0], state[..., 1], state[..., 2]
+    g_Ca, g_K, g_S, V_Ca, V_K, tau, tau_S, sigma, th_m, th_n, th_S = _fields(
+        params, V, "g_Ca g_K g_S V_Ca V_K tau tau_S sigma theta_m theta_n theta_S")
+    m_inf, n_inf, S_inf = gates(V, params)
+    dm = m_inf * (1 - m_inf) / th_m
+    J = [[-(g_Ca * (dm * (V - V_Ca) + m_inf) + g_K * n + g_S * S) / tau,
+          -g_K * (V - V_K) / tau, -g_S * (V - V_K) / tau],
+         [sigma * n_inf * (1 - n_inf) / th_n / tau, -sigma / tau, 0.0],
+         [S_inf * (1 - S_inf) / th_S / tau_S, 0.0, -1.0 / tau_S]]
+    if _is_torch(V):
+        import torch
+        rows = [torch.stack(torch.broadcast_tensors(*[_param(q, V) + 0 * V for q in r]), -1)
+                for r in J]
+        return torch.stack(rows, dim=-2)
+    shape = np.broadcast_shapes(*(np.shape(q) for r in J for q in r))
+    out = np.empty(shape + (3, 3))
+    for i, r in enumerate(J):
+        for k, q in enumerate(r):
+            out[..., i, k] = q
+    return out
+
+
+def scalar_field(params: HHParams) -> tuple[Callable, Callable]:
+    """``(f, jac)`` for one state of shape (3,) with scalar ``params``: the same vector field
+    and Jacobian as :func:`rhs` and :func:`jacobian`, with the parameters bound once.
+
+    An adaptive solver calls the vector field about 10^5 times per 200 s trajectory, so the
+    generic function's dispatch and broadcasting would dominate its cost.
+    """
+    _scalar_params(params)
+    g_Ca, g_K, g_S, V_Ca, V_K = params.g_Ca, params.g_K, params.g_S, params.V_Ca, params.V_K
+    V_m, th_m, V_n, th_n, V_S, th_S = (params.V_m, params.theta_m, params.V_n, params.theta_n,
+                                       params.V_S, params.theta_S)
+    tau, tau_S, sigma = params.tau, params.tau_S, params.sigma
+    exp = math.exp
+
+    def sig(z: float) -> float:
+        return 1.0 / (1.0 + exp(-z)) if z > -700 else 0.0
+
+    def f(x: np.ndarray) -> np.ndarray:
+        V, n, S = float(x[0]), float(x[1]), float(x[2])
+        m_inf, n_inf, S_inf = sig((V - V_m) / th_m), sig((V - V_n) / th_n), sig((V - V_S) / th_S)
+        return np.array([-(g_Ca * m_inf * (V - V_Ca) + (g_K * n + g_S * S) * (V - V_K)) / tau,
+                         sigma * (n_inf - n) / tau, (S_inf - S) / tau_S])
+
+    def jac(x: np.ndarray) -> np.ndarray:
+        V, n, S = float(x[0]), float(x[1]), float(x[2])
+        m_inf, n_inf, S_inf = sig((V - V_m) / th_m), sig((V - V_n) / th_n), sig((V - V_S) / th_S)
+        dm = m_inf * (1 - m_inf) / th_m
+        return np.array([
+            [-(g_Ca * (dm * (V - V_Ca) + m_inf) + g_K * n + g_S * S) / tau,
+             -g_K * (V - V_K) / tau, -g_S * (V - V_K) / tau],
+            [sigma * n_inf * (1 - n_inf) / th_n / tau, -sigma / tau, 0.0],
+            [S_inf * (1 - S_inf) / th_S / tau_S, 0.0, -1.0 / tau_S]])
+
+    return f, jac
+
+
+def batch_field(params: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``f(Y, out)``: the vector field for a batch stored column-wise, ``Y`` of shape (3, B),
+    written into ``out`` (3, B). Parameter fields are scalars or arrays of shape (B,).
+
+    The same field as :func:`rhs`, with every intermediate written in place: for a batch of a
+    few hundred states NumPy's per-call overhead, not arithmetic, sets the cost, so the
+    number of calls is what this minimises. ``params`` is HHParams or any object with its
+    field names (a batch solver passes the subset of trajectories still running).
+    """
+    g = lambda k: getattr(params, k)  # noqa: E731
+    col = lambda k: np.asarray(g(k), dtype=float).reshape(1, -1)  # noqa: E731
+    # Half-activations and inverse slopes of (m, n, S) as (3, 1) or (3, B) columns, so the
+    # three gates cost one subtract, one multiply and one expit.
+    Vh = np.concatenate(np.broadcast_arrays(col("V_m"), col("V_n"), col("V_S"))).reshape(3, -1)
+    inv = 1 / np.concatenate(np.broadcast_arrays(
+        col("theta_m"), col("theta_n"), col("theta_S"))).reshape(3, -1)
+    g_Ca, g_K, g_S, V_Ca, V_K = g("g_Ca"), g("g_K"), g("g_S"), g("V_Ca"), g("V_K")
+    c_V, c_n, inv_tS = -1 / g("tau"), g("sigma") / g("tau"), 1 / g("tau_S")
+    expit = special.expit
+
+    def f(Y: np.ndarray, out: np.ndarray) -> np.ndarray:
+        V, n, S = Y[0], Y[1], Y[2]
+        dV, dn, dS = out[0], out[1], out[2]
+        w = V - Vh
+        w *= inv
+        expit(w, out=w)                       # rows: m_inf, n_inf, S_inf
+        m_inf = w[0]
+        m_inf *= V - V_Ca
+        m_inf *= g_Ca                         # I_Ca
+        np.multiply(n, g_K, out=dV)
+        dV += S * g_S
+        dV *= V - V_K
+        dV += m_inf
+        dV *= c_V
+        np.subtract(w[1], n, out=dn)
+        dn *= c_n
+        np.subtract(w[2], S, out=dS)
+        dS *= inv_tS
+        return out
+    return f
+
+
+# ----------------------------------------------------------------------------- fixed points
+@dataclass(frozen=True)
+class FixedPoint:
+    """An equilibrium of the ODE: ``state`` (V mV, n, S), Jacobian ``eigenvalues`` (1/s,
+    sorted by real part, then imaginary part) and ``stable`` (all real parts < 0)."""
+
+    state: np.ndarray
+    eigenvalues: np.ndarray
+    stable: bool
+
+
+def steady_state_current(V: Any, params: HHParams) -> Any:
+    """tau dV/dt on the curve n = n_inf(V), S = S_inf(V) (mV); fixed points are its zeros."""
+    V = np.asarray(V, dtype=float)
+    _, n_inf, S_inf = gates(V, params)
+    return rhs(np.stack(np.broadcast_arrays(V, n_inf, S_inf), -1), params)[..., 0] * params.tau
+
+
+def _steady_state_current_slope(V: np.ndarray, params: HHParams) -> np.ndarray:
+    """d/dV of ``steady_state_current`` (dimensionless), by the chain rule through n_inf, S_inf."""
+    _, n_inf, S_inf = gates(V, params)
+    x = np.stack(np.broadcast_arrays(V, n_inf, S_inf), -1)
+    J = jacobian(x, params)
+    dn = n_inf * (1 - n_inf) / params.theta_n
+    dS = S_inf * (1 - S_inf) / params.theta_S
+    return (J[..., 0, 0] + J[..., 0, 1] * dn + J[..., 0, 2] * dS) * params.tau
+
+
+def _sorted_eigenvalues(J: np.ndarray) -> np.ndarray:
+    ev = np.linalg.eigvals(J)
+    return ev[np.lexsort((ev.imag, ev.real))]
+
+
+def _scalar_params(params: HHParams) -> None:
+    if not isinstance(params, HHParams):
+        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    if not params.is_scalar():
+        raise ValueError("params must hold one number per field for fixed-point analysis "
+                         "(got array-valued fields)")
+
+
+def fixed_points(params: HHParams, *, grid: int = 20001) -> list[FixedPoint]:
+    """Every fixed point of the ODE, sorted by V.
+
+    On the curve n = n_inf(V), S = S_inf(V) a fixed point is a zero of the steady-state
+    current f(V). For V < V_K every current is inward (f > 0) and for V > V_Ca every
+    current is outward (f < 0), so all zeros lie in [V_K, V_Ca]. We split that interval at
+    the zeros of f' (located on a fine grid, polished with brentq) into pieces on which f
+    is monotone, so each piece holds at most one zero; a sign change brackets it exactly.
+    """
+    _scalar_params(params)
+    lo, hi = float(min(params.V_K, params.V_Ca)), float(max(params.V_K, params.V_Ca))
+    Vg = np.linspace(lo, hi, grid)
+    f = lambda v: float(steady_state_current(v, params))  # noqa: E731
+    df = lambda v: float(_steady_state_current_slope(np.asarray(v), params))  # noqa: E731
+    slope = _steady_state_current_slope(Vg, params)
+    cuts = [lo]
+    for i in np.flatnonzero(np.sign(slope[:-1]) * np.sign(slope[1:]) <= 0):
+        if slope[i] == 0:
+            cuts.append(Vg[i])
+        elif slope[i + 1] != 0:
+            cuts.append(optimize.brentq(df, Vg[i], Vg[i + 1], xtol=1e-13))
+    cuts.append(hi)
+    roots: list[float] = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        fa, fb = f(a), f(b)
+        if fa == 0:
+            roots.append(a)
+        elif fa * fb < 0:
+            roots.append(optimize.brentq(f, a, b, xtol=1e-13, rtol=4 * np.finfo(float).eps))
+    if f(hi) == 0:
+        roots.append(hi)
+    roots = sorted(set(roots))
+    out = []
+    for V in roots:
+        _, n, S = gates(np.float64(V), params)
+        x = np.array([V, float(n), float(S)])
+        ev = _sorted_eigenvalues(jacobian(x, params))
+        out.append(FixedPoint(state=x, eigenvalues=ev, stable=bool(np.all(ev.real < 0))))
+    return out
+
+
+def _routh_hurwitz_hopf(J: np.ndarray) -> float:
+    """a1 a2 - a3 for the characteristic polynomial l^3 + a1 l^2 + a2 l + a3 of a 3x3 J.
+
+    A pair of eigenvalues crosses the imaginary axis exactly where it changes sign (while
+    a2 > 0); unlike max Re(eigenvalue) it is a smooth function of the parameters.
+    """
+    a1 = -np.trace(J)
+    a2 = 0.5 * (np.trace(J) ** 2 - np.trace(J @ J))
+    a3 = -np.linalg.det(J)
+    return float(a1 * a2 - a3)
+
+
+def hopf_point(params: HHParams, V_S_bracket: tuple[float, float]) -> float:
+    """V_S (mV) in ``V_S_bracket`` where the fixed point's complex pair crosses the imaginary
+    axis (Hopf bifurcation), by brentq on the Routh–Hurwitz quantity a1 a2 - a3.
+
+    Requires a model with a single fixed point over the bracket.
+    """
+    a, b = map(float, V_S_bracket)
+    if not a < b:
+        raise ValueError(f"V_S_bracket must be (low, high) with low < high, got {V_S_bracket}")
+
+    def g(vs: float) -> float:
+        fps = fixed_points(params.replace(V_S=vs))
+        if len(fps) != 1:
+            raise ValueError(f"hopf_point needs exactly one fixed point; V_S={vs} has {len(fps)}")
+        return _routh_hurwitz_hopf(jacobian(fps[0].state, params.replace(V_S=vs)))
+
+    ga, gb = g(a), g(b)
+    if ga * gb > 0:
+        raise ValueError(f"no Hopf point in V_S_bracket {V_S_bracket}: a1*a2-a3 has the same "
+                         f"sign ({ga:.3g}, {gb:.3g}) at both ends")
+    return float(optimize.brentq(g, a, b, xtol=1e-10))
+
+
+def fast_equilibria(V: Any, params: HHParams) -> tuple[np.ndarray, np.ndarray]:
+    """Equilibria of the fast subsystem (V, n) with S frozen: the Z-shaped curve.
+
+    With n = n_inf(V), dV/dt = 0 gives S explicitly as a function of V (mV):
+    S(V) = -(g_Ca m_inf(V) (V - V_Ca) + g_K n_inf(V) (V - V_K)) / (g_S (V - V_K)).
+    Returns ``(S, stable)`` at the given V values: the frozen S that makes V an equilibrium
+    and whether that equilibrium is stable in the 2-D fast subsystem (trace < 0, det > 0
+    of the (V, n) block of the Jacobian). V must lie above V_K.
+    """
+    V = np.asarray(V, dtype=float)
+    if np.any(V <= params.V_K):
+        raise ValueError(f"V must be > V_K = {params.V_K} mV for the fast-subsystem curve")
+    m_inf, n_inf, _ = gates(V, params)
+    S = -(params.g_Ca * m_inf * (V - params.V_Ca) + params.g_K * n_inf * (V - params.V_K)) / (
+        params.g_S * (V - params.V_K))
+    J = jacobian(np.stack([V, n_inf, S], -1), params)[..., :2, :2]
+    tr = J[..., 0, 0] + J[..., 1, 1]
+    det = J[..., 0, 0] * J[..., 1, 1] - J[..., 0, 1] * J[..., 1, 0]
+    return S, (tr < 0) & (det > 0)
