@@ -17,7 +17,8 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["spike_times", "interspike_intervals", "BurstStats", "burst_statistics",
-           "classify_regime", "sweep_statistics", "regime_transition", "REGIMES"]
+           "classify_regime", "sweep_statistics", "regime_transition", "REGIMES",
+           "MapFixedPoint", "map_jacobian", "map_fixed_points"]
 
 REGIMES = ("rest", "tonic", "bursting")
 
@@ -162,3 +163,107 @@ def regime_transition(V_S, regimes: Sequence[str], before: str = "bursting",
         raise ValueError(f"after the last {before!r} (V_S = {V_S[i]:.4g} mV) comes "
                          f"{regimes[i + 1]!r}, not {after!r}")
     return float(V_S[i]), float(V_S[i + 1])
+
+
+# ---------------------------------------------------------------------------- fixed points of maps
+@dataclass(frozen=True)
+class MapFixedPoint:
+    """A fixed point x* = F(x*) of a map with time step ``dt`` (s).
+
+    ``multipliers`` are the eigenvalues mu of dF/dx at x*, sorted by modulus;
+    ``eigenvalues`` the implied ODE eigenvalues lambda = log(mu) / dt (principal branch, 1/s).
+    A negative real mu has no real logarithm: it gets Im(lambda) = pi / dt, a flip that a
+    flow cannot produce, and ``aliased`` is True. ``stable``: every |mu| < 1.
+    """
+
+    state: np.ndarray
+    multipliers: np.ndarray
+    eigenvalues: np.ndarray
+    stable: bool
+    residual: float
+    aliased: bool
+
+
+def _as_float64_map(net):
+    import copy
+
+    import torch
+    m = copy.deepcopy(net).to(torch.float64)
+    m.eval()
+    return m
+
+
+def map_jacobian(net, x, V_S: float) -> np.ndarray:
+    """dF/dx (3, 3) of a torch map ``net(x (B, 3), V_S (B,))`` at one state, by autograd
+    in float64."""
+    import torch
+    m = net if next(net.parameters()).dtype == torch.float64 else _as_float64_map(net)
+    xt = torch.as_tensor(np.asarray(x, dtype=float))
+    vs = torch.tensor([float(V_S)], dtype=torch.float64)
+    J = torch.autograd.functional.jacobian(lambda y: m(y[None], vs)[0], xt)
+    return J.detach().numpy()
+
+
+def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: float = 1e-10,
+                     max_iter: int = 50, dedup: float = 1e-6) -> list[MapFixedPoint]:
+    """Fixed points of the map F(x, V_S) = x by damped Newton with the autograd Jacobian.
+
+    ``net`` is any torch module called as ``net(x (B, 3), V_S (B,))`` with a ``dt``
+    attribute (a :class:`hhlib.network.MapNet`). Newton starts from every row of ``starts``
+    (default: a grid that spans and exceeds the states of the training data, including points
+    far from them); converged points closer than ``dedup`` (relative, per variable) are
+    merged. ``tol`` bounds |F(x) - x| scaled by the map's state spread.
+    """
+    import torch
+    if not np.isfinite(V_S):
+        raise ValueError(f"V_S must be finite, got {V_S}")
+    m = _as_float64_map(net)
+    scale = m.x_std.numpy() if hasattr(m, "x_std") else np.ones(3)
+    if starts is None:
+        grid = np.meshgrid(np.linspace(-75, -15, 7), [0.0005, 0.01, 0.1], np.linspace(0.1, 0.3, 5),
+                           indexing="ij")
+        starts = np.stack([g.ravel() for g in grid], axis=-1)
+    starts = np.asarray(starts, dtype=float)
+    if starts.ndim != 2 or starts.shape[1] != 3:
+        raise ValueError(f"starts must have shape (k, 3), got {starts.shape}")
+    vs = torch.tensor([float(V_S)], dtype=torch.float64)
+
+    def G(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return (m(torch.as_tensor(x)[None], vs)[0] - torch.as_tensor(x)).numpy()
+
+    found: list[np.ndarray] = []
+    for x in starts:
+        x = x.copy()
+        g = G(x)
+        for _ in range(max_iter):
+            if not np.all(np.isfinite(g)):
+                break
+            J = map_jacobian(m, x, V_S) - np.eye(3)
+            try:
+                dx = np.linalg.solve(J, -g)
+            except np.linalg.LinAlgError:
+                break
+            # Backtracking on the scaled residual keeps Newton from leaping out of the data.
+            r0, a = np.linalg.norm(g / scale), 1.0
+            while a > 1e-4:
+                g_new = G(x + a * dx)
+                if np.all(np.isfinite(g_new)) and np.linalg.norm(g_new / scale) < r0:
+                    break
+                a *= 0.5
+            x, g = x + a * dx, g_new
+            if np.linalg.norm(g / scale) < tol:
+                break
+        if np.all(np.isfinite(g)) and np.linalg.norm(g / scale) < tol:
+            if not any(np.all(np.abs(x - y) <= dedup * np.maximum(scale, 1e-12)) for y in found):
+                found.append(x)
+    out = []
+    for x in sorted(found, key=lambda y: y[0]):
+        mu = np.linalg.eigvals(map_jacobian(m, x, V_S))
+        mu = mu[np.argsort(np.abs(mu))]
+        lam = np.log(mu.astype(complex)) / m.dt
+        out.append(MapFixedPoint(state=x, multipliers=mu, eigenvalues=lam,
+                                 stable=bool(np.all(np.abs(mu) < 1)),
+                                 residual=float(np.linalg.norm(G(x) / scale)),
+                                 aliased=bool(np.any((np.abs(mu.imag) < 1e-12) & (mu.real < 0)))))
+    return out

@@ -1,0 +1,58 @@
+"""hhlib.data: disjoint splits, oscillatory cuts, determinism and the cache."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from hhlib.data import DatasetConfig, distance_to_fixed_point, draw_V_S, load_or_make_dataset, make_dataset
+
+SMALL = DatasetConfig(n_train=4, n_val=2, n_test=3, t_transient=20.0, t_keep=25.0, cut_len=100)
+
+
+def test_splits_are_disjoint_and_in_range():
+    v = draw_V_S(DatasetConfig())
+    lo, hi = DatasetConfig().V_S_range
+    for k in ("train", "val", "test"):
+        assert np.all((v[k] >= lo) & (v[k] <= hi))
+    for k in ("train", "val"):
+        assert np.min(np.abs(v[k][:, None] - v["test"][None])) >= DatasetConfig().min_gap
+    assert not set(v["train"]) & set(v["val"])
+    assert len(v["test"]) >= 10
+
+
+def test_dataset_shapes_and_oscillation():
+    ds = make_dataset(SMALL)
+    n_cuts = int(round(SMALL.t_keep / SMALL.dt)) // SMALL.cut_len
+    assert ds.cuts["train"].shape == (SMALL.n_train * n_cuts, SMALL.cut_len + 1, 3)
+    np.testing.assert_array_equal(ds.cut_V_S["train"], np.repeat(ds.V_S["train"], n_cuts))
+    # consecutive cuts of one trajectory join up
+    np.testing.assert_array_equal(ds.cuts["train"][0, -1], ds.cuts["train"][1, 0])
+    # every cut moves (none sits at rest)
+    assert np.ptp(ds.cuts["train"][:, :, 0], axis=1).min() > 0.1
+
+
+def test_determinism_and_cache(tmp_path):
+    a = load_or_make_dataset(SMALL, tmp_path)
+    files = list(tmp_path.glob("*.npz"))
+    assert len(files) == 1
+    b = load_or_make_dataset(SMALL, tmp_path)            # from the cache
+    c = make_dataset(SMALL)                               # recomputed
+    assert a.digest() == b.digest() == c.digest()
+    d = load_or_make_dataset(dataclasses.replace(SMALL, seed=1), tmp_path)
+    assert d.digest() != a.digest() and len(list(tmp_path.glob("*.npz"))) == 2
+
+
+def test_distance_to_fixed_point_is_zero_at_the_fixed_point():
+    from hhlib.model import HHParams, fixed_points
+    fp = fixed_points(HHParams(V_S=-38.0))[0].state
+    states = np.stack([fp, fp + [1.0, 0.0, 0.0], fp + [2.0, 0.01, 0.01]])
+    d = distance_to_fixed_point(states, np.full(3, -38.0))
+    assert d[0] == 0 and d[1] > 0
+
+
+@pytest.mark.parametrize("kw,match", [({"V_S_range": (-30.0, -44.0)}, "V_S_range"),
+                                      ({"n_train": 0}, "n_train"), ({"dt": -1.0}, "dt"),
+                                      ({"t_keep": 0.1}, "t_keep")])
+def test_config_validation(kw, match):
+    with pytest.raises(ValueError, match=match):
+        DatasetConfig(**kw)
