@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     t_data = time.perf_counter() - t0
     tcfg = TrainConfig(stages=args.stages, seed=args.seed, max_minutes=args.max_minutes)
     net, hist = train(ds.cuts["train"], ds.cut_V_S["train"], ds.cuts["val"], ds.cut_V_S["val"],
-                      dcfg.dt, tcfg, V_S_range=dcfg.V_S_range, progress=True)
+                      dcfg.dt, tcfg, V_S_range=dcfg.V_S_range,
+                      val_trajectories=ds.trajectories["val"], val_traj_V_S=ds.V_S["val"],
+                      progress=True)
     record = {
         "dataset_config": dataclasses.asdict(dcfg),
         "dataset_sha256": ds.digest(),
@@ -59,9 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         "dataset_seconds": t_data,
         "stopped": hist["stopped"],
         "final_train_loss": hist["train_loss"][-1],
+        "best_epoch": hist["best_epoch"],
+        "selection": hist["criterion"],
         "best_val_loss": hist["best_val_loss"],
+        "best_val_score": hist["best_val_score"],
         "history": {k: hist[k] for k in ("epoch", "K", "train_loss", "val_loss",
-                                         "val_one_step", "seconds")},
+                                         "val_one_step", "val_score", "seconds")},
         "hhlib": __version__,
         "numpy": np.__version__,
         "python": sys.version.split()[0],
@@ -73,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     pt = save_pretrained(net, args.name, record, args.out)
     print(f"trained {args.name} in {hist['train_seconds']:.0f} s ({hist['stopped']}); "
-          f"best validation loss {hist['best_val_loss']:.4g}; wrote {pt}")
+          f"best epoch {hist['best_epoch']} (validation dynamics score "
+          f"{hist['best_val_score']:.3g}, rollout loss {hist['best_val_loss']:.4g}); wrote {pt}")
     return 0
 
 

@@ -1,0 +1,194 @@
+"""Shared helpers for the notebook tests.
+
+The notebook checks run in two stages for every chapter listed in ``_toc.yml``:
+
+1. papermill executes the chapter (converted from MyST Markdown with jupytext) with
+   ``fast=True`` in the ``book/`` directory and stores the result in ``tests/_executed/``;
+2. nbval re-executes that notebook and compares every cell's output with the stored one.
+
+This module must stay free of side effects at import time: it is also loaded by the nbval
+subprocesses, which run pytest on the notebooks under ``tests/_executed/``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BOOK = REPO / "book"
+TESTS = REPO / "tests"
+EXECUTED = TESTS / "_executed"
+SANITIZE = TESTS / "nbval_sanitize.cfg"
+KERNEL_NAME = "python3"
+PARAMETERS = {"fast": True}
+# Per-cell limit for papermill and nbval (seconds); the whole test is bounded by pytest-timeout.
+CELL_TIMEOUT = 1200
+
+_CHAPTER_RE = re.compile(r"^book/\d\d_[^/]+$")
+
+
+def _toc_files(node) -> list[str]:
+    """All ``file:`` / ``root:`` entries of a jb-book table of contents, in order."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        for key in ("root", "file"):
+            if isinstance(node.get(key), str):
+                out.append(node[key])
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                out.extend(_toc_files(value))
+    elif isinstance(node, list):
+        for item in node:
+            out.extend(_toc_files(item))
+    return out
+
+
+def chapter_notebooks() -> list[Path]:
+    """Chapter notebooks (``book/NN_*.md``) listed in ``_toc.yml``, in book order."""
+    import yaml
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    chapters = []
+    for entry in _toc_files(toc):
+        entry = entry.strip().removesuffix(".md").removesuffix(".ipynb")
+        if _CHAPTER_RE.match(entry):
+            path = REPO / f"{entry}.md"
+            if path not in chapters:
+                chapters.append(path)
+    return chapters
+
+
+def _is_jupytext_notebook(path: Path) -> bool:
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return False
+    header = text.split("---", 2)[1]
+    return "kernelspec:" in header and ("jupytext:" in header or "file_format: mystnb" in header)
+
+
+def _kernel_spec_problem() -> str | None:
+    """Return a message if the ``python3`` kernel does not run this interpreter's environment."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        return f"no Jupyter kernel named {KERNEL_NAME!r}"
+    exe = spec.argv[0]
+    if exe in {"python", f"python{sys.version_info[0]}", "{python}"}:
+        return None  # jupyter_client substitutes sys.executable for these
+    if Path(exe).is_absolute() and Path(exe).parent == Path(sys.executable).parent:
+        return None
+    return (f"kernel {KERNEL_NAME!r} ({spec.resource_dir}) runs {exe}, "
+            f"not this environment's {sys.executable}")
+
+
+@pytest.fixture(scope="session")
+def venv_kernel() -> str:
+    """Make sure the ``python3`` kernel used by papermill/nbval is this environment's Python.
+
+    ``make venv`` registers it; when the tests are started some other way and the kernel
+    points elsewhere, it is registered here (inside ``sys.prefix``) as well.
+    """
+    problem = _kernel_spec_problem()
+    if problem is not None:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ipykernel", "install", "--sys-prefix",
+             "--name", KERNEL_NAME, "--display-name", "Python 3"],
+            capture_output=True, text=True)
+        problem2 = _kernel_spec_problem()
+        if proc.returncode != 0 or problem2 is not None:
+            pytest.fail(f"Jupyter kernel problem: {problem}; registering it failed: "
+                        f"{problem2 or ''}\n{proc.stdout}\n{proc.stderr}")
+    return KERNEL_NAME
+
+
+class NotebookExecutor:
+    """Runs the papermill stage and remembers the outcome for the rest of the session."""
+
+    def __init__(self, kernel_name: str):
+        self.kernel_name = kernel_name
+        self.results: dict[Path, BaseException | None] = {}
+
+    @staticmethod
+    def executed_path(chapter: Path) -> Path:
+        return EXECUTED / f"{chapter.stem}.ipynb"
+
+    def execute(self, chapter: Path) -> Path:
+        """Convert ``chapter`` with jupytext and execute it with papermill (fast=True)."""
+        import jupytext
+        import papermill as pm
+
+        if not chapter.exists():
+            raise FileNotFoundError(f"{chapter.relative_to(REPO)} is listed in _toc.yml but missing")
+        if not _is_jupytext_notebook(chapter):
+            raise ValueError(f"{chapter.relative_to(REPO)} has no jupytext/kernelspec header")
+        EXECUTED.mkdir(parents=True, exist_ok=True)
+        source = EXECUTED / f"{chapter.stem}.source.ipynb"
+        output = self.executed_path(chapter)
+        output.unlink(missing_ok=True)
+        jupytext.write(jupytext.read(chapter), source, fmt="ipynb")
+        try:
+            pm.execute_notebook(
+                str(source), str(output),
+                parameters=PARAMETERS,
+                kernel_name=self.kernel_name,
+                cwd=str(BOOK),
+                progress_bar=False,
+                execution_timeout=CELL_TIMEOUT,
+            )
+        except BaseException as exc:
+            self.results[chapter] = exc
+            raise
+        self.results[chapter] = None
+        return output
+
+    def ensure(self, chapter: Path) -> Path:
+        """Path of an up-to-date executed notebook, running papermill only when needed."""
+        if chapter in self.results:
+            exc = self.results[chapter]
+            if exc is not None:
+                pytest.fail(f"papermill stage failed for {chapter.name} "
+                            f"(see test_papermill[{chapter.stem}]): {type(exc).__name__}",
+                            pytrace=False)
+            return self.executed_path(chapter)
+        output = self.executed_path(chapter)
+        if output.exists() and output.stat().st_mtime >= _newest_input_mtime(chapter):
+            return output
+        return self.execute(chapter)
+
+
+def _newest_input_mtime(chapter: Path) -> float:
+    inputs = [chapter, *(REPO / "hhlib").rglob("*.py")]
+    return max(p.stat().st_mtime for p in inputs if p.exists())
+
+
+@pytest.fixture(scope="session")
+def notebook_executor(venv_kernel) -> NotebookExecutor:
+    return NotebookExecutor(venv_kernel)
+
+
+def run_nbval(notebook: Path) -> subprocess.CompletedProcess:
+    """Re-execute ``notebook`` with nbval in a pytest subprocess and compare outputs.
+
+    The kernel runs in ``book/`` (as with papermill and jupyter-book), not in the
+    notebook's own directory: see tests/nbval_cwd_plugin.py.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    env["HHNB_NBVAL_KERNEL_CWD"] = str(BOOK)
+    cmd = [
+        sys.executable, "-m", "pytest",
+        "--nbval", str(notebook.relative_to(REPO)),
+        "--nbval-sanitize-with", str(SANITIZE.relative_to(REPO)),
+        "--nbval-cell-timeout", str(CELL_TIMEOUT),
+        "-p", "no:cacheprovider",
+        "-p", "nbval_cwd_plugin",
+        "-q", "--color=no",
+    ]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
