@@ -18,7 +18,7 @@ import numpy as np
 
 __all__ = ["spike_times", "interspike_intervals", "BurstStats", "burst_statistics",
            "classify_regime", "sweep_statistics", "regime_transition", "REGIMES",
-           "MapFixedPoint", "map_jacobian", "map_fixed_points"]
+           "MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts"]
 
 REGIMES = ("rest", "tonic", "bursting")
 
@@ -193,70 +193,95 @@ def _as_float64_map(net):
     return m
 
 
-def map_jacobian(net, x, V_S: float) -> np.ndarray:
-    """dF/dx (3, 3) of a torch map ``net(x (B, 3), V_S (B,))`` at one state, by autograd
-    in float64."""
+def map_jacobian(net, x, V_S) -> np.ndarray:
+    """dF/dx of a torch map ``net(x (B, 3), V_S (B,))`` by autograd in float64: ``x`` of
+    shape (3,) gives (3, 3), ``x`` of shape (k, 3) with ``V_S`` scalar or (k,) gives
+    (k, 3, 3)."""
     import torch
     m = net if next(net.parameters()).dtype == torch.float64 else _as_float64_map(net)
     xt = torch.as_tensor(np.asarray(x, dtype=float))
-    vs = torch.tensor([float(V_S)], dtype=torch.float64)
-    J = torch.autograd.functional.jacobian(lambda y: m(y[None], vs)[0], xt)
-    return J.detach().numpy()
+    single = xt.ndim == 1
+    xb = xt[None] if single else xt
+    vs = torch.as_tensor(np.broadcast_to(np.asarray(V_S, dtype=float), (xb.shape[0],)).copy())
+    # Row b of the output depends on row b of the input only, so the Jacobian of the
+    # batch-summed output, (3, k, 3), holds every per-state Jacobian in three passes.
+    Js = torch.autograd.functional.jacobian(lambda y: m(y, vs).sum(0), xb)
+    J = Js.permute(1, 0, 2).detach().numpy()
+    return J[0] if single else J
+
+
+def default_starts() -> np.ndarray:
+    """Newton starting states (V mV, n, S): a grid that spans and exceeds the region the
+    oscillations visit, including points far from any data."""
+    grid = np.meshgrid(np.linspace(-75, -15, 7), [0.0005, 0.01, 0.1], np.linspace(0.1, 0.3, 5),
+                       indexing="ij")
+    return np.stack([g.ravel() for g in grid], axis=-1)
+
+
+DOMAIN = ((-100.0, 50.0), (-0.05, 1.05), (-0.05, 1.05))
 
 
 def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: float = 1e-10,
-                     max_iter: int = 50, dedup: float = 1e-6) -> list[MapFixedPoint]:
+                     max_iter: int = 60, dedup: float = 1e-6,
+                     domain=DOMAIN) -> list[MapFixedPoint]:
     """Fixed points of the map F(x, V_S) = x by damped Newton with the autograd Jacobian.
 
     ``net`` is any torch module called as ``net(x (B, 3), V_S (B,))`` with a ``dt``
-    attribute (a :class:`hhlib.network.MapNet`). Newton starts from every row of ``starts``
-    (default: a grid that spans and exceeds the states of the training data, including points
-    far from them); converged points closer than ``dedup`` (relative, per variable) are
-    merged. ``tol`` bounds |F(x) - x| scaled by the map's state spread.
+    attribute (a :class:`hhlib.network.MapNet`). Newton runs from every row of ``starts``
+    at once (default :func:`default_starts`), halving each step until the residual falls;
+    converged points closer than ``dedup`` (relative to the state spread) are merged.
+    ``tol`` bounds |F(x) - x| measured in units of the map's state spread (``net.x_std``).
+    Points that converge outside ``domain`` ((lo, hi) for V in mV, n and S) are dropped:
+    far below V_K every current vanishes and Newton can creep towards V = -infinity.
     """
     import torch
     if not np.isfinite(V_S):
         raise ValueError(f"V_S must be finite, got {V_S}")
     m = _as_float64_map(net)
     scale = m.x_std.numpy() if hasattr(m, "x_std") else np.ones(3)
-    if starts is None:
-        grid = np.meshgrid(np.linspace(-75, -15, 7), [0.0005, 0.01, 0.1], np.linspace(0.1, 0.3, 5),
-                           indexing="ij")
-        starts = np.stack([g.ravel() for g in grid], axis=-1)
-    starts = np.asarray(starts, dtype=float)
-    if starts.ndim != 2 or starts.shape[1] != 3:
-        raise ValueError(f"starts must have shape (k, 3), got {starts.shape}")
-    vs = torch.tensor([float(V_S)], dtype=torch.float64)
+    X = default_starts() if starts is None else np.array(starts, dtype=float)
+    if X.ndim != 2 or X.shape[1] != 3:
+        raise ValueError(f"starts must have shape (k, 3), got {X.shape}")
 
     def G(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return (m(torch.as_tensor(x)[None], vs)[0] - torch.as_tensor(x)).numpy()
+            xt = torch.as_tensor(x)
+            return (m(xt, torch.full((x.shape[0],), float(V_S), dtype=torch.float64))
+                    - xt).numpy()
 
+    def norm(g: np.ndarray) -> np.ndarray:
+        r = np.linalg.norm(g / scale, axis=-1)
+        return np.where(np.isfinite(r), r, np.inf)
+
+    g = G(X)
+    r = norm(g)
+    steps = 0.5 ** np.arange(12)
+    for _ in range(max_iter):
+        act = r >= tol
+        if not act.any():
+            break
+        J = map_jacobian(m, X[act], V_S) - np.eye(3)
+        ok = np.isfinite(J).all(axis=(1, 2)) & (np.abs(np.linalg.det(J)) > 1e-300)
+        dx = np.zeros((act.sum(), 3))
+        dx[ok] = np.linalg.solve(J[ok], -g[act][ok][..., None])[..., 0]
+        # Try every step length at once; keep the longest that lowers the residual.
+        trial = X[act][None] + steps[:, None, None] * dx[None]
+        gt = G(trial.reshape(-1, 3)).reshape(len(steps), -1, 3)
+        rt = norm(gt)
+        better = rt < r[act][None]
+        first = np.where(better.any(0), better.argmax(0), -1)
+        idx = np.flatnonzero(act)
+        moved = first >= 0
+        X[idx[moved]] = trial[first[moved], np.flatnonzero(moved)]
+        g[idx[moved]] = gt[first[moved], np.flatnonzero(moved)]
+        r[idx[moved]] = rt[first[moved], np.flatnonzero(moved)]
+        r[idx[~moved]] = np.where(r[idx[~moved]] < tol, r[idx[~moved]], np.inf)  # stuck
     found: list[np.ndarray] = []
-    for x in starts:
-        x = x.copy()
-        g = G(x)
-        for _ in range(max_iter):
-            if not np.all(np.isfinite(g)):
-                break
-            J = map_jacobian(m, x, V_S) - np.eye(3)
-            try:
-                dx = np.linalg.solve(J, -g)
-            except np.linalg.LinAlgError:
-                break
-            # Backtracking on the scaled residual keeps Newton from leaping out of the data.
-            r0, a = np.linalg.norm(g / scale), 1.0
-            while a > 1e-4:
-                g_new = G(x + a * dx)
-                if np.all(np.isfinite(g_new)) and np.linalg.norm(g_new / scale) < r0:
-                    break
-                a *= 0.5
-            x, g = x + a * dx, g_new
-            if np.linalg.norm(g / scale) < tol:
-                break
-        if np.all(np.isfinite(g)) and np.linalg.norm(g / scale) < tol:
-            if not any(np.all(np.abs(x - y) <= dedup * np.maximum(scale, 1e-12)) for y in found):
-                found.append(x)
+    lo, hi = np.array(domain, dtype=float).T
+    inside = np.all((X >= lo) & (X <= hi), axis=1)
+    for x in X[(r < tol) & inside]:
+        if not any(np.all(np.abs(x - y) <= dedup * scale) for y in found):
+            found.append(x)
     out = []
     for x in sorted(found, key=lambda y: y[0]):
         mu = np.linalg.eigvals(map_jacobian(m, x, V_S))
@@ -264,6 +289,6 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
         lam = np.log(mu.astype(complex)) / m.dt
         out.append(MapFixedPoint(state=x, multipliers=mu, eigenvalues=lam,
                                  stable=bool(np.all(np.abs(mu) < 1)),
-                                 residual=float(np.linalg.norm(G(x) / scale)),
+                                 residual=float(norm(G(x[None]))[0]),
                                  aliased=bool(np.any((np.abs(mu.imag) < 1e-12) & (mu.real < 0)))))
     return out
