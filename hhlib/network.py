@@ -198,7 +198,8 @@ class TrainConfig:
     loss over ``val_steps`` steps within the current stage."""
 
     hidden: tuple[int, ...] = (128, 128, 128)
-    stages: tuple[tuple[int, int], ...] = ((1, 20), (8, 30), (32, 60))
+    stages: tuple[tuple[int, int], ...] = ((1, 110),)
+    select_from_epoch: int = 1      # earlier epochs are never selected (warm-up stages)
     batch_size: int = 512
     lr: float = 2e-3
     lr_final: float = 1e-4
@@ -210,7 +211,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.stages or any(int(k) < 1 or int(e) < 1 for k, e in self.stages):
             raise ValueError(f"stages must be (K >= 1, epochs >= 1) pairs, got {self.stages}")
-        for k in ("batch_size", "val_steps", "patience"):
+        for k in ("batch_size", "val_steps", "patience", "select_from_epoch"):
             if int(getattr(self, k)) < 1:
                 raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
         if not (self.lr > 0 and self.lr_final > 0 and self.max_minutes > 0):
@@ -355,7 +356,7 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
                 bar.update(1)
                 bar.set_postfix(K=K, train=f"{tot / nb:.3g}", val=f"{val:.3g}",
                                 score=f"{score:.3g}")
-            if crit < best:
+            if crit < best and epoch >= config.select_from_epoch:
                 best, best_state, hist["best_epoch"] = crit, copy.deepcopy(net.state_dict()), epoch
             if crit < stage_best:
                 stage_best, stale = crit, 0

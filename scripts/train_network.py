@@ -3,7 +3,8 @@
 Regenerate the shipped weights exactly with (2-core CPU, about 10-15 minutes each):
 
     .venv/bin/python scripts/train_network.py --name original
-    .venv/bin/python scripts/train_network.py --name original-onestep --stages 1:110
+    .venv/bin/python scripts/train_network.py --name original-multistep \
+        --stages 1:20,8:30,32:60 --select-from-epoch 21
 
 The dataset is built (or read from the cache) from ``DatasetConfig()``'s defaults.
 """
@@ -35,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--name", default="original", help="weights name (file stem)")
     ap.add_argument("--stages", type=parse_stages, default=TrainConfig().stages,
-                    help="rollout length K and epochs per stage, e.g. 1:20,8:30,32:60")
+                    help="rollout length K and epochs per stage, e.g. 1:110 or 1:20,8:30,32:60")
+    ap.add_argument("--select-from-epoch", type=int, default=1,
+                    help="never select an earlier epoch (to judge the later stages alone)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-minutes", type=float, default=TrainConfig().max_minutes)
     # One thread: the matrices are small, and a busy second core would stall a second thread.
@@ -48,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     ds = load_or_make_dataset(dcfg, progress=True)
     t_data = time.perf_counter() - t0
-    tcfg = TrainConfig(stages=args.stages, seed=args.seed, max_minutes=args.max_minutes)
+    tcfg = TrainConfig(stages=args.stages, seed=args.seed, max_minutes=args.max_minutes,
+                       select_from_epoch=args.select_from_epoch)
     net, hist = train(ds.cuts["train"], ds.cut_V_S["train"], ds.cuts["val"], ds.cut_V_S["val"],
                       dcfg.dt, tcfg, V_S_range=dcfg.V_S_range,
                       val_trajectories=ds.trajectories["val"], val_traj_V_S=ds.V_S["val"],
