@@ -143,6 +143,7 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
     tc = np.zeros(B)
     h = np.full(B, min(1e-4, T))
     nxt = np.ones(B, dtype=np.int64)              # next sample index of each trajectory
+    en_prev = np.ones(B)                          # squared error norm of the last accepted step
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -177,11 +178,15 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
             bad = idx[~np.isfinite(en)]
             raise RuntimeError(f"simulate_ensemble: non-finite state in trajectories {bad[:5]}")
         ok = en <= 1.0
-        fac = en + 1e-300                         # no division by zero for an exact step
-        fac **= -0.1                              # (RMS error)^(-1/5)
+        # PI step-size control (Gustafsson; Hairer & Wanner II, IV.2) on accepted steps:
+        # err^(-0.7/5) * err_prev^(0.4/5); it damps the accept/reject oscillation that a
+        # plain err^(-1/5) controller shows along spikes. After a rejection: err^(-1/5).
+        en += 1e-300                              # no division by zero for an exact step
+        fac = np.where(ok, en ** -0.07 * en_prev ** 0.04, en ** -0.1)
         fac *= 0.9
         np.maximum(fac, 0.2, out=fac)
         np.minimum(fac, ok * 9.0 + 1.0, out=fac)  # grow at most 10x; never after a rejection
+        en_prev = np.where(ok, np.maximum(en, 1e-8), en_prev)
         t_new = tc + h
         cnt = np.minimum((t_new * (1 / dt) * (1 + 1e-12)).astype(np.int64), nt - 1) - nxt + 1
         cnt *= ok
@@ -213,7 +218,7 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
         if done.any():
             keep = ~done
             out[idx[done], -1] = Y[:, done].T
-            idx, tc, h, nxt = idx[keep], tc[keep], h[keep], nxt[keep]
+            idx, tc, h, nxt, en_prev = idx[keep], tc[keep], h[keep], nxt[keep], en_prev[keep]
             Y = np.ascontiguousarray(Y[:, keep])
             K0 = K[0][:, keep]
             K = np.empty((7, 3, idx.size))
