@@ -18,7 +18,8 @@ import numpy as np
 
 __all__ = ["spike_times", "interspike_intervals", "BurstStats", "burst_statistics",
            "classify_regime", "sweep_statistics", "regime_transition", "REGIMES",
-           "MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts"]
+           "MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts",
+           "continue_map_fixed_point", "map_hopf_point", "match_eigenvalues"]
 
 REGIMES = ("rest", "tonic", "bursting")
 
@@ -292,3 +293,132 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
                                  residual=float(norm(G(x[None]))[0]),
                                  aliased=bool(np.any((np.abs(mu.imag) < 1e-12) & (mu.real < 0)))))
     return out
+
+
+# ---------------------------------------------------------------------------- continuation of map fixed points
+def _check_x_start(x_start) -> np.ndarray:
+    x = np.asarray(x_start, dtype=float)
+    if x.shape != (3,) or not np.all(np.isfinite(x)):
+        raise ValueError(f"x_start must be 3 finite numbers (V mV, n, S), got {x_start!r}")
+    return x
+
+
+def continue_map_fixed_point(net, V_S_grid, x_start) -> tuple[np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+    """Natural continuation of a fixed point of the map ``net`` along ``V_S_grid`` (mV).
+
+    ``V_S_grid`` must be strictly increasing or strictly decreasing; ``x_start`` = (V mV, n,
+    S) is a guess for the fixed point at ``V_S_grid[0]``. At every grid value one Newton
+    solve (:func:`map_fixed_points` with the single start ``starts=prev[None]``) begins from
+    the previous converged state, so the branch followed is the one through ``x_start``;
+    choose the grid step small enough that the fixed point moves little between values.
+
+    Returns ``(states, multipliers, converged)``: ``states`` (k, 3) (V mV, n, S), the map's
+    ``multipliers`` (k, 3) complex, sorted by modulus, and a boolean mask (k,). Where Newton
+    does not converge the row is NaN, ``converged`` is False and the next solve starts again
+    from the last converged state.
+    """
+    grid = np.asarray(V_S_grid, dtype=float)
+    if grid.ndim != 1 or grid.size < 1:
+        raise ValueError(f"V_S_grid must be a non-empty 1-D array of V_S values (mV), "
+                         f"got shape {grid.shape}")
+    if not np.all(np.isfinite(grid)):
+        raise ValueError("V_S_grid must be finite")
+    d = np.diff(grid)
+    if grid.size > 1 and not (np.all(d > 0) or np.all(d < 0)):
+        raise ValueError("V_S_grid must be strictly increasing or strictly decreasing")
+    prev = _check_x_start(x_start)
+    k = grid.size
+    states = np.full((k, 3), np.nan)
+    mults = np.full((k, 3), np.nan, dtype=complex)
+    conv = np.zeros(k, dtype=bool)
+    for i, v in enumerate(grid):
+        fps = map_fixed_points(net, float(v), starts=prev[None])
+        if not fps:
+            continue
+        f = min(fps, key=lambda p: float(np.linalg.norm(p.state - prev)))
+        states[i], mults[i], conv[i] = f.state, f.multipliers, True
+        prev = f.state.copy()
+    return states, mults, conv
+
+
+def _slow_pair(mu: np.ndarray) -> np.ndarray:
+    """The multiplier pair that undergoes a Neimark–Sacker bifurcation: the complex-conjugate
+    pair if there is one, otherwise (all real) the two multipliers nearest to 1."""
+    mu = np.asarray(mu, dtype=complex)
+    cplx = np.abs(mu.imag) > 1e-12 * np.maximum(1.0, np.abs(mu))
+    if cplx.sum() >= 2:
+        return mu[cplx]
+    return mu[np.argsort(np.abs(mu - 1))[:2]]
+
+
+def map_hopf_point(net, bracket, x_start) -> float:
+    """V_S (mV) in ``bracket`` where the map's complex multiplier pair crosses the unit circle
+    (a Neimark–Sacker bifurcation, the map's image of the flow's Hopf point, since
+    |mu| = exp(Re(lambda) dt)).
+
+    brentq on h(V_S) = max |mu| over the complex pair - 1, the fixed point being continued
+    from ``x_start`` (a guess for the fixed point at ``bracket[0]``): first along a coarse
+    grid across the bracket (:func:`continue_map_fixed_point`), then every evaluation's
+    Newton solve starts from the nearest V_S already solved. Where the pair is real (at a
+    bracket end, say), h uses the two multipliers nearest to 1, which is continuous through
+    the point where the pair meets the real axis. Raises ``ValueError`` if h has the same
+    sign at both ends, if the continuation fails, or if the crossing is by a real
+    multiplier (not Neimark–Sacker).
+    """
+    b = np.asarray(bracket, dtype=float)
+    if b.shape != (2,) or not np.all(np.isfinite(b)) or not b[0] < b[1]:
+        raise ValueError(f"bracket must be (low, high) in mV with low < high, got {bracket!r}")
+    x0 = _check_x_start(x_start)
+    lo, hi = float(b[0]), float(b[1])
+    grid = np.linspace(lo, hi, 9)
+    states, mults, conv = continue_map_fixed_point(net, grid, x0)
+    if not conv.all():
+        raise ValueError(f"the fixed point from x_start could not be continued across bracket "
+                         f"{bracket!r} (Newton failed at V_S = {grid[~conv]} mV)")
+    solved = dict(zip(grid.tolist(), states))
+
+    def solve(v: float) -> np.ndarray:
+        near = min(solved, key=lambda u: abs(u - v))
+        fps = map_fixed_points(net, v, starts=solved[near][None])
+        if not fps:
+            raise ValueError(f"Newton did not converge at V_S = {v} mV while locating the "
+                             "Neimark–Sacker point")
+        solved[v] = fps[0].state
+        return fps[0].multipliers
+
+    def h(v: float) -> float:
+        return float(np.abs(_slow_pair(solve(float(v)))).max() - 1.0)
+
+    ha = float(np.abs(_slow_pair(mults[0])).max() - 1.0)
+    hb = float(np.abs(_slow_pair(mults[-1])).max() - 1.0)
+    if ha * hb > 0:
+        raise ValueError(f"no Neimark–Sacker point in bracket {bracket!r}: max |mu| - 1 of the "
+                         f"slow multiplier pair has the same sign ({ha:.3g}, {hb:.3g}) at "
+                         "both ends")
+    from scipy.optimize import brentq
+    root = float(brentq(h, lo, hi, xtol=1e-10, rtol=4 * np.finfo(float).eps))
+    pair = _slow_pair(solve(root))
+    if np.all(np.abs(pair.imag) <= 1e-12):
+        raise ValueError(f"the crossing at V_S = {root:.6g} mV is by a real multiplier "
+                         "(fold or flip), not a complex pair (Neimark–Sacker)")
+    return root
+
+
+def match_eigenvalues(a, b) -> np.ndarray:
+    """``b`` reordered so that ``b_out[i]`` pairs with ``a[i]``: the permutation with the
+    smallest total distance sum_i |a[i] - b[p(i)]| (all permutations are tried; the model
+    has 3 eigenvalues, so 6). Accepts real or complex arrays of equal length 1 to 8;
+    returns a complex array."""
+    a = np.asarray(a, dtype=complex)
+    b = np.asarray(b, dtype=complex)
+    if a.ndim != 1 or not 1 <= a.size <= 8:
+        raise ValueError(f"a must be a 1-D array of 1 to 8 eigenvalues, got shape {a.shape}")
+    if b.shape != a.shape:
+        raise ValueError(f"b must have the same shape as a {a.shape}, got {b.shape}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("a and b must be finite")
+    import itertools
+    best = min(itertools.permutations(range(a.size)),
+               key=lambda p: float(np.abs(a - b[list(p)]).sum()))
+    return b[list(best)]
