@@ -62,9 +62,19 @@ class DatasetConfig:
                              f"({self.cut_len} x {self.dt} s)")
 
     def key(self) -> str:
-        """Hash of the configuration and the code version (the cache key)."""
-        blob = json.dumps({**dataclasses.asdict(self), "hhlib": __version__}, sort_keys=True)
+        """Hash of the configuration and of the code that makes the data (the cache key):
+        a change to the model, the integrator or this module invalidates the cache."""
+        blob = json.dumps({**dataclasses.asdict(self), "hhlib": __version__,
+                           "code": _code_digest()}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _code_digest() -> str:
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in ("model.py", "integrate.py", "analysis.py", "data.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
