@@ -9,13 +9,12 @@ in the rounding of V.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import json
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

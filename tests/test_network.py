@@ -1,6 +1,4 @@
 """hhlib.network: interface, validation, save/load, training, and the shipped weights."""
-import json
-import shutil
 import warnings
 
 import numpy as np
