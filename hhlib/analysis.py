@@ -19,9 +19,24 @@ import numpy as np
 __all__ = ["spike_times", "interspike_intervals", "BurstStats", "burst_statistics",
            "classify_regime", "sweep_statistics", "regime_transition", "REGIMES",
            "MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts",
-           "continue_map_fixed_point", "map_hopf_point", "match_eigenvalues"]
+           "continue_map_fixed_point", "map_hopf_point", "match_eigenvalues",
+           "SPIKE_DETECTION", "spike_detection"]
 
 REGIMES = ("rest", "tonic", "bursting")
+
+# Spike detection per model variant (mV). The bistable variant's spikes are smaller: their
+# peaks lie between about -39 and -28 mV and the troughs between them reach only -41.2 mV
+# at the end of a burst, so it needs a lower threshold and a re-arm level just above those
+# troughs (every oscillation of the active phase counts as a spike).
+SPIKE_DETECTION = {"original": {"threshold": -35.0, "rearm": -45.0},
+                   "bistable": {"threshold": -40.0, "rearm": -40.9}}
+
+
+def spike_detection(variant: str) -> dict[str, float]:
+    """``threshold`` and ``rearm`` (mV) for :func:`spike_times` in the given model variant."""
+    if variant not in SPIKE_DETECTION:
+        raise ValueError(f"variant must be one of {tuple(SPIKE_DETECTION)}, got {variant!r}")
+    return dict(SPIKE_DETECTION[variant])
 
 
 def _check_trace(t, V) -> tuple[np.ndarray, np.ndarray]:

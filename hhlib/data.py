@@ -15,13 +15,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import __version__
-from .analysis import burst_statistics
+from .analysis import burst_statistics, spike_detection
 from .integrate import simulate_ensemble
 from .model import HHParams, fixed_points
+from .sweeps import run_ensemble
 
 __all__ = ["DatasetConfig", "Dataset", "make_dataset", "load_or_make_dataset", "draw_V_S",
            "default_cache_dir", "distance_to_fixed_point"]
@@ -44,14 +46,26 @@ class DatasetConfig:
     rtol: float = 1e-8
     atol: float = 1e-10
     variant: str = "original"
+    max_restarts: int = 20        # new random starts for a trajectory that comes to rest
+    chunk_size: int | None = None  # trajectories per simulate_ensemble call; None: a whole
+    #                                split. It sets the last bits of the data (hhlib.sweeps).
+
+    @classmethod
+    def bistable(cls, **overrides) -> "DatasetConfig":
+        """The bistable variant's data: V_S in [-21.6, -15.5] mV covers the window where rest
+        coexists with bursting and the bursting range above it; bursting cuts only."""
+        return cls(**{"V_S_range": (-21.6, -15.5), "variant": "bistable", **overrides})
 
     def __post_init__(self) -> None:
+        if self.variant not in ("original", "bistable"):
+            raise ValueError(f"variant must be 'original' or 'bistable', got {self.variant!r}")
         lo, hi = self.V_S_range
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ValueError(f"V_S_range must be (low, high) with low < high, got {self.V_S_range}")
-        for k in ("n_train", "n_val", "n_test", "cut_len", "seed"):
+        for k in ("n_train", "n_val", "n_test", "cut_len", "seed", "max_restarts"):
             v = getattr(self, k)
-            if not isinstance(v, (int, np.integer)) or v < (0 if k == "seed" else 1):
+            if not isinstance(v, (int, np.integer)) or v < (0 if k in ("seed", "max_restarts")
+                                                             else 1):
                 raise ValueError(f"{k} must be a positive integer, got {v!r}")
         for k in ("dt", "t_transient", "t_keep", "rtol", "atol"):
             v = getattr(self, k)
@@ -60,6 +74,10 @@ class DatasetConfig:
         if self.t_keep < self.cut_len * self.dt:
             raise ValueError(f"t_keep ({self.t_keep} s) must hold at least one cut "
                              f"({self.cut_len} x {self.dt} s)")
+        if self.chunk_size is not None and (isinstance(self.chunk_size, bool) or not isinstance(
+                self.chunk_size, (int, np.integer)) or self.chunk_size < 1):
+            raise ValueError(f"chunk_size must be a positive integer or None, "
+                             f"got {self.chunk_size!r}")
 
     def key(self) -> str:
         """Hash of the configuration and of the code that makes the data (the cache key):
@@ -72,7 +90,7 @@ class DatasetConfig:
 def _code_digest() -> str:
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for name in ("model.py", "integrate.py", "analysis.py", "data.py"):
+    for name in ("model.py", "integrate.py", "analysis.py", "data.py", "sweeps.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()
 
@@ -117,11 +135,37 @@ def draw_V_S(config: DatasetConfig) -> dict[str, np.ndarray]:
 
 
 def _params(config: DatasetConfig) -> HHParams:
-    return HHParams(variant=config.variant)
+    return HHParams.of_variant(config.variant)
 
 
-def make_dataset(config: DatasetConfig = DatasetConfig(), *, progress: bool = False) -> Dataset:
-    """Integrate, drop transients, check every trajectory oscillates, and cut."""
+def _random_starts(rng: np.random.Generator, k: int) -> np.ndarray:
+    return np.column_stack([rng.uniform(-70, -20, k), rng.uniform(0, 0.1, k),
+                            rng.uniform(0.15, 0.25, k)])
+
+
+def _comes_to_rest(t: np.ndarray, V: np.ndarray, variant: str, stable_rest: bool) -> bool:
+    """Fewer than two spikes in the kept window, or, where a stable fixed point exists, no
+    spike over its last third (longer than any silent phase there): the trajectory is
+    settling on rest, not oscillating."""
+    kw = spike_detection(variant)
+    if burst_statistics(t, V, **kw).regime == "rest":
+        return True
+    late = t >= t[0] + 2 * (t[-1] - t[0]) / 3
+    return stable_rest and burst_statistics(t[late], V[late], **kw).n_spikes == 0
+
+
+def make_dataset(config: DatasetConfig = DatasetConfig(), *, progress: bool = False,
+                 executor: Any = None) -> Dataset:
+    """Integrate, drop transients, keep oscillating trajectories only, and cut.
+
+    Where a stable rest state coexists with bursting (the bistable variant), a random start
+    may come to rest; such a trajectory is integrated again from a new random start (at most
+    ``max_restarts`` times), so every cut comes from the oscillating attractor.
+
+    Each split is integrated in chunks of ``config.chunk_size`` trajectories on ``executor``
+    (anything with the ``concurrent.futures.Executor`` interface, e.g. a
+    ``dask.distributed.Client``; default: local processes, see
+    :func:`hhlib.sweeps.run_ensemble`). The data are the same for every executor."""
     V_S = draw_V_S(config)
     rng = np.random.default_rng(config.seed + 1)
     base = _params(config)
@@ -130,21 +174,26 @@ def make_dataset(config: DatasetConfig = DatasetConfig(), *, progress: bool = Fa
     trajectories, cuts, cut_V_S = {}, {}, {}
     for split in ("train", "val", "test"):
         vs = V_S[split]
-        x0 = np.column_stack([rng.uniform(-70, -20, vs.size), rng.uniform(0, 0.1, vs.size),
-                              rng.uniform(0.15, 0.25, vs.size)])
-        t, X = simulate_ensemble(base.replace(V_S=vs), x0, config.t_transient + config.t_keep,
-                                 config.dt, rtol=config.rtol, atol=config.atol,
-                                 progress=progress)
+        x0 = _random_starts(rng, vs.size)
+        t, X = run_ensemble(base.replace(V_S=vs), x0, config.t_transient + config.t_keep,
+                            config.dt, rtol=config.rtol, atol=config.atol, progress=progress,
+                            executor=executor, chunk_size=config.chunk_size)
         keep = X[:, -(steps_keep + 1):]
-        for i, v in enumerate(vs):
-            # Oscillatory data only: no stable fixed point to rest at, and spikes observed.
-            if any(fp.stable for fp in fixed_points(base.replace(V_S=float(v)))):
-                raise RuntimeError(f"V_S = {v:.4f} mV has a stable fixed point: the range "
-                                   "must hold oscillating attractors only")
-            b = burst_statistics(t[-(steps_keep + 1):], keep[i, :, 0])
-            if b.regime == "rest":
-                raise RuntimeError(f"trajectory at V_S = {v:.4f} mV shows fewer than two spikes "
-                                   f"in the kept {config.t_keep} s: lengthen t_keep")
+        tk = t[-(steps_keep + 1):]
+        stable = [any(fp.stable for fp in fixed_points(base.replace(V_S=float(v)))) for v in vs]
+        for attempt in range(config.max_restarts + 1):
+            rest = np.array([i for i in range(vs.size) if _comes_to_rest(
+                tk, keep[i, :, 0], config.variant, stable[i])], dtype=int)
+            if rest.size == 0:
+                break
+            if attempt == config.max_restarts:
+                raise RuntimeError(f"trajectories at V_S = {np.round(vs[rest], 4)} mV came to "
+                                   f"rest from {attempt + 1} random starts: the range must hold "
+                                   "oscillating attractors")
+            _, Xr = simulate_ensemble(base.replace(V_S=vs[rest]), _random_starts(rng, rest.size),
+                                      config.t_transient + config.t_keep, config.dt,
+                                      rtol=config.rtol, atol=config.atol)
+            keep[rest] = Xr[:, -(steps_keep + 1):]
         trajectories[split] = keep
         # Non-overlapping cuts; consecutive cuts share their boundary sample.
         c = np.stack([keep[:, k * config.cut_len: (k + 1) * config.cut_len + 1]
@@ -161,8 +210,9 @@ def default_cache_dir() -> Path:
 
 
 def load_or_make_dataset(config: DatasetConfig = DatasetConfig(), cache_dir: Path | None = None,
-                         *, progress: bool = False) -> Dataset:
-    """The dataset for ``config``, from the ``.npz`` cache when its key matches."""
+                         *, progress: bool = False, executor: Any = None) -> Dataset:
+    """The dataset for ``config``, from the ``.npz`` cache when its key matches (else made
+    with :func:`make_dataset` on ``executor``)."""
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache_dir / f"dataset-{config.key()}.npz"
     if path.exists():
@@ -175,7 +225,7 @@ def load_or_make_dataset(config: DatasetConfig = DatasetConfig(), cache_dir: Pat
                 return Dataset(cfg, {k: z[f"V_S_{k}"] for k in s}, {k: z[f"cuts_{k}"] for k in s},
                                {k: z[f"cut_V_S_{k}"] for k in s},
                                {k: z[f"traj_{k}"] for k in s})
-    ds = make_dataset(config, progress=progress)
+    ds = make_dataset(config, progress=progress, executor=executor)
     cache_dir.mkdir(parents=True, exist_ok=True)
     meta = {"key": config.key(), "config": dataclasses.asdict(config), "hhlib": __version__,
             "digest": ds.digest()}
@@ -195,7 +245,7 @@ def distance_to_fixed_point(states: np.ndarray, V_S: np.ndarray, variant: str = 
     per-variable spread of ``states`` (so V, n and S count alike)."""
     states = np.asarray(states, dtype=float)
     V_S = np.asarray(V_S, dtype=float)
-    base = HHParams(variant=variant)
+    base = HHParams.of_variant(variant)
     fps = {v: fixed_points(base.replace(V_S=float(v)))[0].state for v in np.unique(V_S)}
     fp = np.stack([fps[float(v)] for v in V_S.ravel()]).reshape(V_S.shape + (3,))
     scale = states.reshape(-1, 3).std(axis=0)

@@ -93,6 +93,8 @@ def _batch_params(params: HHParams, B: int) -> dict[str, np.ndarray | float]:
     out = {}
     for f in dataclasses.fields(params):
         v = getattr(params, f.name)
+        if v is None:                      # a field the variant does not use
+            continue
         if f.name == "variant" or np.ndim(v) == 0:
             out[f.name] = v if f.name == "variant" else float(v)
             continue

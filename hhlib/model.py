@@ -7,6 +7,15 @@ State ``x = (V, n, S)``: membrane potential V in mV, fast K+ gate n and slow K+ 
     tau   dn/dt = sigma (n_inf(V) - n)
     tau_S dS/dt = S_inf(V) - S,           w_inf(V) = 1 / (1 + exp((V_w - V) / theta_w))
 
+Two variants share these equations. ``"original"`` has a constant tau_S. ``"bistable"`` (our
+own variant, not the source's) makes the slow time constant voltage dependent,
+
+    tau_S(V) = tau_S_lo + (tau_S - tau_S_lo) / (1 + exp((V_t - V) / k_t)),
+
+so the slow gate relaxes quickly near rest and slowly while the cell is depolarised, and uses
+the parameter set of :meth:`HHParams.bistable`, for which a stable rest state coexists with
+bursting over a window of V_S.
+
 Every function accepts NumPy arrays or torch tensors of shape ``(..., 3)``; parameter fields
 may be arrays that broadcast against ``state[..., 0]`` (for example one V_S per trajectory).
 """
@@ -20,13 +29,17 @@ from typing import Any, Callable
 import numpy as np
 from scipy import optimize, special
 
-__all__ = ["HHParams", "FixedPoint", "rhs", "jacobian", "scalar_field", "batch_field", "fixed_points", "hopf_point",
-           "fast_equilibria", "steady_state_current"]
+__all__ = ["HHParams", "FixedPoint", "VARIANTS", "rhs", "jacobian", "scalar_field", "batch_field",
+           "fixed_points", "hopf_point", "fast_equilibria", "steady_state_current",
+           "slow_time_constant", "lyapunov_coefficient", "first_lyapunov_coefficient"]
 
-VARIANTS = ("original",)
+VARIANTS = ("original", "bistable")
 
 # Fields that must be strictly positive (time constants, slopes, conductances).
-_POSITIVE = ("g_Ca", "g_K", "g_S", "theta_m", "theta_n", "theta_S", "tau", "tau_S", "sigma")
+_POSITIVE = ("g_Ca", "g_K", "g_S", "theta_m", "theta_n", "theta_S", "tau", "tau_S", "sigma",
+             "tau_S_lo", "k_t")
+# Fields of the voltage-dependent slow time constant: set for "bistable", None for "original".
+_BISTABLE_ONLY = ("tau_S_lo", "V_t", "k_t")
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,9 @@ class HHParams:
 
     ``V_S`` (mV), the half-activation voltage of the slow gate, is the control parameter.
     Any field may be an array that broadcasts against the batch of states it is used with.
+    ``tau_S_lo`` (s), ``V_t`` (mV) and ``k_t`` (mV) define tau_S(V) of the ``"bistable"``
+    variant and must be None for ``"original"``. Build either with :meth:`original`,
+    :meth:`bistable` or :meth:`of_variant`.
     """
 
     g_Ca: Any = 3.6
@@ -52,13 +68,48 @@ class HHParams:
     tau: Any = 0.02
     tau_S: Any = 35.0
     sigma: Any = 0.93
+    tau_S_lo: Any = None
+    V_t: Any = None
+    k_t: Any = None
     variant: str = field(default="original")
+
+    @classmethod
+    def original(cls, **overrides: Any) -> "HHParams":
+        """The original model's parameters (the field defaults), with ``overrides``."""
+        return cls(**{**overrides, "variant": "original"})
+
+    @classmethod
+    def bistable(cls, **overrides: Any) -> "HHParams":
+        """Parameters of our bistable variant (see the module docstring), with ``overrides``.
+
+        Chosen by our own bifurcation analysis to widen the V_S window where a stable rest
+        state coexists with bursting; the source's modified model is not available to us.
+        """
+        values = dict(g_Ca=3.12, g_K=10.0, g_S=1.28, V_Ca=25.0, V_K=-75.0, V_m=-17.6,
+                      theta_m=9.0, V_n=-16.6, theta_n=6.1, V_S=-21.4, theta_S=20.0, tau=0.02,
+                      tau_S=40.0, sigma=0.93, tau_S_lo=1.0, V_t=-45.0, k_t=2.0)
+        return cls(**{**values, **overrides, "variant": "bistable"})
+
+    @classmethod
+    def of_variant(cls, variant: str, **overrides: Any) -> "HHParams":
+        """:meth:`original` or :meth:`bistable` by name."""
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        return getattr(cls, variant)(**overrides)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        for name in _BISTABLE_ONLY:
+            unset = getattr(self, name) is None
+            if self.variant == "bistable" and unset:
+                raise ValueError(f"{name} must be set for variant 'bistable' "
+                                 "(use HHParams.bistable())")
+            if self.variant == "original" and not unset:
+                raise ValueError(f"{name} belongs to variant 'bistable'; it must be None for "
+                                 "variant 'original'")
         for f in dataclasses.fields(self):
-            if f.name == "variant":
+            if f.name == "variant" or getattr(self, f.name) is None:
                 continue
             value = getattr(self, f.name)
             try:
@@ -81,15 +132,19 @@ class HHParams:
 
     def is_scalar(self) -> bool:
         """True when every numeric field is a single number."""
-        return all(np.ndim(getattr(self, f.name)) == 0
-                   for f in dataclasses.fields(self) if f.name != "variant")
+        return all(np.ndim(v) == 0 for v in self.numeric_fields().values())
+
+    def numeric_fields(self) -> dict[str, Any]:
+        """Name -> value of every field the variant uses (numbers or arrays)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "variant" and getattr(self, f.name) is not None}
 
     def table(self) -> list[tuple[str, float, str]]:
         """(name, value, unit) rows, for rendering the parameter table."""
         units = {"V_Ca": "mV", "V_K": "mV", "V_m": "mV", "theta_m": "mV", "V_n": "mV",
-                 "theta_n": "mV", "V_S": "mV", "theta_S": "mV", "tau": "s", "tau_S": "s"}
-        return [(f.name, getattr(self, f.name), units.get(f.name, "–"))
-                for f in dataclasses.fields(self) if f.name != "variant"]
+                 "theta_n": "mV", "V_S": "mV", "theta_S": "mV", "tau": "s", "tau_S": "s",
+                 "tau_S_lo": "s", "V_t": "mV", "k_t": "mV"}
+        return [(k, v, units.get(k, "–")) for k, v in self.numeric_fields().items()]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -156,8 +211,22 @@ def rhs(state: Any, params: HHParams) -> Any:
     m_inf, n_inf, S_inf = gates(V, params)
     dV = -(g_Ca * m_inf * (V - V_Ca) + (g_K * n + g_S * S) * (V - V_K)) / tau
     dn = sigma * (n_inf - n) / tau
-    dS = (S_inf - S) / tau_S
+    dS = (S_inf - S) / (tau_S if params.variant == "original" else slow_time_constant(V, params))
     return _assemble([dV, dn, dS], V)
+
+
+def _tau_S_sigmoid(V: Any, params: HHParams) -> Any:
+    V_t, k_t = _fields(params, V, "V_t k_t")
+    return _sigmoid((V - V_t) / k_t)
+
+
+def slow_time_constant(V: Any, params: HHParams) -> Any:
+    """tau_S(V) in s: the constant ``tau_S`` for "original", and for "bistable"
+    tau_S_lo + (tau_S - tau_S_lo) / (1 + exp((V_t - V) / k_t))."""
+    if params.variant == "original":
+        return _param(params.tau_S, V) + 0 * V
+    tau_S, tau_S_lo = _fields(params, V, "tau_S tau_S_lo")
+    return tau_S_lo + (tau_S - tau_S_lo) * _tau_S_sigmoid(V, params)
 
 
 def jacobian(state: Any, params: HHParams) -> Any:
@@ -168,10 +237,20 @@ def jacobian(state: Any, params: HHParams) -> Any:
         params, V, "g_Ca g_K g_S V_Ca V_K tau tau_S sigma theta_m theta_n theta_S")
     m_inf, n_inf, S_inf = gates(V, params)
     dm = m_inf * (1 - m_inf) / th_m
+    if params.variant == "original":
+        dSdV, dSdS = S_inf * (1 - S_inf) / th_S / tau_S, -1.0 / tau_S
+    else:
+        # d/dV [(S_inf - S) / tau_S(V)] = S_inf' / tau_S - (S_inf - S) tau_S' / tau_S^2
+        tau_S_lo, k_t = _fields(params, V, "tau_S_lo k_t")
+        q = _tau_S_sigmoid(V, params)
+        tS = tau_S_lo + (tau_S - tau_S_lo) * q
+        dtS = (tau_S - tau_S_lo) * q * (1 - q) / k_t
+        dSdV = S_inf * (1 - S_inf) / th_S / tS - (S_inf - S) * dtS / tS ** 2
+        dSdS = -1.0 / tS
     J = [[-(g_Ca * (dm * (V - V_Ca) + m_inf) + g_K * n + g_S * S) / tau,
           -g_K * (V - V_K) / tau, -g_S * (V - V_K) / tau],
          [sigma * n_inf * (1 - n_inf) / th_n / tau, -sigma / tau, 0.0],
-         [S_inf * (1 - S_inf) / th_S / tau_S, 0.0, -1.0 / tau_S]]
+         [dSdV, 0.0, dSdS]]
     if _is_torch(V):
         import torch
         rows = [torch.stack(torch.broadcast_tensors(*[_param(q, V) + 0 * V for q in r]), -1)
@@ -202,21 +281,32 @@ def scalar_field(params: HHParams) -> tuple[Callable, Callable]:
     def sig(z: float) -> float:
         return 1.0 / (1.0 + exp(-z)) if z > -700 else 0.0
 
+    if params.variant == "original":
+        def slow(V: float) -> tuple[float, float]:
+            return tau_S, 0.0
+    else:
+        lo, V_t, k_t = params.tau_S_lo, params.V_t, params.k_t
+
+        def slow(V: float) -> tuple[float, float]:
+            q = sig((V - V_t) / k_t)
+            return lo + (tau_S - lo) * q, (tau_S - lo) * q * (1 - q) / k_t
+
     def f(x: np.ndarray) -> np.ndarray:
         V, n, S = float(x[0]), float(x[1]), float(x[2])
         m_inf, n_inf, S_inf = sig((V - V_m) / th_m), sig((V - V_n) / th_n), sig((V - V_S) / th_S)
         return np.array([-(g_Ca * m_inf * (V - V_Ca) + (g_K * n + g_S * S) * (V - V_K)) / tau,
-                         sigma * (n_inf - n) / tau, (S_inf - S) / tau_S])
+                         sigma * (n_inf - n) / tau, (S_inf - S) / slow(V)[0]])
 
     def jac(x: np.ndarray) -> np.ndarray:
         V, n, S = float(x[0]), float(x[1]), float(x[2])
         m_inf, n_inf, S_inf = sig((V - V_m) / th_m), sig((V - V_n) / th_n), sig((V - V_S) / th_S)
         dm = m_inf * (1 - m_inf) / th_m
+        tS, dtS = slow(V)
         return np.array([
             [-(g_Ca * (dm * (V - V_Ca) + m_inf) + g_K * n + g_S * S) / tau,
              -g_K * (V - V_K) / tau, -g_S * (V - V_K) / tau],
             [sigma * n_inf * (1 - n_inf) / th_n / tau, -sigma / tau, 0.0],
-            [S_inf * (1 - S_inf) / th_S / tau_S, 0.0, -1.0 / tau_S]])
+            [S_inf * (1 - S_inf) / th_S / tS - (S_inf - S) * dtS / tS ** 2, 0.0, -1.0 / tS]])
 
     return f, jac
 
@@ -240,6 +330,8 @@ def batch_field(params: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     g_Ca, g_K, g_S, V_Ca, V_K = g("g_Ca"), g("g_K"), g("g_S"), g("V_Ca"), g("V_K")
     c_V, c_n, inv_tS = -1 / g("tau"), g("sigma") / g("tau"), 1 / g("tau_S")
     expit = special.expit
+    if getattr(params, "variant", "original") != "original":
+        tau_S, lo, V_t, inv_k = g("tau_S"), g("tau_S_lo"), g("V_t"), 1 / g("k_t")
 
     def f(Y: np.ndarray, out: np.ndarray) -> np.ndarray:
         V, n, S = Y[0], Y[1], Y[2]
@@ -258,7 +350,13 @@ def batch_field(params: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         np.subtract(w[1], n, out=dn)
         dn *= c_n
         np.subtract(w[2], S, out=dS)
-        dS *= inv_tS
+        if getattr(params, "variant", "original") == "original":
+            dS *= inv_tS
+        else:
+            q = expit((V - V_t) * inv_k)      # tau_S(V) = lo + (tau_S - lo) q
+            q *= tau_S - lo
+            q += lo
+            dS /= q
         return out
     return f
 
@@ -399,3 +497,85 @@ def fast_equilibria(V: Any, params: HHParams) -> tuple[np.ndarray, np.ndarray]:
     tr = J[..., 0, 0] + J[..., 1, 1]
     det = J[..., 0, 0] * J[..., 1, 1] - J[..., 0, 1] * J[..., 1, 0]
     return S, (tr < 0) & (det > 0)
+
+
+# ----------------------------------------------------------------------------- Hopf criticality
+def _multilinear(f: Callable, x: Any, dirs: list) -> Any:
+    """d^k f(x)[u_1, ..., u_k] for real directions (torch tensors), by nested jvp."""
+    from torch.func import jvp
+
+    if not dirs:
+        return f(x)
+    *rest, last = dirs
+    return jvp(lambda y: _multilinear(f, y, rest), (x,), (last,))[1]
+
+
+def _complex_form(f: Callable, x: Any, zs: list[np.ndarray]) -> np.ndarray:
+    """The k-linear form d^k f(x) at complex arguments, expanded into real and imaginary
+    parts (it is linear in each argument)."""
+    import itertools
+
+    import torch
+
+    total = np.zeros(len(x), dtype=complex)
+    for parts in itertools.product((0, 1), repeat=len(zs)):
+        dirs = [torch.as_tensor(z.imag if p else z.real, dtype=torch.float64)
+                for z, p in zip(zs, parts)]
+        val = _multilinear(f, x, dirs).detach().numpy()
+        total += (1j ** sum(parts)) * val
+    return total
+
+
+def lyapunov_coefficient(f: Callable, x0: np.ndarray) -> tuple[float, float]:
+    """First Lyapunov coefficient l1 and frequency omega (rad/s) at a Hopf point.
+
+    ``f`` maps a torch float64 state (n,) to its time derivative; ``x0`` (n,) is an
+    equilibrium whose Jacobian has a pair +-i omega on the imaginary axis. Kuznetsov's
+    formula (Elements of Applied Bifurcation Theory, 3rd ed., eq. 3.20), with A q = i omega q,
+    A^T p = -i omega p, <q, q> = 1 and <p, q> = 1:
+
+        l1 = Re[<p, C(q,q,q*)> - 2 <p, B(q, A^-1 B(q,q*))> + <p, B(q*, (2 i omega - A)^-1 B(q,q))>]
+             / (2 omega),
+
+    B and C being the second and third derivatives of f at x0 (exact, by autograd).
+    l1 < 0: supercritical (a small stable cycle is born); l1 > 0: subcritical (an unstable
+    cycle surrounds the stable fixed point before the bifurcation).
+    """
+    import torch
+    from torch.func import jacrev
+
+    x = torch.as_tensor(np.asarray(x0, dtype=float), dtype=torch.float64)
+    A = jacrev(f)(x).detach().numpy()
+    ev, vecs = np.linalg.eig(A)
+    cands = np.flatnonzero(ev.imag > 0)
+    if cands.size == 0:
+        raise ValueError("no complex pair of eigenvalues at x0: not a Hopf point")
+    i = cands[np.argmin(np.abs(ev.real[cands]))]
+    omega = float(ev[i].imag)
+    if abs(ev[i].real) > 1e-6 * max(1.0, abs(ev[i])):
+        raise ValueError(f"the complex pair {ev[i]:.4g} is not on the imaginary axis: "
+                         "x0 is not at a Hopf point")
+    q = vecs[:, i] / np.linalg.norm(vecs[:, i])
+    evT, vecsT = np.linalg.eig(A.T)
+    p = vecsT[:, np.argmin(np.abs(evT - np.conj(ev[i])))]
+    p = p / np.conj(np.vdot(p, q))                     # <p, q> = conj(p) . q = 1
+    n = len(q)
+    B = lambda u, v: _complex_form(f, x, [u, v])  # noqa: E731
+    C = lambda u, v, w: _complex_form(f, x, [u, v, w])  # noqa: E731
+    qc = np.conj(q)
+    h11 = np.linalg.solve(A, B(q, qc))
+    h20 = np.linalg.solve(2j * omega * np.eye(n) - A, B(q, q))
+    val = np.vdot(p, C(q, q, qc)) - 2 * np.vdot(p, B(q, h11)) + np.vdot(p, B(qc, h20))
+    return float(val.real / (2 * omega)), omega
+
+
+def first_lyapunov_coefficient(params: HHParams) -> tuple[float, float]:
+    """(l1, omega) of the model's fixed point at a Hopf point (``params.V_S`` from
+    :func:`hopf_point`); see :func:`lyapunov_coefficient`. omega in rad/s, l1 in the units
+    fixed by <q, q> = 1 in the state's own units (mV, 1, 1), so only its sign is
+    coordinate-free."""
+    _scalar_params(params)
+    fps = fixed_points(params)
+    if len(fps) != 1:
+        raise ValueError(f"first_lyapunov_coefficient needs exactly one fixed point, got {len(fps)}")
+    return lyapunov_coefficient(lambda y: rhs(y, params), fps[0].state)

@@ -148,19 +148,21 @@ class MapNet(nn.Module):
             return res[0] if single else res
         with torch.inference_mode():
             step = self._fused_step(vt)
-            out = torch.empty((xt.shape[0], int(n_steps) + 1, 3), dtype=xt.dtype,
+            # Time-major, so that each step writes its new states in place, contiguously.
+            out = torch.empty((int(n_steps) + 1, xt.shape[0], 3), dtype=xt.dtype,
                               device=xt.device)
-            out[:, 0] = x = xt
+            out[0] = xt
             for k in it:
-                x = step(x)
-                out[:, k + 1] = x
-            res = out.cpu().double().numpy()
+                step(out[k], out=out[k + 1])
+            res = out.transpose(0, 1).cpu().double().numpy()
         return res[0] if single else res
 
     def _fused_step(self, V_S: torch.Tensor):
         """The same map with the normalisations folded into the first and last layers and
         the V_S input into a per-trajectory bias: a long rollout pays per-call overhead for
-        every torch operation, so fewer operations per step is what makes it fast."""
+        every torch operation, so fewer operations per step is what makes it fast. The
+        returned ``step(x, out=None)`` reuses its hidden-layer buffers and writes into
+        ``out`` when given: no allocation per step, the same numbers."""
         lin = [m for m in self.mlp if isinstance(m, nn.Linear)]
         W0 = lin[0].weight
         Wx = (W0[:, :3] / self.x_std).T.contiguous()
@@ -172,12 +174,19 @@ class MapNet(nn.Module):
         WL = (lin[-1].weight * self.d_std[:, None]).T.contiguous()
         bL = lin[-1].bias * self.d_std + self.d_mean
         silu = nn.functional.silu
+        xc = torch.empty((b0.shape[0], 3), dtype=b0.dtype, device=b0.device)
+        hid = [torch.empty_like(b0)] + [torch.empty((b0.shape[0], W.shape[1]), dtype=b0.dtype,
+                                                    device=b0.device) for W, _ in mids]
 
-        def step(x: torch.Tensor) -> torch.Tensor:
-            h = silu(torch.addmm(b0, x - mean, Wx), inplace=True)
-            for W, b in mids:
-                h = silu(torch.addmm(b, h, W), inplace=True)
-            return torch.addmm(bL, h, WL).add_(x)
+        def step(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+            h = torch.addmm(b0, torch.sub(x, mean, out=xc), Wx, out=hid[0])
+            silu(h, inplace=True)
+            for (W, b), buf in zip(mids, hid[1:]):
+                h = torch.addmm(b, h, W, out=buf)
+                silu(h, inplace=True)
+            if out is None:
+                return torch.addmm(bL, h, WL).add_(x)
+            return torch.addmm(bL, h, WL, out=out).add_(x)
 
         return step
 
@@ -237,8 +246,9 @@ def dynamics_score(net: MapNet, trajectories: np.ndarray, V_S: np.ndarray,
     |tonic-ISI error| / 5 %, and 10 for a wrong regime or a non-finite run. Mean over
     trajectories; 0 is perfect and < 1 meets every target on average.
     """
-    from .analysis import burst_statistics
+    from .analysis import burst_statistics, spike_detection
     targets = targets or Targets()
+    kw = spike_detection(net.variant)
     n = trajectories.shape[1] - 1
     t = np.arange(n + 1) * net.dt
     Y = net.rollout(trajectories[:, 0], V_S, n)
@@ -247,7 +257,7 @@ def dynamics_score(net: MapNet, trajectories: np.ndarray, V_S: np.ndarray,
         if not np.all(np.isfinite(run)):
             total += 10.0
             continue
-        a, b = burst_statistics(t, ref[:, 0]), burst_statistics(t, run[:, 0])
+        a, b = burst_statistics(t, ref[:, 0], **kw), burst_statistics(t, run[:, 0], **kw)
         if a.regime != b.regime:
             total += 10.0
         elif a.regime == "bursting" and np.isfinite(a.spikes_per_burst + b.spikes_per_burst
@@ -452,21 +462,22 @@ def compare_free_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float
     One row per V_S (mV): regimes, spikes per burst, burst period (s), mean ISI (s), the
     errors and whether each target is met (None where it does not apply).
     """
-    from .analysis import burst_statistics
+    from .analysis import burst_statistics, spike_detection
     from .integrate import simulate_ensemble
     from .model import HHParams
+    kw = spike_detection(net.variant)
 
     V_S = np.atleast_1d(np.asarray(V_S, dtype=float))
     x0 = np.asarray(x0, dtype=float)
     n = int(round(t_end / net.dt))
-    t, X = simulate_ensemble(HHParams(V_S=V_S, variant=net.variant), x0, n * net.dt, net.dt,
+    t, X = simulate_ensemble(HHParams.of_variant(net.variant, V_S=V_S), x0, n * net.dt, net.dt,
                              **(ode_kw or {}))
     Y = net.rollout(x0, V_S, n)
     rows = []
     for i, v in enumerate(V_S):
-        a = burst_statistics(t, X[i, :, 0], t_min=t_min)
+        a = burst_statistics(t, X[i, :, 0], t_min=t_min, **kw)
         ok_net = bool(np.isfinite(Y[i]).all())
-        b = burst_statistics(t, Y[i, :, 0], t_min=t_min) if ok_net else None
+        b = burst_statistics(t, Y[i, :, 0], t_min=t_min, **kw) if ok_net else None
         row = {"V_S": float(v), "ode": a, "net": b, "physical": bool(is_physical(Y[i])),
                "regime_ok": b is not None and a.regime == b.regime}
         spb_err = per_err = isi_err = float("nan")

@@ -2,11 +2,14 @@
 
 Regenerate the shipped weights exactly with (2-core CPU, about 10-15 minutes each):
 
-    .venv/bin/python scripts/train_network.py --name original
+    .venv/bin/python scripts/train_network.py --name original --stages 1:80 --patience 80
     .venv/bin/python scripts/train_network.py --name original-multistep \
         --stages 1:20,8:30,32:60 --select-from-epoch 21
+    .venv/bin/python scripts/train_network.py --name bistable --variant bistable \
+        --stages 1:80 --patience 80
 
-The dataset is built (or read from the cache) from ``DatasetConfig()``'s defaults.
+The dataset is built (or read from the cache) from ``DatasetConfig()``'s defaults, or from
+``DatasetConfig.bistable()`` with ``--variant bistable``.
 """
 from __future__ import annotations
 
@@ -39,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="rollout length K and epochs per stage, e.g. 1:110 or 1:20,8:30,32:60")
     ap.add_argument("--select-from-epoch", type=int, default=1,
                     help="never select an earlier epoch (to judge the later stages alone)")
+    ap.add_argument("--variant", choices=("original", "bistable"), default="original",
+                    help="model variant whose trajectories the network learns")
+    ap.add_argument("--patience", type=int, default=TrainConfig().patience,
+                    help="epochs without improvement of the criterion before a stage stops")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-minutes", type=float, default=TrainConfig().max_minutes)
     # One thread: the matrices are small, and a busy second core would stall a second thread.
@@ -47,14 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    dcfg = DatasetConfig()
+    dcfg = DatasetConfig() if args.variant == "original" else DatasetConfig.bistable()
     t0 = time.perf_counter()
     ds = load_or_make_dataset(dcfg, progress=True)
     t_data = time.perf_counter() - t0
     tcfg = TrainConfig(stages=args.stages, seed=args.seed, max_minutes=args.max_minutes,
+                       patience=args.patience,
                        select_from_epoch=args.select_from_epoch)
     net, hist = train(ds.cuts["train"], ds.cut_V_S["train"], ds.cuts["val"], ds.cut_V_S["val"],
-                      dcfg.dt, tcfg, V_S_range=dcfg.V_S_range,
+                      dcfg.dt, tcfg, V_S_range=dcfg.V_S_range, variant=dcfg.variant,
                       val_trajectories=ds.trajectories["val"], val_traj_V_S=ds.V_S["val"],
                       progress=True)
     record = {
