@@ -36,6 +36,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/ensemble.py                       # B = 1 16 256 4096, 200 s
     .venv/bin/python benchmarks/ensemble.py --batch 1 16 --t-end 30 --t-min 10
     .venv/bin/python benchmarks/ensemble.py --smoke               # B = 4, 60 s (for the tests)
+    .venv/bin/python benchmarks/ensemble.py --smoke --weights bistable   # the bistable variant
 
 Prints a table and writes JSON (default ``benchmarks/results/ensemble.json``), with the
 machine, its load average before and after each batch size, and the library versions.
@@ -44,24 +45,28 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime as _dt
 import gc
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import scipy
 import torch
 
-from hhlib.analysis import BurstStats, burst_statistics
+from hhlib.analysis import BurstStats, burst_statistics, spike_detection
 from hhlib.integrate import simulate, simulate_ensemble
 from hhlib.model import HHParams
 from hhlib.network import MapNet, Targets, load_pretrained
+
+if __package__ in (None, ""):
+    # Run as a script (python benchmarks/ensemble.py): sys.path[0] is benchmarks/, so put the
+    # repository root first for the package import below, the one chapter "Cost" also uses.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import (cpus_available, load_average, machine_info,  # noqa: E402
+                               workload_parser)
 
 X0 = (-60.0, 0.0, 0.18)             # initial state (V mV, n, S) of every trajectory
 REF = {"method": "DOP853", "rtol": 1e-10, "atol": 1e-12}
@@ -76,12 +81,7 @@ LABELS = {"lsoda_loop": "LSODA loop", "ensemble": "simulate_ensemble",
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--batch", type=int, nargs="+", default=[1, 16, 256, 4096],
-                    help="batch sizes B (default: 1 16 256 4096)")
-    ap.add_argument("--t-end", type=float, default=200.0,
-                    help="model time per trajectory in s (default: 200)")
+    ap = workload_parser(__doc__)
     ap.add_argument("--t-min", type=float, default=50.0,
                     help="statistics over t >= this, in s (default: 50, the transient)")
     ap.add_argument("--rtol", type=float, default=1e-6,
@@ -115,46 +115,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--check and --loop-max must be >= 1")
     args.loop_max = max(args.loop_max, args.check)   # checked trajectories come from the loop
     return args
-
-
-# ----------------------------------------------------------------------------- machine
-def cpus_available() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def load_average() -> list[float] | None:
-    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
-
-
-def machine_info() -> dict:
-    """What the timings were measured on (and how busy the machine was)."""
-    info = {
-        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "cpus_available": cpus_available(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "torch": torch.__version__,
-        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "cuda_available": torch.cuda.is_available(),
-        "load_average_at_start": load_average(),
-    }
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
-        if names:
-            info["cpu_model"] = names[0]
-    except OSError:
-        pass
-    if torch.cuda.is_available():
-        info["cuda_device"] = torch.cuda.get_device_name(0)
-    return info
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -282,8 +242,8 @@ def summarise(errors: list[dict]) -> dict:
             "per_trajectory": errors}
 
 
-def _stats(t: np.ndarray, V: np.ndarray, t_min: float) -> BurstStats | None:
-    return burst_statistics(t, V, t_min=t_min) if np.all(np.isfinite(V)) else None
+def _stats(t: np.ndarray, V: np.ndarray, t_min: float, detect: dict) -> BurstStats | None:
+    return burst_statistics(t, V, t_min=t_min, **detect) if np.all(np.isfinite(V)) else None
 
 
 # ----------------------------------------------------------------------------- one B
@@ -293,7 +253,10 @@ def _say(msg: str) -> None:
 
 def bench_one(B: int, args: argparse.Namespace, net: MapNet, ref_cache: dict,
               mm: dict) -> dict:
-    P = HHParams(variant=net.variant)
+    P = HHParams.of_variant(net.variant)
+    # Spike threshold and re-arm level of the network's model variant: the bistable variant's
+    # spikes peak below the original model's threshold.
+    detect = spike_detection(net.variant)
     vs = np.random.default_rng(args.seed).uniform(*net.V_S_range, size=B)
     x0 = np.tile(np.array(X0), (B, 1))
     n_steps = int(round(args.t_end / net.dt))
@@ -311,7 +274,7 @@ def bench_one(B: int, args: argparse.Namespace, net: MapNet, ref_cache: dict,
         if key not in ref_cache:
             _, R = simulate(P.replace(V_S=float(vs[i])), np.array(X0), args.t_end, net.dt,
                             **REF)
-            ref_cache[key] = burst_statistics(t, R[:, 0], t_min=args.t_min)
+            ref_cache[key] = burst_statistics(t, R[:, 0], t_min=args.t_min, **detect)
         ref.append(ref_cache[key])
 
     methods: dict[str, dict] = {}
@@ -343,6 +306,8 @@ def bench_one(B: int, args: argparse.Namespace, net: MapNet, ref_cache: dict,
         _, X = simulate_ensemble(P.replace(V_S=vs), x0, args.t_end, net.dt, **tol)
         return X[: len(checked), :, 0].copy()
 
+    # warm-up: the first call in a process loads the compiled code and starts its threads
+    simulate_ensemble(P.replace(V_S=vs[:1]), x0[:1], 10 * net.dt, net.dt, **tol)
     _say("  simulate_ensemble")
     V_checked["ensemble"], methods["ensemble"] = measure(ens)
 
@@ -395,7 +360,7 @@ def bench_one(B: int, args: argparse.Namespace, net: MapNet, ref_cache: dict,
                                               "is False)"}
 
     for name, V in V_checked.items():
-        errs = [burst_errors(r, _stats(t, v, args.t_min), targets) for r, v in zip(ref, V)]
+        errs = [burst_errors(r, _stats(t, v, args.t_min, detect), targets) for r, v in zip(ref, V)]
         methods[name]["accuracy"] = summarise(errs)
     for name, m in methods.items():
         if "wall_time_s" in m:
@@ -462,7 +427,7 @@ def main(argv: list[str] | None = None) -> dict:
     cpus = cpus_available()
     report = {
         "benchmark": "network map vs LSODA loop vs simulate_ensemble",
-        "machine": machine_info(),
+        "machine": machine_info(include_torch=True),
         "config": {"batch": args.batch, "t_end_s": args.t_end, "t_min_s": args.t_min,
                    "dt_s": net.dt, "rtol": args.rtol, "atol": args.atol, "seed": args.seed,
                    "V_S_range_mV": list(net.V_S_range), "x0": list(X0), "reference": REF,
@@ -500,7 +465,11 @@ def main(argv: list[str] | None = None) -> dict:
     print("torch.mm rate (float32, GFLOP/s): " + ", ".join(
         f"{k} {v['square_GFLOP_s']:.1f}" for k, v in mm.items()))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2, default=float) + "\n", encoding="utf-8")
+    # A unique temporary name, then an atomic rename: an interrupted run never leaves a
+    # truncated JSON where the chapter reads the results.
+    tmp = args.json.with_name(f".{args.json.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report, indent=2, default=float) + "\n", encoding="utf-8")
+    os.replace(tmp, args.json)
     print(f"wrote {args.json}")
     return report
 

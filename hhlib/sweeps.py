@@ -6,12 +6,11 @@ an executor: anything with ``submit(fn, *args)`` returning an object with ``resu
 as :class:`concurrent.futures.ProcessPoolExecutor`, a ``dask.distributed.Client`` (or its
 ``get_executor()``), or an MPI or Ray pool with that interface.
 
-Determinism: the numbers depend on the chunking, never on the executor. The batched
-integrator's vectorised NumPy arithmetic can round the last bits of a trajectory differently
-with the batch it is in (SIMD bodies and tails), so a chunk gives the same bits only as the
-same chunk: the chunks are fixed by ``chunk_size`` alone, and results come back in input order.
-``chunk_size=None`` (the default) runs the whole sweep as one chunk, exactly as one
-``simulate_ensemble`` call. Across machines with different SIMD units the last bits may differ.
+Determinism: the compiled integrator computes each trajectory on its own, so the numbers
+depend neither on the chunking nor on the executor nor on the thread count; results come back
+in input order. ``chunk_size=None`` (the default) runs the whole sweep as one
+``simulate_ensemble`` call. Across machines (other CPUs, other builds of the math library) the
+last bits may differ.
 """
 from __future__ import annotations
 

@@ -17,26 +17,6 @@ def _run(script: str, out) -> tuple[str, dict]:
     return proc.stdout, json.loads(out.read_text(encoding="utf-8"))
 
 
-def test_integrators_benchmark_smoke(tmp_path):
-    """benchmarks/integrators.py (B = 4, 20 s): LSODA loop against simulate_ensemble."""
-    stdout, report = _run("integrators.py", tmp_path / "integrators.json")
-    assert "speed-up" in stdout
-    assert report["config"]["smoke"] is True
-    for key in ("date", "platform", "cpu_count", "numpy", "scipy"):
-        assert key in report["machine"]
-    (res,) = report["results"]
-    assert res["B"] == 4 and res["t_end_s"] == 20.0
-    assert res["speedup_loop_over_ensemble"] > 0
-    for name in ("lsoda_loop", "ensemble"):
-        m = res["methods"][name]
-        for key in ("wall_time_s", "time_per_trajectory_s", "time_per_trajectory_model_second_s"):
-            assert m[key] > 0
-        assert len(m["spike_counts"]) == 4
-    ens = res["methods"]["ensemble"]
-    assert ens["spike_counts_match"], ens
-    assert ens["max_V_error_first_10s_mV"] < 0.5
-
-
 def test_cost_benchmark_smoke(tmp_path):
     """benchmarks/ensemble.py (B = 4, 60 s): every method completes, reports its cost, and
     its burst statistics match the tight reference within the book's targets."""
