@@ -11,10 +11,14 @@ are interpolated linearly between samples. A trace is
 """
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
+
+from .model import _real_array
 
 __all__ = ["spike_times", "interspike_intervals", "BurstStats", "burst_statistics",
            "classify_regime", "sweep_statistics", "regime_transition", "REGIMES",
@@ -39,9 +43,21 @@ def spike_detection(variant: str) -> dict[str, float]:
     return dict(SPIKE_DETECTION[variant])
 
 
+def _number(value: Any, name: str, *, low: float | None = None) -> float:
+    """``value`` as a finite float (> ``low`` when given); TypeError/ValueError naming it."""
+    a = _real_array(value, name)
+    if a.ndim != 0:
+        raise TypeError(f"{name} must be a single real number, got an array of shape {a.shape}")
+    v = float(a)
+    if not math.isfinite(v) or (low is not None and not v > low):
+        raise ValueError(f"{name} must be a finite number{'' if low is None else f' > {low}'}, "
+                         f"got {value!r}")
+    return v
+
+
 def _check_trace(t, V) -> tuple[np.ndarray, np.ndarray]:
-    t = np.asarray(t, dtype=float)
-    V = np.asarray(V, dtype=float)
+    t = _real_array(t, "t")
+    V = _real_array(V, "V")
     if t.ndim != 1 or V.shape != t.shape:
         raise ValueError(f"t and V must be 1-D arrays of equal length, got shapes "
                          f"{t.shape} and {V.shape}")
@@ -56,6 +72,7 @@ def spike_times(t, V, *, threshold: float = -35.0, rearm: float = -45.0) -> np.n
     """Times (s) of upward crossings of ``threshold`` mV by V(t), with re-arming below
     ``rearm`` mV (``rearm < threshold``)."""
     t, V = _check_trace(t, V)
+    threshold, rearm = _number(threshold, "threshold"), _number(rearm, "rearm")
     if not rearm < threshold:
         raise ValueError(f"rearm ({rearm} mV) must be below threshold ({threshold} mV)")
     up = np.flatnonzero((V[:-1] < threshold) & (V[1:] >= threshold))
@@ -114,8 +131,8 @@ def burst_statistics(t, V, *, t_min: float = 0.0, gap_ratio: float = 2.0,
     counts as bursting.
     """
     t, V = _check_trace(t, V)
-    if not gap_ratio > 1:
-        raise ValueError(f"gap_ratio must be > 1, got {gap_ratio}")
+    gap_ratio = _number(gap_ratio, "gap_ratio", low=1.0)
+    t_min = _number(t_min, "t_min")
     sel = t >= t_min
     if sel.sum() < 2:
         raise ValueError(f"t_min ({t_min} s) leaves fewer than two samples (t ends at {t[-1]} s)")
@@ -152,8 +169,10 @@ def sweep_statistics(t, V, *, t_min: float = 0.0, **kw) -> tuple[list[BurstStats
 
     Returns ``(stats, isis)``, one entry per trace, each over ``t >= t_min``.
     """
-    t = np.asarray(t, dtype=float)
-    V = np.asarray(V, dtype=float)
+    t = _real_array(t, "t")
+    V = _real_array(V, "V")
+    if t.ndim != 1:
+        raise ValueError(f"t must be a 1-D array of times (s), got shape {t.shape}")
     if V.ndim != 2 or V.shape[1] != t.shape[0]:
         raise ValueError(f"V must have shape (B, len(t)) = (B, {t.shape[0]}), got {V.shape}")
     sel = t >= t_min
@@ -168,7 +187,12 @@ def regime_transition(V_S, regimes: Sequence[str], before: str = "bursting",
     """Bracket (mV) of the switch from ``before`` to ``after`` along an increasing V_S grid:
     the largest V_S with regime ``before`` and the next grid value, which must be ``after``.
     """
-    V_S = np.asarray(V_S, dtype=float)
+    V_S = _real_array(V_S, "V_S")
+    if isinstance(regimes, str) or not all(isinstance(r, str) for r in regimes):
+        raise TypeError(f"regimes must be a sequence of regime names {REGIMES}, got {regimes!r}")
+    for k, v in (("before", before), ("after", after)):
+        if v not in REGIMES:
+            raise ValueError(f"{k} must be one of {REGIMES}, got {v!r}")
     if V_S.ndim != 1 or len(regimes) != V_S.size or not np.all(np.diff(V_S) > 0):
         raise ValueError("V_S must be an increasing 1-D grid with one regime per value")
     idx = [i for i, r in enumerate(regimes) if r == before]
@@ -209,13 +233,38 @@ def _as_float64_map(net):
     return m
 
 
+def _check_net(net: Any) -> None:
+    import torch
+    if not isinstance(net, torch.nn.Module) or not hasattr(net, "dt"):
+        raise TypeError(f"net must be a torch map module with a dt attribute (a MapNet), got "
+                        f"{type(net).__name__}")
+    if next(net.parameters(), None) is None:
+        raise TypeError("net must have parameters (a MapNet)")
+
+
 def map_jacobian(net, x, V_S) -> np.ndarray:
     """dF/dx of a torch map ``net(x (B, 3), V_S (B,))`` by autograd in float64: ``x`` of
     shape (3,) gives (3, 3), ``x`` of shape (k, 3) with ``V_S`` scalar or (k,) gives
     (k, 3, 3)."""
     import torch
+    _check_net(net)
+    x = _real_array(x, "x")
+    if x.ndim not in (1, 2) or x.shape[-1] != 3 or not np.all(np.isfinite(x)):
+        raise ValueError(f"x must be finite, of shape (3,) or (k, 3) = (V, n, S), got "
+                         f"shape {x.shape}")
+    V_S = _real_array(V_S, "V_S")
+    k = 1 if x.ndim == 1 else x.shape[0]
+    if V_S.shape not in ((), (k,)) or not np.all(np.isfinite(V_S)):
+        raise ValueError(f"V_S must be a finite scalar or have shape ({k},) to match x, got "
+                         f"shape {V_S.shape}")
     m = net if next(net.parameters()).dtype == torch.float64 else _as_float64_map(net)
-    xt = torch.as_tensor(np.asarray(x, dtype=float))
+    return _jac(m, x, V_S)
+
+
+def _jac(m, x: np.ndarray, V_S) -> np.ndarray:
+    """:func:`map_jacobian` of a float64 map, arguments already checked."""
+    import torch
+    xt = torch.as_tensor(x)
     single = xt.ndim == 1
     xb = xt[None] if single else xt
     vs = torch.as_tensor(np.broadcast_to(np.asarray(V_S, dtype=float), (xb.shape[0],)).copy())
@@ -251,13 +300,32 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     far below V_K every current vanishes and Newton can creep towards V = -infinity.
     """
     import torch
-    if not np.isfinite(V_S):
-        raise ValueError(f"V_S must be finite, got {V_S}")
+    _check_net(net)
+    V_S = _number(V_S, "V_S")
+    tol = _number(tol, "tol", low=0.0)
+    dedup = _number(dedup, "dedup")
+    if dedup < 0:
+        raise ValueError(f"dedup must be >= 0, got {dedup!r}")
+    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
+            or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    dom = _real_array(domain, "domain")
+    if dom.shape != (3, 2) or not np.all(dom[:, 0] < dom[:, 1]):
+        raise ValueError(f"domain must be three (lo, hi) pairs with lo < hi for V (mV), n and "
+                         f"S, got {domain!r}")
+    X = default_starts() if starts is None else _real_array(starts, "starts").copy()
+    if X.ndim != 2 or X.shape[1] != 3 or X.shape[0] < 1:
+        raise ValueError(f"starts must have shape (k >= 1, 3), got {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("starts must be finite")
+    rng = getattr(net, "V_S_range", None)
+    if rng is not None and not rng[0] <= V_S <= rng[1]:
+        # No V_S in the message, so that a continuation across the range warns once.
+        warnings.warn(f"V_S outside the trained range [{rng[0]}, {rng[1]}] mV: the map "
+                      "extrapolates, and its fixed points there (or their absence) say nothing "
+                      "about the model", UserWarning, stacklevel=2)
     m = _as_float64_map(net)
     scale = m.x_std.numpy() if hasattr(m, "x_std") else np.ones(3)
-    X = default_starts() if starts is None else np.array(starts, dtype=float)
-    if X.ndim != 2 or X.shape[1] != 3:
-        raise ValueError(f"starts must have shape (k, 3), got {X.shape}")
 
     def G(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -276,7 +344,7 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
         act = r >= tol
         if not act.any():
             break
-        J = map_jacobian(m, X[act], V_S) - np.eye(3)
+        J = _jac(m, X[act], V_S) - np.eye(3)
         ok = np.isfinite(J).all(axis=(1, 2)) & (np.abs(np.linalg.det(J)) > 1e-300)
         dx = np.zeros((act.sum(), 3))
         dx[ok] = np.linalg.solve(J[ok], -g[act][ok][..., None])[..., 0]
@@ -293,14 +361,14 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
         r[idx[moved]] = rt[first[moved], np.flatnonzero(moved)]
         r[idx[~moved]] = np.where(r[idx[~moved]] < tol, r[idx[~moved]], np.inf)  # stuck
     found: list[np.ndarray] = []
-    lo, hi = np.array(domain, dtype=float).T
+    lo, hi = dom.T
     inside = np.all((X >= lo) & (X <= hi), axis=1)
     for x in X[(r < tol) & inside]:
         if not any(np.all(np.abs(x - y) <= dedup * scale) for y in found):
             found.append(x)
     out = []
     for x in sorted(found, key=lambda y: y[0]):
-        mu = np.linalg.eigvals(map_jacobian(m, x, V_S))
+        mu = np.linalg.eigvals(_jac(m, x, V_S))
         mu = mu[np.argsort(np.abs(mu))]
         lam = np.log(mu.astype(complex)) / m.dt
         out.append(MapFixedPoint(state=x, multipliers=mu, eigenvalues=lam,

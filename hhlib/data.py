@@ -12,8 +12,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
-from dataclasses import dataclass
+import tempfile
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +27,17 @@ import numpy as np
 from . import __version__
 from .analysis import burst_statistics, spike_detection
 from .integrate import simulate_ensemble
-from .model import HHParams, fixed_points
+from .model import HHParams, _real_array, fixed_points
 from .sweeps import run_ensemble
 
 __all__ = ["DatasetConfig", "Dataset", "make_dataset", "load_or_make_dataset", "draw_V_S",
-           "default_cache_dir", "distance_to_fixed_point"]
+           "default_cache_dir", "distance_to_fixed_point", "augment_dataset", "AUGMENT_FIELDS"]
+
+# DatasetConfig fields that add training data beside the attractor cuts (robust training).
+# They do not change the cached attractor data, so they stay out of the cache key.
+AUGMENT_FIELDS = ("n_transient", "t_transient_run", "transient_box", "n_noise", "noise_sigma")
+# Where the transient runs start: (low, high) for V (mV), n and S.
+PHYSICAL_START_BOX = ((-70.0, -20.0), (0.0, 0.1), (0.15, 0.25))
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,12 @@ class DatasetConfig:
     max_restarts: int = 20        # new random starts for a trajectory that comes to rest
     chunk_size: int | None = None  # trajectories per simulate_ensemble call; None: a whole
     #                                split. It sets the last bits of the data (hhlib.sweeps).
+    # Robust-training augmentation (see augment_dataset); 0 = off, the shipped recipe.
+    n_transient: int = 0          # ODE runs from random box states at the training V_S
+    t_transient_run: float = 30.0  # s per such run, cut into cut_len-step transient cuts
+    transient_box: tuple = PHYSICAL_START_BOX  # their start states, uniform in this box
+    n_noise: int = 0              # one-step pairs from perturbed attractor states
+    noise_sigma: float = 0.02     # perturbation, in units of each variable's state spread
 
     @classmethod
     def bistable(cls, **overrides) -> "DatasetConfig":
@@ -57,32 +74,68 @@ class DatasetConfig:
         return cls(**{"V_S_range": (-21.6, -15.5), "variant": "bistable", **overrides})
 
     def __post_init__(self) -> None:
-        if self.variant not in ("original", "bistable"):
+        if not isinstance(self.variant, str) or self.variant not in ("original", "bistable"):
             raise ValueError(f"variant must be 'original' or 'bistable', got {self.variant!r}")
-        lo, hi = self.V_S_range
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise ValueError(f"V_S_range must be (low, high) with low < high, got {self.V_S_range}")
-        for k in ("n_train", "n_val", "n_test", "cut_len", "seed", "max_restarts"):
+        r = _real_array(self.V_S_range, "V_S_range")
+        if r.shape != (2,) or not (np.all(np.isfinite(r)) and r[0] < r[1]):
+            raise ValueError(f"V_S_range must be (low, high) in mV, finite, with low < high, "
+                             f"got {self.V_S_range!r}")
+        # A tuple of floats, so that the cache key does not depend on how it was written.
+        object.__setattr__(self, "V_S_range", (float(r[0]), float(r[1])))
+        for k in ("n_train", "n_val", "n_test", "cut_len", "seed", "max_restarts",
+                  "n_transient", "n_noise"):
             v = getattr(self, k)
-            if not isinstance(v, (int, np.integer)) or v < (0 if k in ("seed", "max_restarts")
-                                                             else 1):
-                raise ValueError(f"{k} must be a positive integer, got {v!r}")
-        for k in ("dt", "t_transient", "t_keep", "rtol", "atol"):
+            low = 0 if k in ("seed", "max_restarts", "n_transient", "n_noise") else 1
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
+                    or v < low:
+                raise ValueError(f"{k} must be an integer >= {low}, got {v!r}")
+            object.__setattr__(self, k, int(v))
+        for k in ("dt", "t_transient", "t_keep", "rtol", "atol", "min_gap", "t_transient_run",
+                  "noise_sigma"):
             v = getattr(self, k)
-            if not (np.isfinite(v) and v > 0):
-                raise ValueError(f"{k} must be a finite number > 0, got {v!r}")
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                    np.floating)):
+                raise TypeError(f"{k} must be a number, got {v!r}")
+            if not (math.isfinite(v) and (v >= 0 if k == "min_gap" else v > 0)):
+                bound = ">= 0" if k == "min_gap" else "> 0"
+                raise ValueError(f"{k} must be a finite number {bound}, got {v!r}")
+            object.__setattr__(self, k, float(v))
+        if not self.rtol < 1:
+            raise ValueError(f"rtol must lie in (0, 1), got {self.rtol!r}")
+        box = _real_array(self.transient_box, "transient_box")
+        if box.shape != (3, 2) or not (np.all(np.isfinite(box)) and np.all(box[:, 0] < box[:, 1])
+                                       and np.all(box[1:] >= 0) and np.all(box[1:] <= 1)):
+            raise ValueError(f"transient_box must be ((V_lo, V_hi), (n_lo, n_hi), (S_lo, S_hi)) "
+                             f"with lo < hi and n, S in [0, 1], got {self.transient_box!r}")
+        object.__setattr__(self, "transient_box", tuple(tuple(float(x) for x in r) for r in box))
+        if self.n_transient and self.t_transient_run < self.cut_len * self.dt:
+            raise ValueError(f"t_transient_run ({self.t_transient_run} s) must hold at least one "
+                             f"cut ({self.cut_len} x {self.dt} s)")
         if self.t_keep < self.cut_len * self.dt:
             raise ValueError(f"t_keep ({self.t_keep} s) must hold at least one cut "
                              f"({self.cut_len} x {self.dt} s)")
-        if self.chunk_size is not None and (isinstance(self.chunk_size, bool) or not isinstance(
-                self.chunk_size, (int, np.integer)) or self.chunk_size < 1):
+        for k in ("t_keep", "t_transient"):
+            n = getattr(self, k) / self.dt
+            if abs(n - round(n)) > 1e-9 * max(1.0, n):
+                raise ValueError(f"{k} ({getattr(self, k)} s) must be a multiple of dt "
+                                 f"({self.dt} s)")
+        if self.chunk_size is not None and (isinstance(self.chunk_size, (bool, np.bool_))
+                                            or not isinstance(self.chunk_size, (int, np.integer))
+                                            or self.chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer or None, "
                              f"got {self.chunk_size!r}")
+        free = _free_length(self)
+        if not free > 1e-6 * (r[1] - r[0]):
+            raise ValueError(f"min_gap ({self.min_gap} mV) around the n_test = {self.n_test} "
+                             f"test values leaves {max(free, 0.0):.3g} mV of V_S_range "
+                             f"{self.V_S_range} for the train and validation draws: lower "
+                             "min_gap or n_test")
 
     def key(self) -> str:
         """Hash of the configuration and of the code that makes the data (the cache key):
         a change to the model, the integrator or this module invalidates the cache."""
-        blob = json.dumps({**dataclasses.asdict(self), "hhlib": __version__,
+        base = {k: v for k, v in dataclasses.asdict(self).items() if k not in AUGMENT_FIELDS}
+        blob = json.dumps({**base, "hhlib": __version__,
                            "code": _code_digest()}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -105,6 +158,10 @@ class Dataset:
     cuts: dict[str, np.ndarray]         # split -> (N, cut_len + 1, 3)
     cut_V_S: dict[str, np.ndarray]      # split -> (N,)
     trajectories: dict[str, np.ndarray]  # split -> (n_values, n_samples, 3)
+    # Extra training data (augment_dataset): kind ("transient", "noise") -> cuts (N, L + 1, 3)
+    # and their V_S (N,). Empty for the shipped recipe.
+    extra_cuts: dict[str, np.ndarray] = field(default_factory=dict)
+    extra_V_S: dict[str, np.ndarray] = field(default_factory=dict)
 
     def digest(self) -> str:
         """sha256 of the arrays: identifies exactly the data a network was trained on."""
@@ -112,20 +169,52 @@ class Dataset:
         for split in ("train", "val", "test"):
             for a in (self.V_S[split], self.cuts[split]):
                 h.update(np.ascontiguousarray(a).tobytes())
+        for kind in sorted(self.extra_cuts):
+            for a in (self.extra_V_S[kind], self.extra_cuts[kind]):
+                h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
+
+
+def _test_grid(config: DatasetConfig) -> np.ndarray:
+    lo, hi = config.V_S_range
+    edge = (hi - lo) / (2 * config.n_test)
+    return np.linspace(lo + edge, hi - edge, config.n_test)
+
+
+def _free_length(config: DatasetConfig) -> float:
+    """Length (mV) of V_S_range outside every test value's +-min_gap band: where the
+    train and validation draws can land."""
+    lo, hi = config.V_S_range
+    covered, end = 0.0, lo
+    for a, b in zip(_test_grid(config) - config.min_gap, _test_grid(config) + config.min_gap):
+        a, b = max(a, end), min(b, hi)
+        if b > a:
+            covered += b - a
+            end = b
+    return (hi - lo) - covered
 
 
 def draw_V_S(config: DatasetConfig) -> dict[str, np.ndarray]:
     """Disjoint V_S sets (mV): an even test grid inside the range and random train and
     validation draws at least ``min_gap`` from every test value."""
+    if not isinstance(config, DatasetConfig):
+        raise TypeError(f"config must be a DatasetConfig, got {type(config).__name__}")
     lo, hi = config.V_S_range
     rng = np.random.default_rng(config.seed)
-    edge = (hi - lo) / (2 * config.n_test)
-    test = np.linspace(lo + edge, hi - edge, config.n_test)
+    test = _test_grid(config)
+    # DatasetConfig guarantees a free length > 0; the cap only guards against a free
+    # fraction so small that the draws would take forever.
+    frac = _free_length(config) / (hi - lo)
 
     def draw(k: int) -> np.ndarray:
-        out = []
+        out: list[float] = []
+        tries, cap = 0, int(100 * k / frac) + 1000
         while len(out) < k:
+            tries += 1
+            if tries > cap:
+                raise RuntimeError(f"drew {cap} V_S values and found only {len(out)} of {k} "
+                                   f"at least min_gap = {config.min_gap} mV from the test "
+                                   "values: lower min_gap or n_test")
             v = rng.uniform(lo, hi)
             if np.min(np.abs(test - v)) >= config.min_gap:
                 out.append(v)
@@ -209,45 +298,169 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "data" / "cache"
 
 
+_SPLITS = ("train", "val", "test")
+# What a truncated, corrupted or foreign cache file raises when read.
+_CACHE_ERRORS = (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile,
+                 zlib.error)
+
+
+def _read_cache(path: Path, config: DatasetConfig) -> Dataset:
+    """The dataset stored at ``path``; ValueError when its key or digest does not match."""
+    # Our own file handle: np.load leaves its own open when the archive is corrupted.
+    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        if meta["key"] != config.key():
+            raise ValueError(f"stored key {meta['key']!r} is not this configuration's "
+                             f"{config.key()!r}")
+        cfg = DatasetConfig(**meta["config"])
+        ds = Dataset(cfg, {k: z[f"V_S_{k}"] for k in _SPLITS}, {k: z[f"cuts_{k}"] for k in _SPLITS},
+                     {k: z[f"cut_V_S_{k}"] for k in _SPLITS}, {k: z[f"traj_{k}"] for k in _SPLITS})
+    if ds.digest() != meta["digest"]:
+        raise ValueError("the arrays do not match the stored digest")
+    # The augmentation fields are not part of the key: report the configuration asked for.
+    return dataclasses.replace(ds, config=config)
+
+
+def _check_writable(directory: Path) -> None:
+    """Create ``directory`` and write a probe file there, so that an unwritable cache is
+    reported before the dataset is built, not after."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise PermissionError(f"cache_dir {directory} is not a writable directory ({e}); "
+                              "set cache_dir or $HHLIB_CACHE to one that is") from None
+
+
 def load_or_make_dataset(config: DatasetConfig = DatasetConfig(), cache_dir: Path | None = None,
                          *, progress: bool = False, executor: Any = None) -> Dataset:
-    """The dataset for ``config``, from the ``.npz`` cache when its key matches (else made
-    with :func:`make_dataset` on ``executor``)."""
+    """The dataset for ``config``, from the ``.npz`` cache when its key and the digest of its
+    arrays match (else made with :func:`make_dataset` on ``executor`` and cached).
+
+    A cache file that cannot be read (truncated, corrupted, or of another configuration) is
+    reported with a warning naming it and rebuilt. The cache is written to a unique
+    temporary file and renamed into place, so processes building the same dataset at the
+    same time all succeed (the last rename wins; the contents are the same)."""
+    if not isinstance(config, DatasetConfig):
+        raise TypeError(f"config must be a DatasetConfig, got {type(config).__name__}")
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+        raise TypeError(f"cache_dir must be a path or None, got {cache_dir!r}")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache_dir / f"dataset-{config.key()}.npz"
     if path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            if meta["key"] == config.key():
-                cfg = DatasetConfig(**{**meta["config"],
-                                       "V_S_range": tuple(meta["config"]["V_S_range"])})
-                s = ("train", "val", "test")
-                return Dataset(cfg, {k: z[f"V_S_{k}"] for k in s}, {k: z[f"cuts_{k}"] for k in s},
-                               {k: z[f"cut_V_S_{k}"] for k in s},
-                               {k: z[f"traj_{k}"] for k in s})
+        try:
+            return augment_dataset(_read_cache(path, config), progress=progress)
+        except _CACHE_ERRORS as e:
+            warnings.warn(f"dataset cache {path} is unreadable or corrupted "
+                          f"({type(e).__name__}: {e}); rebuilding it", RuntimeWarning,
+                          stacklevel=2)
+    _check_writable(cache_dir)
     ds = make_dataset(config, progress=progress, executor=executor)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     meta = {"key": config.key(), "config": dataclasses.asdict(config), "hhlib": __version__,
             "digest": ds.digest()}
     arrays = {}
-    for k in ("train", "val", "test"):
+    for k in _SPLITS:
         arrays.update({f"V_S_{k}": ds.V_S[k], f"cuts_{k}": ds.cuts[k],
                        f"cut_V_S_{k}": ds.cut_V_S[k], f"traj_{k}": ds.trajectories[k]})
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, meta=json.dumps(meta), **arrays)
-    os.replace(tmp, path)
-    return ds
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{path.stem}.", suffix=".tmp.npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, meta=json.dumps(meta), **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return augment_dataset(ds, progress=progress)
 
 
 def distance_to_fixed_point(states: np.ndarray, V_S: np.ndarray, variant: str = "original"
                             ) -> np.ndarray:
     """Distance of each state (..., 3) from the ODE fixed point at its V_S, in units of the
     per-variable spread of ``states`` (so V, n and S count alike)."""
-    states = np.asarray(states, dtype=float)
-    V_S = np.asarray(V_S, dtype=float)
+    states = _real_array(states, "states")
+    V_S = _real_array(V_S, "V_S")
+    if states.ndim < 1 or states.shape[-1] != 3:
+        raise ValueError(f"states must have shape (..., 3) = (V, n, S), got {states.shape}")
+    if V_S.shape != states.shape[:V_S.ndim] or not np.all(np.isfinite(V_S)):
+        raise ValueError(f"V_S must be finite with a shape that leads the states' "
+                         f"{states.shape[:-1]}, got {V_S.shape}")
     base = HHParams.of_variant(variant)
     fps = {v: fixed_points(base.replace(V_S=float(v)))[0].state for v in np.unique(V_S)}
     fp = np.stack([fps[float(v)] for v in V_S.ravel()]).reshape(V_S.shape + (3,))
     scale = states.reshape(-1, 3).std(axis=0)
     fp = fp.reshape(fp.shape[:-1] + (1,) * (states.ndim - fp.ndim) + (3,))
     return np.linalg.norm((states - fp) / scale, axis=-1)
+
+
+def _attractor_distance(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per training V_S: the ODE fixed point (n, 3), the state spread of the training cuts
+    (3,), and the smallest distance (in units of that spread) at which the kept attractor
+    trajectory passes the fixed point (n,)."""
+    base = _params(ds.config)
+    vs = ds.V_S["train"]
+    fp = np.stack([fixed_points(base.replace(V_S=float(v)))[0].state for v in vs])
+    scale = ds.cuts["train"].reshape(-1, 3).std(axis=0)
+    d = np.linalg.norm((ds.trajectories["train"] - fp[:, None]) / scale, axis=-1)
+    return fp, scale, d.min(axis=1)
+
+
+def augment_dataset(ds: Dataset, *, progress: bool = False) -> Dataset:
+    """``ds`` with the extra training data its config asks for (none by default).
+
+    ``n_transient`` > 0: as many ODE runs of ``t_transient_run`` s from random states in
+    ``transient_box`` (default the physical box V in [-70, -20] mV, n in [0, 0.1], S in
+    [0.15, 0.25]) at the training V_S values (cycled), cut into ``cut_len``-step cuts from t = 0 (the transient is the point).
+    ``n_noise`` > 0: as many one-step pairs (x, flow_dt(x)) where x is a random training
+    sample perturbed by Gaussian noise of ``noise_sigma`` times each variable's state
+    spread, and the target is one ``dt`` step of the ODE from the perturbed state.
+
+    So that the network is still trained "on oscillations only", any cut or pair with a
+    state closer to the ODE's fixed point than the attractor at that V_S ever comes
+    (distance in units of the training cuts' spread) is dropped. Seeds differ from the
+    attractor data's; the result is deterministic."""
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"ds must be a Dataset, got {type(ds).__name__}")
+    cfg = ds.config
+    if cfg.n_transient == 0 and cfg.n_noise == 0:
+        return ds
+    base = _params(cfg)
+    fp, scale, d_min = _attractor_distance(ds)
+    vs_train = ds.V_S["train"]
+    extra_cuts, extra_V_S = dict(ds.extra_cuts), dict(ds.extra_V_S)
+    if cfg.n_transient:
+        rng = np.random.default_rng([cfg.seed, 101])
+        idx = np.arange(cfg.n_transient) % vs_train.size
+        box = np.array(cfg.transient_box)
+        # Column by column, as _random_starts draws them.
+        x0 = np.column_stack([rng.uniform(lo, hi, idx.size) for lo, hi in box])
+        _, X = simulate_ensemble(base.replace(V_S=vs_train[idx]), x0,
+                                 cfg.t_transient_run, cfg.dt, rtol=cfg.rtol, atol=cfg.atol,
+                                 progress=progress)
+        n_cuts = (X.shape[1] - 1) // cfg.cut_len
+        c = np.stack([X[:, k * cfg.cut_len: (k + 1) * cfg.cut_len + 1] for k in range(n_cuts)],
+                     axis=1)                                   # (runs, n_cuts, L + 1, 3)
+        near = np.linalg.norm((c - fp[idx][:, None, None]) / scale, axis=-1).min(axis=-1)
+        keep = (near >= d_min[idx][:, None]) & np.isfinite(c).all(axis=(-1, -2))
+        extra_cuts["transient"] = c[keep]
+        extra_V_S["transient"] = np.repeat(vs_train[idx][:, None], n_cuts, axis=1)[keep]
+    if cfg.n_noise:
+        rng = np.random.default_rng([cfg.seed, 202])
+        cuts = ds.cuts["train"]
+        n_per = cuts.shape[1]
+        pick = rng.integers(0, cuts.shape[0] * n_per, cfg.n_noise)
+        ci, si = pick // n_per, pick % n_per
+        x = cuts[ci, si] + rng.normal(0.0, cfg.noise_sigma, (cfg.n_noise, 3)) * scale
+        # n and S are fractions: a perturbation must not leave [0, 1].
+        x[:, 1:] = np.clip(x[:, 1:], 0.0, 1.0)
+        # Cuts are stored trajectory by trajectory (make_dataset): cut ci is of V_S ti.
+        ti = ci // (cuts.shape[0] // vs_train.size)
+        _, Y = simulate_ensemble(base.replace(V_S=vs_train[ti]), x, cfg.dt, cfg.dt,
+                                 rtol=cfg.rtol, atol=cfg.atol)
+        pairs = np.stack([x, Y[:, -1]], axis=1)
+        near = np.linalg.norm((pairs - fp[ti][:, None]) / scale, axis=-1).min(axis=-1)
+        keep = (near >= d_min[ti]) & np.isfinite(pairs).all(axis=(-1, -2))
+        extra_cuts["noise"] = pairs[keep]
+        extra_V_S["noise"] = vs_train[ti][keep]
+    return dataclasses.replace(ds, extra_cuts=extra_cuts, extra_V_S=extra_V_S)

@@ -109,15 +109,14 @@ class HHParams:
                 raise ValueError(f"{name} belongs to variant 'bistable'; it must be None for "
                                  "variant 'original'")
         for f in dataclasses.fields(self):
-            if f.name == "variant" or getattr(self, f.name) is None:
+            if f.name == "variant":
                 continue
             value = getattr(self, f.name)
-            try:
-                arr = np.asarray(value.detach().cpu() if hasattr(value, "detach") else value,
-                                 dtype=float)
-            except (TypeError, ValueError):
-                raise TypeError(f"{f.name} must be a real number or array of numbers, "
-                                f"got {value!r}") from None
+            if value is None:
+                if f.name in _BISTABLE_ONLY:
+                    continue
+                raise TypeError(f"{f.name} must be a real number or array of numbers, got None")
+            arr = _real_array(value, f.name)
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"{f.name} must be finite, got {value!r}")
             if f.name in _POSITIVE and not np.all(arr > 0):
@@ -167,9 +166,40 @@ def _sigmoid(z: Any) -> Any:
     return special.expit(z)
 
 
+def _real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` (number, sequence, NumPy array or torch tensor) as a float64 NumPy array;
+    TypeError naming ``name`` for anything that is not real numbers. Booleans, strings and
+    complex numbers are rejected: NumPy would turn them silently into numbers."""
+    if _is_torch(value):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{name} must be a real number or array of numbers, got {value!r}")
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number or array of numbers, "
+                        f"got {value!r}") from None
+    if raw.dtype.kind not in "iuf":
+        if raw.dtype.kind == "O":
+            try:
+                return _real_array(raw.astype(float), name)
+            except (TypeError, ValueError):
+                pass
+        raise TypeError(f"{name} must be a real number or array of numbers, got "
+                        f"{type(value).__name__} of dtype {raw.dtype}: {value!r}"[:300])
+    return raw.astype(float)
+
+
 def _check_state(state: Any, name: str = "state") -> Any:
-    if not _is_torch(state):
-        state = np.asarray(state, dtype=float)
+    if _is_torch(state):
+        import torch
+        if state.is_complex() or state.dtype == torch.bool:
+            raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {state.dtype}")
+        if not state.is_floating_point():
+            # An integer state would cast every parameter to int (tau = 0.02 -> 0).
+            state = state.to(torch.float64)
+    else:
+        state = _real_array(state, name)
     if state.ndim < 1 or state.shape[-1] != 3:
         raise ValueError(f"{name} must have shape (..., 3) = (V, n, S), got {tuple(state.shape)}")
     return state
@@ -202,8 +232,14 @@ def _assemble(parts: list, like: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- vector field
+def _check_params(params: Any) -> None:
+    if not isinstance(params, HHParams):
+        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+
+
 def rhs(state: Any, params: HHParams) -> Any:
     """Vector field d(V, n, S)/dt in (mV/s, 1/s, 1/s); ``state`` of shape (..., 3)."""
+    _check_params(params)
     state = _check_state(state)
     V, n, S = state[..., 0], state[..., 1], state[..., 2]
     g_Ca, g_K, g_S, V_Ca, V_K, tau, tau_S, sigma = _fields(
@@ -231,6 +267,7 @@ def slow_time_constant(V: Any, params: HHParams) -> Any:
 
 def jacobian(state: Any, params: HHParams) -> Any:
     """Analytic Jacobian d rhs / d state, shape (..., 3, 3); rows (dV, dn, dS)/dt."""
+    _check_params(params)
     state = _check_state(state)
     V, n, S = state[..., 0], state[..., 1], state[..., 2]
     g_Ca, g_K, g_S, V_Ca, V_K, tau, tau_S, sigma, th_m, th_n, th_S = _fields(

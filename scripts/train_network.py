@@ -15,24 +15,74 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import os
 import platform
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from hhlib import __version__
 from hhlib.data import DatasetConfig, load_or_make_dataset
-from hhlib.network import TrainConfig, save_pretrained, train
+from hhlib.network import WEIGHTS_DIR, TrainConfig, TrainingError, save_pretrained, train
+from hhlib.network import _check_name
 
 
 def parse_stages(text: str) -> tuple[tuple[int, int], ...]:
-    """'1:20,8:30,32:60' -> ((1, 6), (8, 10), (32, 20))."""
+    """'1:20,8:30,32:60' -> ((1, 20), (8, 30), (32, 60)): (rollout length K, epochs)."""
     try:
-        return tuple(tuple(int(v) for v in s.split(":")) for s in text.split(","))
+        stages = tuple(tuple(int(v) for v in s.split(":")) for s in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"stages must look like 1:20,8:30,32:60, got {text!r}")
+        stages = ()
+    if not stages or any(len(p) != 2 or p[0] < 1 or p[1] < 1 for p in stages):
+        raise argparse.ArgumentTypeError(f"stages must be K:epochs pairs with K >= 1 and "
+                                         f"epochs >= 1, like 1:20,8:30,32:60, got {text!r}")
+    return stages
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return v
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return v
+
+
+def _minutes(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of minutes > 0, got {text!r}")
+    return v
+
+
+def _check_out(ap: argparse.ArgumentParser, out: Path) -> None:
+    """Fail now, not after training, if the weights cannot be written to ``out``."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".write-probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        ap.error(f"--out {out} is not a writable directory ({e})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,31 +90,73 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default="original", help="weights name (file stem)")
     ap.add_argument("--stages", type=parse_stages, default=TrainConfig().stages,
                     help="rollout length K and epochs per stage, e.g. 1:110 or 1:20,8:30,32:60")
-    ap.add_argument("--select-from-epoch", type=int, default=1,
+    ap.add_argument("--select-from-epoch", type=_positive_int, default=1,
                     help="never select an earlier epoch (to judge the later stages alone)")
     ap.add_argument("--variant", choices=("original", "bistable"), default="original",
                     help="model variant whose trajectories the network learns")
-    ap.add_argument("--patience", type=int, default=TrainConfig().patience,
+    ap.add_argument("--patience", type=_positive_int, default=TrainConfig().patience,
                     help="epochs without improvement of the criterion before a stage stops")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-minutes", type=float, default=TrainConfig().max_minutes)
+    ap.add_argument("--seed", type=_nonnegative_int, default=0)
+    ap.add_argument("--max-minutes", type=_minutes, default=TrainConfig().max_minutes)
     # One thread: the matrices are small, and a busy second core would stall a second thread.
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads")
     ap.add_argument("--out", default=None, help="directory for the weights (default: hhlib/weights)")
+    # Robust training (issue 11); all off by default, the shipped recipe.
+    ap.add_argument("--transient-runs", type=_nonnegative_int, default=0,
+                    help="ODE runs from random states whose transient cuts join the training "
+                         "data (hhlib.data.augment_dataset)")
+    ap.add_argument("--transient-box", type=float, nargs=6, default=None,
+                    metavar=("V_LO", "V_HI", "N_LO", "N_HI", "S_LO", "S_HI"),
+                    help="box of the transient runs' start states (default: the physical box)")
+    ap.add_argument("--noise-pairs", type=_nonnegative_int, default=0,
+                    help="one-step pairs from perturbed attractor states, ODE targets")
+    ap.add_argument("--noise-sigma", type=float, default=DatasetConfig().noise_sigma,
+                    help="perturbation in units of each variable's state spread")
+    ap.add_argument("--random-runs", type=_nonnegative_int, default=0,
+                    help="random-start free runs whose boundedness joins the selection")
     args = ap.parse_args(argv)
 
+    # Every check that can fail runs here, before the dataset build and the training.
+    try:
+        _check_name(args.name)
+    except ValueError as e:
+        ap.error(f"--name: {e}")
+    aug = {k: v for k, v in (("n_transient", args.transient_runs),
+                             ("n_noise", args.noise_pairs),
+                             ("noise_sigma", args.noise_sigma)) if v != getattr(DatasetConfig(), k)}
+    if args.transient_box is not None:
+        aug["transient_box"] = tuple(zip(args.transient_box[::2], args.transient_box[1::2]))
+    try:
+        dcfg = (DatasetConfig(**aug) if args.variant == "original"
+                else DatasetConfig.bistable(**aug))
+    except (TypeError, ValueError) as e:
+        ap.error(str(e))
+    try:
+        tcfg = TrainConfig(stages=args.stages, seed=args.seed, max_minutes=args.max_minutes,
+                           patience=args.patience, select_from_epoch=args.select_from_epoch,
+                           random_runs=args.random_runs)
+    except (TypeError, ValueError) as e:
+        ap.error(str(e))
+    if max(k for k, _ in tcfg.stages) > dcfg.cut_len or tcfg.val_steps > dcfg.cut_len:
+        ap.error(f"--stages: rollout lengths K must not exceed the dataset's cut length "
+                 f"({dcfg.cut_len} steps), got {args.stages}")
+    out = Path(args.out) if args.out is not None else WEIGHTS_DIR
+    _check_out(ap, out)
+
     torch.set_num_threads(args.threads)
-    dcfg = DatasetConfig() if args.variant == "original" else DatasetConfig.bistable()
     t0 = time.perf_counter()
     ds = load_or_make_dataset(dcfg, progress=True)
     t_data = time.perf_counter() - t0
-    tcfg = TrainConfig(stages=args.stages, seed=args.seed, max_minutes=args.max_minutes,
-                       patience=args.patience,
-                       select_from_epoch=args.select_from_epoch)
-    net, hist = train(ds.cuts["train"], ds.cut_V_S["train"], ds.cuts["val"], ds.cut_V_S["val"],
-                      dcfg.dt, tcfg, V_S_range=dcfg.V_S_range, variant=dcfg.variant,
-                      val_trajectories=ds.trajectories["val"], val_traj_V_S=ds.V_S["val"],
-                      progress=True)
+    try:
+        net, hist = train(ds.cuts["train"], ds.cut_V_S["train"], ds.cuts["val"],
+                          ds.cut_V_S["val"], dcfg.dt, tcfg, V_S_range=dcfg.V_S_range,
+                          variant=dcfg.variant, val_trajectories=ds.trajectories["val"],
+                          val_traj_V_S=ds.V_S["val"], progress=True,
+                          extra_cuts={k: (ds.extra_cuts[k], ds.extra_V_S[k])
+                                      for k in ds.extra_cuts} or None)
+    except TrainingError as e:
+        print(f"error: {e} Nothing written to {out}.", file=sys.stderr)
+        return 1
     record = {
         "dataset_config": dataclasses.asdict(dcfg),
         "dataset_sha256": ds.digest(),
@@ -78,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         "best_val_loss": hist["best_val_loss"],
         "best_val_score": hist["best_val_score"],
         "history": {k: hist[k] for k in ("epoch", "K", "train_loss", "val_loss",
-                                         "val_one_step", "val_score", "seconds")},
+                                         "val_one_step", "val_score", "seconds",
+                                         "random_physical") if k in hist},
         "hhlib": __version__,
         "numpy": np.__version__,
         "python": sys.version.split()[0],
@@ -88,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                 else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"),
     }
-    pt = save_pretrained(net, args.name, record, args.out)
+    if ds.extra_cuts:
+        record["extra_cuts"] = {k: int(len(v)) for k, v in ds.extra_cuts.items()}
+    pt = save_pretrained(net, args.name, record, out)
     print(f"trained {args.name} in {hist['train_seconds']:.0f} s ({hist['stopped']}); "
           f"best epoch {hist['best_epoch']} (validation dynamics score "
           f"{hist['best_val_score']:.3g}, rollout loss {hist['best_val_loss']:.4g}); wrote {pt}")

@@ -1,0 +1,372 @@
+"""Faults must not lose work, weights or data (issue 12): atomic weight saves under injected
+failures, integrity checks of weights and dataset caches, concurrent cache builds by two
+real processes, training that fails loudly, and rollouts that report blow-ups."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import hhlib.network as network
+from hhlib.analysis import map_fixed_points
+from hhlib.data import DatasetConfig, load_or_make_dataset
+from hhlib.model import HHParams, jacobian, rhs
+from hhlib.network import (WEIGHTS_DIR, MapNet, TrainConfig, TrainingError, load_pretrained,
+                           save_pretrained, train)
+
+REPO = Path(__file__).resolve().parent.parent
+X = np.array([[-55.0, 0.01, 0.18], [-42.0, 0.03, 0.19]])
+
+
+def small_net(seed=0):
+    torch.manual_seed(seed)
+    net = MapNet(0.01, (8, 8), (-44.0, -30.0), x_mean=(-50, 0.01, 0.18),
+                 x_std=(10, 0.02, 0.005), d_mean=(0, 0, 0), d_std=(2, 0.01, 4e-5))
+    torch.nn.init.normal_(net.mlp[-1].weight, std=0.1)
+    return net
+
+
+def saved_pair(tmp_path):
+    """A saved network and the bytes of its two files."""
+    net = small_net(0)
+    save_pretrained(net, "w", {"note": "first"}, tmp_path)
+    return net, (tmp_path / "w.pt").read_bytes(), (tmp_path / "w.json").read_bytes()
+
+
+def assert_first_pair_intact(tmp_path, net, pt, js):
+    assert (tmp_path / "w.pt").read_bytes() == pt
+    assert (tmp_path / "w.json").read_bytes() == js
+    loaded, rec = load_pretrained("w", tmp_path)          # checksums still valid
+    assert rec["note"] == "first"
+    np.testing.assert_array_equal(loaded.step(X, -40.0), net.step(X, -40.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.json", "w.pt"]   # no temp files
+
+
+# ------------------------------------------------------------------------------- weights
+def test_save_failing_json_serialisation_leaves_previous_pair(tmp_path, monkeypatch):
+    net, pt, js = saved_pair(tmp_path)
+
+    def broken(*a, **k):
+        raise OSError("disk full (injected)")
+    monkeypatch.setattr(network.json, "dumps", broken)
+    with pytest.raises(OSError, match="injected"):
+        save_pretrained(small_net(1), "w", {"note": "second"}, tmp_path)
+    monkeypatch.undo()
+    assert_first_pair_intact(tmp_path, net, pt, js)
+
+
+def test_save_failing_second_rename_restores_previous_pair(tmp_path, monkeypatch):
+    net, pt, js = saved_pair(tmp_path)
+    real, calls = os.replace, []
+
+    def flaky(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:                  # the .pt is already in place, the .json is not
+            raise OSError("rename failed (injected)")
+        return real(src, dst)
+    monkeypatch.setattr(network.os, "replace", flaky)
+    with pytest.raises(OSError, match="injected"):
+        save_pretrained(small_net(1), "w", {"note": "second"}, tmp_path)
+    monkeypatch.undo()
+    assert_first_pair_intact(tmp_path, net, pt, js)
+
+
+def test_save_failing_weights_write_leaves_previous_pair(tmp_path, monkeypatch):
+    net, pt, js = saved_pair(tmp_path)
+
+    def broken(*a, **k):
+        raise RuntimeError("torch.save failed (injected)")
+    monkeypatch.setattr(network.torch, "save", broken)
+    with pytest.raises(RuntimeError, match="injected"):
+        save_pretrained(small_net(1), "w", {"note": "second"}, tmp_path)
+    monkeypatch.undo()
+    assert_first_pair_intact(tmp_path, net, pt, js)
+
+
+def test_save_unserialisable_record_value_leaves_previous_pair(tmp_path):
+    net, pt, js = saved_pair(tmp_path)
+    with pytest.raises(TypeError, match="record"):
+        save_pretrained(small_net(1), "w", {"when": {1, 2}}, tmp_path)
+    assert_first_pair_intact(tmp_path, net, pt, js)
+
+
+def test_save_converts_numpy_scalars_and_arrays(tmp_path):
+    net = small_net()
+    save_pretrained(net, "w", {"loss": np.float32(0.25), "n": np.int64(3),
+                               "curve": np.arange(3.0)}, tmp_path)
+    _, rec = load_pretrained("w", tmp_path)
+    assert rec["loss"] == pytest.approx(0.25) and rec["n"] == 3 and rec["curve"] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("edit, value", [("dt", 0.02), ("variant", "bistable"),
+                                         ("V_S_range", [-45.0, -30.0]), ("hidden", [8, 9])])
+def test_edited_weights_config_is_rejected(tmp_path, edit, value):
+    saved_pair(tmp_path)
+    path = tmp_path / "w.json"
+    meta = json.loads(path.read_text())
+    meta["config"][edit] = value
+    path.write_text(json.dumps(meta))
+    with pytest.raises(RuntimeError, match=r"checksum mismatch for .*w\.json"):
+        load_pretrained("w", tmp_path)
+
+
+def test_edited_normalisation_is_rejected(tmp_path):
+    saved_pair(tmp_path)
+    path = tmp_path / "w.json"
+    meta = json.loads(path.read_text())
+    meta["config"]["x_mean"][0] += 1e-6
+    path.write_text(json.dumps(meta))
+    with pytest.raises(RuntimeError, match="checksum"):
+        load_pretrained("w", tmp_path)
+
+
+@pytest.mark.parametrize("key", ["checksum", "sha256"])
+def test_missing_checksum_names_the_file(tmp_path, key):
+    saved_pair(tmp_path)
+    path = tmp_path / "w.json"
+    meta = json.loads(path.read_text())
+    del meta[key]
+    path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=rf"w\.json has no '{key}'"):
+        load_pretrained("w", tmp_path)
+
+
+def test_truncated_weights_json_names_the_file(tmp_path):
+    saved_pair(tmp_path)
+    path = tmp_path / "w.json"
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(ValueError, match=r"w\.json is not valid JSON"):
+        load_pretrained("w", tmp_path)
+
+
+@pytest.mark.parametrize("name", ["original", "original-multistep", "bistable"])
+def test_shipped_weights_pass_the_new_checksum(name):
+    if not (WEIGHTS_DIR / f"{name}.pt").exists():
+        pytest.skip("not shipped")
+    net, rec = load_pretrained(name)
+    assert rec["checksum"] == network.weights_checksum(
+        (WEIGHTS_DIR / f"{name}.pt").read_bytes(), net.config())
+
+
+# ------------------------------------------------------------------------------- dataset cache
+TINY = dict(n_train=2, n_val=1, n_test=1, t_transient=1.0, t_keep=2.0, cut_len=10)
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cache")
+    cfg = DatasetConfig(**TINY)
+    ds = load_or_make_dataset(cfg, d)
+    path, = d.glob("dataset-*.npz")
+    return cfg, d, path, ds
+
+
+def _same(a, b):
+    for split in ("train", "val", "test"):
+        np.testing.assert_allclose(a.cuts[split], b.cuts[split], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.V_S[split], b.V_S[split], rtol=1e-12)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "edited arrays"])
+def test_corrupted_cache_is_reported_and_rebuilt(tiny_cache, damage):
+    cfg, d, path, ds = tiny_cache
+    good = path.read_bytes()
+    try:
+        if damage == "truncate":
+            path.write_bytes(good[: len(good) // 2])
+        elif damage == "garbage":
+            path.write_bytes(b"\x00garbage" * 100)
+        elif damage == "empty":
+            path.write_bytes(b"")
+        else:                        # readable, right key, arrays that no longer match
+            with np.load(path) as z:
+                arrays = {k: z[k] for k in z.files}
+            arrays["cuts_train"] = arrays["cuts_train"] + 1.0
+            with open(path, "wb") as f:
+                np.savez_compressed(f, **arrays)
+        with pytest.warns(RuntimeWarning, match=rf"dataset cache .*{path.name}.*rebuilding"):
+            again = load_or_make_dataset(cfg, d)
+        _same(again, ds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")      # rebuilt: the next load is clean
+            _same(load_or_make_dataset(cfg, d), ds)
+    finally:
+        path.write_bytes(good)
+
+
+def test_unwritable_cache_dir_is_reported_before_the_build(tmp_path, monkeypatch):
+    import hhlib.data as data
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+
+    def no_build(*a, **k):
+        raise AssertionError("dataset built before the cache directory was checked")
+    monkeypatch.setattr(data, "make_dataset", no_build)
+    with pytest.raises(PermissionError, match="cache_dir"):
+        load_or_make_dataset(DatasetConfig(**TINY), blocker / "cache")
+
+
+_BUILD = """
+import os, sys, time
+real = os.replace
+
+
+def replace(src, dst, *a, **k):
+    if str(dst).endswith(".npz"):
+        # Hold the cache's rename until the other process has written its file too: the
+        # race of two concurrent builds, made certain instead of left to timing.
+        open(os.path.join(sys.argv[2], f"ready-{{os.getpid()}}"), "w").close()
+        t0 = time.time()
+        while len(os.listdir(sys.argv[2])) < 2 and time.time() - t0 < 120:
+            time.sleep(0.02)
+        time.sleep(0.2)
+    return real(src, dst, *a, **k)
+
+
+os.replace = replace
+from hhlib.data import DatasetConfig, load_or_make_dataset
+ds = load_or_make_dataset(DatasetConfig(**{tiny!r}), sys.argv[1])
+print(ds.cuts["train"].shape)
+"""
+
+
+def test_two_processes_build_the_same_cache(tmp_path, tiny_cache):
+    """Both processes compute the whole dataset and rename their own temporary file into
+    place: both succeed, the cache is valid, no temporary file is left. (With one shared
+    temporary name the second rename failed with FileNotFoundError.)"""
+    code = _BUILD.format(tiny=TINY)
+    cache, barrier = tmp_path / "cache", tmp_path / "barrier"
+    cache.mkdir()
+    barrier.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(cache), str(barrier)], cwd=REPO,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    assert len(list(barrier.iterdir())) == 2              # both really reached the rename
+    cfg, _, path, ds = tiny_cache
+    assert [p.name for p in cache.iterdir()] == [path.name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _same(load_or_make_dataset(cfg, cache), ds)
+
+
+# ------------------------------------------------------------------------------- training
+def _linear_cuts(n=64, steps=10, seed=0):
+    rng = np.random.default_rng(seed)
+    A = np.diag([0.9, 0.8, 0.95])
+    mean = np.array([-50, 0.02, 0.18])
+    c = [rng.normal(size=(n, 3)) * [5, 0.01, 0.01] + mean]
+    for _ in range(steps):
+        c.append((c[-1] - mean) @ A + mean)
+    return np.stack(c, axis=1), rng.uniform(-44, -30, n)
+
+
+def test_diverging_training_raises():
+    cuts, vs = _linear_cuts()
+    with pytest.raises(TrainingError, match="diverged.*lr"):
+        train(cuts[:48], vs[:48], cuts[48:], vs[48:], 0.01,
+              TrainConfig(hidden=(16, 16), stages=((1, 1),), batch_size=16, val_steps=10, lr=1e4),
+              progress=False)
+
+
+def test_training_that_stops_before_select_from_epoch_raises():
+    cuts, vs = _linear_cuts()
+    with pytest.raises(TrainingError, match="select_from_epoch"):
+        train(cuts[:48], vs[:48], cuts[48:], vs[48:], 0.01,
+              TrainConfig(hidden=(8,), stages=((1, 3),), batch_size=16, val_steps=10,
+                          select_from_epoch=3, max_minutes=1e-9), progress=False)
+
+
+def test_cli_writes_nothing_when_training_fails(tmp_path, monkeypatch, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("train_cli", REPO / "scripts" /
+                                                  "train_network.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    class FakeDataset:
+        cuts = {"train": None, "val": None}
+        cut_V_S = V_S = trajectories = cuts
+        extra_cuts: dict = {}
+        extra_V_S: dict = {}
+
+        def digest(self):
+            return "0"
+
+    def failing_train(*a, **k):
+        raise TrainingError("training diverged at epoch 1 (injected)")
+    monkeypatch.setattr(mod, "load_or_make_dataset", lambda *a, **k: FakeDataset())
+    monkeypatch.setattr(mod, "train", failing_train)
+    out = tmp_path / "weights"
+    assert mod.main(["--name", "x", "--out", str(out), "--stages", "1:2"]) == 1
+    assert "diverged" in capsys.readouterr().err
+    assert list(out.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------- rollouts
+def test_torch_rollout_keeps_no_graph_unless_asked():
+    net = small_net()
+    x = torch.tensor(X, dtype=torch.float32)
+    y = net.rollout(x, -40.0, 50)
+    assert not y.requires_grad and y.grad_fn is None and y.shape == (2, 51, 3)
+    y_graph = net.rollout(x, -40.0, 50, grad=True)
+    assert y_graph.requires_grad
+    y_graph[:, -1].sum().backward()                       # gradients w.r.t. the weights
+    assert net.mlp[0].weight.grad is not None
+    np.testing.assert_allclose(y.numpy(), y_graph.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.numpy(), net.rollout(X, -40.0, 50), rtol=1e-5, atol=1e-6)
+    xr = x.clone().requires_grad_(True)                   # input needs grad: graph by default
+    assert net.rollout(xr, -40.0, 3).requires_grad
+    assert not net.rollout(xr, -40.0, 3, grad=False).requires_grad
+
+
+def test_rollout_reports_runs_that_leave_the_physical_box():
+    net = small_net()
+    with torch.no_grad():
+        net.mlp[-1].bias[0] = 5.0             # + 10 mV per step: leaves the box at once
+    x0 = np.array([[-60.0, 0.01, 0.18], [-50.0, 0.01, 0.18], [-40.0, 0.01, 0.18]])
+    with pytest.warns(UserWarning, match=r"3 of 3 rollout runs left the physical box .*first "
+                                         r"at step [1-9]"):
+        net.rollout(x0, -40.0, 20)
+    with pytest.warns(UserWarning, match="rollout runs left the physical box"):
+        net.rollout(torch.tensor(x0, dtype=torch.float32), -40.0, 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.rollout(x0, -40.0, 20, check=False)
+        small_net().rollout(x0, -40.0, 20)                # stays inside: silent
+
+
+# ------------------------------------------------------------------------------- silent wrongs
+def test_integer_states_are_promoted_not_truncated():
+    P = HHParams()
+    ref = rhs(np.array([-60.0, 0.0, 0.0]), P)
+    for x in (torch.tensor([-60, 0, 0]), np.array([-60, 0, 0]), [-60, 0, 0]):
+        got = rhs(x, P)
+        got = got.numpy() if isinstance(got, torch.Tensor) else got
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+    J = jacobian(torch.tensor([-60, 0, 0]), P)
+    np.testing.assert_allclose(J.numpy(), jacobian(np.array([-60.0, 0, 0]), P), rtol=1e-12)
+
+
+def test_map_fixed_points_far_outside_the_trained_range_warns():
+    with pytest.warns(UserWarning, match=r"outside the trained range \[-44.0, -30.0\]"):
+        map_fixed_points(small_net(), 100.0, max_iter=3)
+
+
+def test_dataset_config_that_cannot_be_drawn_fails_fast():
+    import time
+    t0 = time.perf_counter()
+    for kw in ({"n_test": 200}, {"min_gap": 7.0}, {"min_gap": float("nan")}):
+        with pytest.raises(ValueError, match="min_gap"):
+            DatasetConfig(**kw)
+    assert time.perf_counter() - t0 < 5.0
