@@ -1,6 +1,9 @@
 # hh-nn-book: build the executable book and run its tests from a fresh clone.
 #   make book   -> executes every chapter and writes HTML to _build/html
-#   make test   -> pytest (tests/): papermill + nbval on every chapter, plus unit tests
+#   make test   -> pytest (tests/): unit tests, then every chapter in its published mode
+#                  compared with the committed reference results (references/)
+#   make refs   -> re-executes every chapter and rewrites references/ (on purpose only)
+#   make lab    -> JupyterLab with the chapters (book/*.md) opening as notebooks
 #   make clean  -> removes build outputs (keeps .venv); make distclean also removes .venv
 
 SHELL      := bash
@@ -15,7 +18,7 @@ STAMP      := $(VENV)/.installed
 BOOK_FLAGS ?= -W --keep-going
 PYTEST_FLAGS ?=
 
-.PHONY: all venv book test clean distclean
+.PHONY: all venv book test refs lab clean distclean
 
 all: test book
 
@@ -23,7 +26,7 @@ venv: $(STAMP)
 
 # Internal: create the venv if missing, install the exact pins, the project (editable),
 # and register the venv's interpreter as the `python3` Jupyter kernel (inside the venv,
-# so papermill, nbval and jupyter-book started from the venv all resolve to it).
+# so papermill and jupyter-book started from the venv both resolve to it).
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -r requirements.lock
@@ -38,6 +41,16 @@ book: venv
 test: venv
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS)
 
+# JupyterLab on the chapters, for students: jupytext (pinned) opens and saves each
+# book/*.md as a notebook with a double click. .jupyter/ (put on Jupyter's config path for
+# this command only) sets that default viewer and turns off JupyterLab's online extension
+# manager, news and update checks. A chapter's kernel starts in book/, as in the build.
+# E.g. `make lab LAB_FLAGS="--no-browser --port 8890"`.
+LAB_FLAGS ?=
+lab: venv
+	JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_FLAGS)
+
 clean:
 	rm -rf _build tests/_executed .jupyter_cache .pytest_cache
 	rm -f book/*.ipynb
@@ -46,3 +59,8 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) *.egg-info
+
+# Reference results of the published book (references/*.json), compared by `make test`.
+# Regenerate them on purpose when a result changes, and say in the commit which moved and why.
+refs: venv
+	$(PY) tests/refs.py regenerate $(REFS_FLAGS)

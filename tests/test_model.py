@@ -13,7 +13,8 @@ P = HHParams()
 
 
 def rhs_reference(x, p):
-    """The model written out from model.md, one state at a time, with math.exp."""
+    """The model as written in book/01_model.md (section "Equations"), one state at a time,
+    with math.exp."""
     V, n, S = x
     w = lambda Vh, th: 1.0 / (1.0 + math.exp((Vh - V) / th))  # noqa: E731
     I_Ca = p.g_Ca * w(p.V_m, p.theta_m) * (V - p.V_Ca)

@@ -17,7 +17,8 @@ B = HHParams.bistable()
 
 
 def rhs_reference(x, p):
-    """The variant written out from model.md section 2, one state at a time, with math.exp."""
+    """The variant as written in book/06_bistability.md (section "Why one slow variable is not
+    enough": tau_S(V)), one state at a time, with math.exp."""
     V, n, S = x
     w = lambda Vh, th: 1.0 / (1.0 + math.exp((Vh - V) / th))  # noqa: E731
     tau_S = p.tau_S_lo + (p.tau_S - p.tau_S_lo) / (1.0 + math.exp((p.V_t - V) / p.k_t))
