@@ -1,17 +1,14 @@
 """Shared helpers for the notebook tests.
 
-The notebook checks run in two stages for every chapter listed in ``_toc.yml``:
+Every chapter listed in ``_toc.yml`` is executed once per test session, in its published
+mode (the defaults of its ``parameters`` cell, as ``make book`` runs it), by papermill in the
+``book/`` directory, into ``tests/_executed/``; ``tests/test_published.py`` compares the
+result with the committed reference results (``references/``, see ``tests/refs.py``).
 
-1. papermill executes the chapter (converted from MyST Markdown with jupytext) with
-   ``fast=True`` in the ``book/`` directory and stores the result in ``tests/_executed/``;
-2. nbval re-executes that notebook and compares every cell's output with the stored one.
-
-This module must stay free of side effects at import time: it is also loaded by the nbval
-subprocesses, which run pytest on the notebooks under ``tests/_executed/``.
+This module must stay free of side effects at import time: ``tests/refs.py`` imports it.
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -23,10 +20,10 @@ REPO = Path(__file__).resolve().parent.parent
 BOOK = REPO / "book"
 TESTS = REPO / "tests"
 EXECUTED = TESTS / "_executed"
-SANITIZE = TESTS / "nbval_sanitize.cfg"
 KERNEL_NAME = "python3"
-PARAMETERS = {"fast": True}
-# Per-cell limit for papermill and nbval (seconds); the whole test is bounded by pytest-timeout.
+# Published mode: the parameters cell's own defaults (fast=False), as the book is built.
+PARAMETERS: dict = {}
+# Per-cell limit for papermill (seconds); the whole test is bounded by pytest-timeout.
 CELL_TIMEOUT = 1200
 
 _CHAPTER_RE = re.compile(r"^book/\d\d_[^/]+$")
@@ -90,7 +87,7 @@ def _kernel_spec_problem() -> str | None:
 
 @pytest.fixture(scope="session")
 def venv_kernel() -> str:
-    """Make sure the ``python3`` kernel used by papermill/nbval is this environment's Python.
+    """Make sure the ``python3`` kernel used by papermill is this environment's Python.
 
     ``make venv`` registers it; when the tests are started some other way and the kernel
     points elsewhere, it is registered here (inside ``sys.prefix``) as well.
@@ -120,7 +117,7 @@ class NotebookExecutor:
         return EXECUTED / f"{chapter.stem}.ipynb"
 
     def execute(self, chapter: Path) -> Path:
-        """Convert ``chapter`` with jupytext and execute it with papermill (fast=True)."""
+        """Convert ``chapter`` with jupytext and execute it with papermill (published mode)."""
         import jupytext
         import papermill as pm
 
@@ -164,31 +161,10 @@ class NotebookExecutor:
 
 
 def _newest_input_mtime(chapter: Path) -> float:
-    inputs = [chapter, *(REPO / "hhlib").rglob("*.py")]
+    inputs = [chapter, *(REPO / "hhlib").rglob("*.py"), *(REPO / "hhlib" / "weights").glob("*")]
     return max(p.stat().st_mtime for p in inputs if p.exists())
 
 
 @pytest.fixture(scope="session")
 def notebook_executor(venv_kernel) -> NotebookExecutor:
     return NotebookExecutor(venv_kernel)
-
-
-def run_nbval(notebook: Path) -> subprocess.CompletedProcess:
-    """Re-execute ``notebook`` with nbval in a pytest subprocess and compare outputs.
-
-    The kernel runs in ``book/`` (as with papermill and jupyter-book), not in the
-    notebook's own directory: see tests/nbval_cwd_plugin.py.
-    """
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
-    env["HHNB_NBVAL_KERNEL_CWD"] = str(BOOK)
-    cmd = [
-        sys.executable, "-m", "pytest",
-        "--nbval", str(notebook.relative_to(REPO)),
-        "--nbval-sanitize-with", str(SANITIZE.relative_to(REPO)),
-        "--nbval-cell-timeout", str(CELL_TIMEOUT),
-        "-p", "no:cacheprovider",
-        "-p", "nbval_cwd_plugin",
-        "-q", "--color=no",
-    ]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)

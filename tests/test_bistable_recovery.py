@@ -37,14 +37,10 @@ def test_stable_rest_coexists_with_bursting(shipped, vs):
     assert lab.tolist() == [0, 1], "expected rest from the fixed point, bursting from the attractor"
 
 
-def test_bistable_record_and_dataset_hash(shipped):
-    """The recorded dataset hash is reproduced by the current code (the regeneration
-    command would train on the same data) and the record is complete."""
-    from hhlib.data import DatasetConfig, load_or_make_dataset
+def test_bistable_record_is_complete(shipped):
+    """The record names the variant, the regeneration command and a training time within
+    budget (that the data are reproduced: tests/test_datasets_reproduced.py)."""
     net, rec = shipped
     assert net.variant == "bistable" and rec["dataset_config"]["variant"] == "bistable"
     assert rec["train_seconds"] < 15 * 60
     assert "--variant bistable" in rec["command"]
-    cfg = DatasetConfig(**{**rec["dataset_config"],
-                           "V_S_range": tuple(rec["dataset_config"]["V_S_range"])})
-    assert load_or_make_dataset(cfg).digest() == rec["dataset_sha256"]
