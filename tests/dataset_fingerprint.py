@@ -68,6 +68,7 @@ def main() -> int:
     with os.fdopen(fd, "w") as f:
         json.dump(doc, f, indent=None, separators=(",", ":"))
         f.write("\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, FINGERPRINTS)
     print(f"wrote {FINGERPRINTS.relative_to(REPO)}")
     return 0

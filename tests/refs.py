@@ -330,6 +330,7 @@ def write_reference(stem: str, extracted: dict) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1, ensure_ascii=False, sort_keys=False)
             f.write("\n")
+        os.chmod(tmp, 0o644)                  # mkstemp makes it private; it is a shared file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
