@@ -93,16 +93,22 @@ def extract(notebook: Path) -> dict:
         if cell.cell_type != "code":
             continue
         tags = list(cell.get("metadata", {}).get("tags", []))
-        texts = []
-        for out in cell.get("outputs", []):
+        texts: list[str] = []
+        joined = False          # the kernel splits a stream into chunks at random points:
+        for out in cell.get("outputs", []):   # consecutive stdout chunks make one text
             kind = out.get("output_type")
             if kind == "stream":
                 if out.get("name") == "stdout":
-                    texts.append(sanitize("".join(out.get("text", "")), sanitizers))
+                    chunk = "".join(out.get("text", ""))
+                    if joined:
+                        texts[-1] += chunk
+                    else:
+                        texts.append(chunk)
+                        joined = True
             elif kind in ("display_data", "execute_result"):
                 meta = out.get("metadata", {}).get("scrapbook")
                 data = out.get("data", {})
-                if meta:
+                if meta:                       # a glued value: invisible, kept apart
                     prefix = meta.get("mime_prefix", "")
                     plain = {k[len(prefix):] if k.startswith(prefix) else k: v
                              for k, v in data.items()}
@@ -111,9 +117,12 @@ def extract(notebook: Path) -> dict:
                     continue
                 text = _text(data)
                 if text is not None and "image/png" not in data:
-                    texts.append(sanitize(text, sanitizers))
+                    texts.append(text)
+                    joined = False
             elif kind == "error":
                 texts.append(f"ERROR {out.get('ename')}: {out.get('evalue')}")
+                joined = False
+        texts = [sanitize(t, sanitizers) for t in texts]
         src = "".join(cell.source) if isinstance(cell.source, list) else cell.source
         cells.append({"first_line": src.strip().splitlines()[0][:80] if src.strip() else "",
                       "source_sha": hashlib.sha256(src.encode()).hexdigest()[:12],

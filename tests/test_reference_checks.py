@@ -148,3 +148,27 @@ def test_target_bad_input():
         as_json([("a", 1)])
     with pytest.raises(ValueError, match="at least one"):
         worst([])
+
+
+def test_split_stdout_is_one_text(tmp_path):
+    """The kernel may deliver one print in several stream chunks (timing-dependent); the
+    extraction joins consecutive stdout chunks, with stderr and glued values in between."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    def nb(chunks):
+        cell = new_code_cell("print(x)")
+        cell.outputs = chunks
+        path = tmp_path / f"nb{len(chunks)}.ipynb"
+        nbformat.write(new_notebook(cells=[cell]), str(path))
+        return refs.extract(path)
+
+    glued = new_output("display_data", data={"application/papermill.record/text/plain": "1"},
+                       metadata={"scrapbook": {"name": "x", "mime_prefix":
+                                               "application/papermill.record/"}})
+    one = nb([new_output("stream", name="stdout", text="a 1\nb 2\n")])
+    split = nb([new_output("stream", name="stdout", text="a 1\n"),
+                new_output("stream", name="stderr", text="warning\n"), glued,
+                new_output("stream", name="stdout", text="b 2\n")])
+    assert one["cells"][0]["text"] == split["cells"][0]["text"] == ["a 1\nb 2"]
+    assert split["glue"] == {"x": {"text": "1"}}
