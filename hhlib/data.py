@@ -31,7 +31,8 @@ from .model import HHParams, _real_array, fixed_points
 from .sweeps import run_ensemble
 
 __all__ = ["DatasetConfig", "Dataset", "make_dataset", "load_or_make_dataset", "draw_V_S",
-           "default_cache_dir", "distance_to_fixed_point", "augment_dataset", "AUGMENT_FIELDS"]
+           "default_cache_dir", "distance_to_fixed_point", "augment_dataset", "AUGMENT_FIELDS",
+           "check_writable_dir"]
 
 # DatasetConfig fields that add training data beside the attractor cuts (robust training).
 # They do not change the cached attractor data, so they stay out of the cache key.
@@ -321,17 +322,17 @@ def _read_cache(path: Path, config: DatasetConfig) -> Dataset:
     return dataclasses.replace(ds, config=config)
 
 
-def _check_writable(directory: Path) -> None:
-    """Create ``directory`` and write a probe file there, so that an unwritable cache is
-    reported before the dataset is built, not after."""
+def check_writable_dir(directory: Path, name: str = "cache_dir") -> None:
+    """Create ``directory`` and write a probe file there, so that an unwritable output
+    directory is reported before the expensive work, not after. ``name`` is how the error
+    message calls the argument."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        Path(directory).mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-probe.")
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise PermissionError(f"cache_dir {directory} is not a writable directory ({e}); "
-                              "set cache_dir or $HHLIB_CACHE to one that is") from None
+        raise PermissionError(f"{name} {directory} is not a writable directory ({e})") from None
 
 
 def load_or_make_dataset(config: DatasetConfig = DatasetConfig(), cache_dir: Path | None = None,
@@ -356,7 +357,7 @@ def load_or_make_dataset(config: DatasetConfig = DatasetConfig(), cache_dir: Pat
             warnings.warn(f"dataset cache {path} is unreadable or corrupted "
                           f"({type(e).__name__}: {e}); rebuilding it", RuntimeWarning,
                           stacklevel=2)
-    _check_writable(cache_dir)
+    check_writable_dir(cache_dir, "cache_dir (or $HHLIB_CACHE)")
     ds = make_dataset(config, progress=progress, executor=executor)
     meta = {"key": config.key(), "config": dataclasses.asdict(config), "hhlib": __version__,
             "digest": ds.digest()}

@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +25,7 @@ import numpy as np
 import torch
 
 from hhlib import __version__
-from hhlib.data import DatasetConfig, load_or_make_dataset
+from hhlib.data import DatasetConfig, check_writable_dir, load_or_make_dataset
 from hhlib.network import WEIGHTS_DIR, TrainConfig, TrainingError, save_pretrained, train
 from hhlib.network import _check_name
 
@@ -44,24 +42,20 @@ def parse_stages(text: str) -> tuple[tuple[int, int], ...]:
     return stages
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return v
+def _int_at_least(lo: int):
+    """An argparse type: an integer >= ``lo``."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = lo - 1
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {text!r}")
+        return v
+    return parse
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return v
+_positive_int, _nonnegative_int = _int_at_least(1), _int_at_least(0)
 
 
 def _minutes(text: str) -> float:
@@ -77,12 +71,9 @@ def _minutes(text: str) -> float:
 def _check_out(ap: argparse.ArgumentParser, out: Path) -> None:
     """Fail now, not after training, if the weights cannot be written to ``out``."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".write-probe.")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        ap.error(f"--out {out} is not a writable directory ({e})")
+        check_writable_dir(out, "--out")
+    except PermissionError as e:
+        ap.error(str(e))
 
 
 def main(argv: list[str] | None = None) -> int:
