@@ -30,7 +30,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -311,19 +310,15 @@ def load_reference(stem: str) -> dict:
 
 
 def _machine() -> dict:
-    import numpy
-    import torch
+    """The build machine, from the benchmarks' own record (no date or load: they would
+    change every reference file on every regeneration)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from benchmarks.common import machine_info
 
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "python": platform.python_version(), "numpy": numpy.__version__,
-            "torch": torch.__version__,
+    info = machine_info(include_torch=True)
+    keep = ("cpu_model", "python", "numpy", "scipy", "torch", "torch_cpu_capability")
+    return {**{k: info[k] for k in keep if k in info},
             "NPY_DISABLE_CPU_FEATURES": os.environ.get("NPY_DISABLE_CPU_FEATURES", "")}
 
 

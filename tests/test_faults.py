@@ -50,41 +50,28 @@ def assert_first_pair_intact(tmp_path, net, pt, js):
 
 
 # ------------------------------------------------------------------------------- weights
-def test_save_failing_json_serialisation_leaves_previous_pair(tmp_path, monkeypatch):
+def _fail_on_call(n: int, real, error: Exception):
+    """A stand-in for ``real`` that raises ``error`` on its n-th call."""
+    calls = []
+
+    def fake(*a, **k):
+        calls.append(a)
+        if len(calls) == n:
+            raise error
+        return real(*a, **k)
+    return fake
+
+
+@pytest.mark.parametrize("module, name, n, error", [
+    ("json", "dumps", 1, OSError("disk full (injected)")),          # record not serialised
+    ("os", "replace", 2, OSError("rename failed (injected)")),      # .pt in place, .json not
+    ("torch", "save", 1, RuntimeError("torch.save failed (injected)")),
+], ids=["json-dumps", "second-rename", "torch-save"])
+def test_save_failing_step_leaves_previous_pair(tmp_path, monkeypatch, module, name, n, error):
     net, pt, js = saved_pair(tmp_path)
-
-    def broken(*a, **k):
-        raise OSError("disk full (injected)")
-    monkeypatch.setattr(network.json, "dumps", broken)
-    with pytest.raises(OSError, match="injected"):
-        save_pretrained(small_net(1), "w", {"note": "second"}, tmp_path)
-    monkeypatch.undo()
-    assert_first_pair_intact(tmp_path, net, pt, js)
-
-
-def test_save_failing_second_rename_restores_previous_pair(tmp_path, monkeypatch):
-    net, pt, js = saved_pair(tmp_path)
-    real, calls = os.replace, []
-
-    def flaky(src, dst):
-        calls.append(dst)
-        if len(calls) == 2:                  # the .pt is already in place, the .json is not
-            raise OSError("rename failed (injected)")
-        return real(src, dst)
-    monkeypatch.setattr(network.os, "replace", flaky)
-    with pytest.raises(OSError, match="injected"):
-        save_pretrained(small_net(1), "w", {"note": "second"}, tmp_path)
-    monkeypatch.undo()
-    assert_first_pair_intact(tmp_path, net, pt, js)
-
-
-def test_save_failing_weights_write_leaves_previous_pair(tmp_path, monkeypatch):
-    net, pt, js = saved_pair(tmp_path)
-
-    def broken(*a, **k):
-        raise RuntimeError("torch.save failed (injected)")
-    monkeypatch.setattr(network.torch, "save", broken)
-    with pytest.raises(RuntimeError, match="injected"):
+    target = getattr(network, module)
+    monkeypatch.setattr(target, name, _fail_on_call(n, getattr(target, name), error))
+    with pytest.raises(type(error), match="injected"):
         save_pretrained(small_net(1), "w", {"note": "second"}, tmp_path)
     monkeypatch.undo()
     assert_first_pair_intact(tmp_path, net, pt, js)
