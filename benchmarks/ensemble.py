@@ -24,7 +24,7 @@ is measured by their statistics, not pointwise: for the first ``--check`` trajec
 regime, spikes per burst, burst period and mean inter-spike interval (ISI) over
 t >= ``--t-min`` s, against a tight reference (DOP853, rtol 1e-10, atol 1e-12), and whether
 the errors are within the book's targets (one spike per burst, 10 % burst period, 5 % tonic
-ISI: ``hhlib.network.Targets``). Ratios are of times measured in the same run.
+ISI: ``hhlib.evaluation.FreeRunTargets``). Ratios are of times measured in the same run.
 
 Hardware limit: a ``torch.mm`` micro-benchmark (float32, 2048 x 2048, best of several) in
 the same run at each thread setting, and at the network's own shape (B x 128 by 128 x 128);
@@ -56,10 +56,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from hhlib.analysis import BurstStats, burst_statistics, spike_detection
+from hhlib.spikes import BurstStats, burst_statistics, spike_detection
 from hhlib.integrate import simulate, simulate_ensemble
 from hhlib.model import HHParams
-from hhlib.network import MapNet, Targets, load_pretrained
+from hhlib.evaluation import FreeRunTargets
+from hhlib.network import MapNet, load_pretrained
 
 if __package__ in (None, ""):
     # Run as a script (python benchmarks/ensemble.py): sys.path[0] is benchmarks/, so put the
@@ -263,7 +264,7 @@ def bench_one(B: int, args: argparse.Namespace, net: MapNet, ref_cache: dict,
     t = np.arange(n_steps + 1) * net.dt
     checked = list(range(min(args.check, B)))
     tol = {"rtol": args.rtol, "atol": args.atol}
-    targets = Targets()
+    targets = FreeRunTargets()
     load_start = load_average()
 
     # Reference statistics of the checked trajectories (not timed; shared between B).
@@ -435,9 +436,9 @@ def main(argv: list[str] | None = None) -> dict:
                    "float64_max_batch": args.float64_max_batch,
                    "threads_min_batch": args.threads_min_batch, "weights": args.weights,
                    "weights_sha256": record["sha256"], "network_hidden": list(net.hidden),
-                   "targets": {"spikes_per_burst": Targets().spikes_per_burst,
-                               "burst_period_rel": Targets().burst_period,
-                               "tonic_isi_rel": Targets().tonic_isi},
+                   "targets": {"spikes_per_burst": FreeRunTargets().spikes_per_burst,
+                               "burst_period_rel": FreeRunTargets().burst_period,
+                               "tonic_isi_rel": FreeRunTargets().tonic_isi},
                    "smoke": args.smoke,
                    "timer": "time.perf_counter (wall); time.process_time (CPU)"},
         "results": [],

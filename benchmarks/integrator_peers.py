@@ -21,7 +21,7 @@ error of ``simulate_ensemble`` at its defaults rtol 1e-6, atol 1e-8). The
 reference is DOP853 at rtol 1e-10, atol 1e-12 (``hhlib.integrate.simulate``). Each row then
 records the timed run's own accuracy: max |dV| over the window and the number of checked
 trajectories whose spike count over the whole run equals the reference's
-(``hhlib.analysis.spike_times``).
+(``hhlib.spikes.spike_times``).
 
 Slow methods: a loop method stops after the trajectory that passes ``--max-seconds`` and a
 batched method runs on the first B' < B trajectories when the previous batch size predicts
@@ -59,7 +59,7 @@ import numba
 import numpy as np
 import scipy
 
-from hhlib.analysis import spike_times
+from hhlib.spikes import spike_times
 from hhlib.integrate import simulate, simulate_ensemble
 from hhlib.model import HHParams
 

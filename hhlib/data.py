@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .analysis import burst_statistics, spike_detection
+from .spikes import burst_statistics, spike_detection
 from .integrate import simulate_ensemble
 from .model import HHParams, _real_array, fixed_points
 from .sweeps import run_ensemble
@@ -73,6 +73,28 @@ class DatasetConfig:
         """The bistable variant's data: V_S in [-21.6, -15.5] mV covers the window where rest
         coexists with bursting and the bursting range above it; bursting cuts only."""
         return cls(**{"V_S_range": (-21.6, -15.5), "variant": "bistable", **overrides})
+
+    @classmethod
+    def from_record(cls, record: dict, **overrides) -> "DatasetConfig":
+        """The configuration a network was trained on, from its weights record
+        (``load_pretrained``'s second value, key ``dataset_config``), with ``overrides``."""
+        if not isinstance(record, dict) or not isinstance(record.get("dataset_config"), dict):
+            raise ValueError("record must be a weights record (a dict with a 'dataset_config' "
+                             "dict), as returned by load_pretrained")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        saved = record["dataset_config"]
+        unknown = sorted(set(saved) - fields)
+        if unknown:
+            raise ValueError(f"record's dataset_config has fields this version does not know: "
+                             f"{unknown}")
+        saved = {k: (tuple(tuple(r) for r in v) if k == "transient_box" else
+                     tuple(v) if isinstance(v, list) else v) for k, v in saved.items()}
+        return cls(**{**saved, **overrides})
+
+    def small(self) -> "DatasetConfig":
+        """A few trajectories of the same kind, for quick runs (``fast`` chapters, tests):
+        12 training values, 3 validation values, 20 s kept each."""
+        return dataclasses.replace(self, n_train=12, n_val=3, t_keep=20.0)
 
     def __post_init__(self) -> None:
         if not isinstance(self.variant, str) or self.variant not in ("original", "bistable"):
@@ -144,7 +166,7 @@ class DatasetConfig:
 def _code_digest() -> str:
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for name in ("model.py", "integrate.py", "analysis.py", "data.py", "sweeps.py"):
+    for name in ("model.py", "integrate.py", "spikes.py", "data.py", "sweeps.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()
 

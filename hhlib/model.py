@@ -31,7 +31,8 @@ from scipy import optimize, special
 
 __all__ = ["HHParams", "FixedPoint", "VARIANTS", "rhs", "jacobian", "scalar_field", "batch_field",
            "fixed_points", "hopf_point", "fast_equilibria", "steady_state_current",
-           "slow_time_constant", "lyapunov_coefficient", "first_lyapunov_coefficient"]
+           "slow_time_constant", "lyapunov_coefficient", "first_lyapunov_coefficient",
+           "PHYSICAL_BOUNDS", "is_physical"]
 
 VARIANTS = ("original", "bistable")
 
@@ -616,3 +617,24 @@ def first_lyapunov_coefficient(params: HHParams) -> tuple[float, float]:
     if len(fps) != 1:
         raise ValueError(f"first_lyapunov_coefficient needs exactly one fixed point, got {len(fps)}")
     return lyapunov_coefficient(lambda y: rhs(y, params), fps[0].state)
+
+
+# ---------------------------------------------------------------------------- the physical box
+PHYSICAL_BOUNDS = {"V": (-90.0, 40.0), "n": (0.0, 1.0), "S": (0.0, 1.0)}
+
+
+def physical_samples(X: np.ndarray) -> np.ndarray:
+    """Per sample (leading axes of ``X`` (..., 3)): finite and within the bounds."""
+    ok = np.isfinite(X).all(axis=-1)
+    for j, (lo, hi) in enumerate(PHYSICAL_BOUNDS.values()):
+        ok &= (X[..., j] >= lo) & (X[..., j] <= hi)
+    return ok
+
+
+def is_physical(X: np.ndarray) -> np.ndarray:
+    """Per trajectory (leading axes of ``X`` (..., T, 3)): finite and within
+    ``PHYSICAL_BOUNDS`` (V in mV) at every sample."""
+    X = _real_array(X, "X")
+    if X.ndim < 2 or X.shape[-1] != 3:
+        raise ValueError(f"X must have shape (..., T, 3) = (V, n, S) samples, got {X.shape}")
+    return physical_samples(X).all(axis=-1)

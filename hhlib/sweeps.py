@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .analysis import BurstStats, sweep_statistics
+from .spikes import BurstStats, sweep_statistics
 from .integrate import simulate_ensemble
 from .model import HHParams
 
@@ -130,9 +130,9 @@ def isi_sweep(params: HHParams, x0, t_end: float, dt: float, *, t_min: float,
               stats_kw: dict | None = None) -> tuple[list[BurstStats], list[np.ndarray]]:
     """A bifurcation sweep: one trajectory per row of ``x0`` (B, 3) with its parameters
     (fields scalars or (B,), e.g. ``V_S`` in mV), integrated over [0, t_end] s and sampled
-    every ``dt`` s; returns per trajectory the :class:`~hhlib.analysis.BurstStats` and the
+    every ``dt`` s; returns per trajectory the :class:`~hhlib.spikes.BurstStats` and the
     inter-spike intervals (s) over ``t >= t_min`` s (as
-    :func:`~hhlib.analysis.sweep_statistics`). Each worker returns statistics, not
+    :func:`~hhlib.spikes.sweep_statistics`). Each worker returns statistics, not
     trajectories, so a large sweep moves little data. ``ode_kw`` goes to
     ``simulate_ensemble``, ``stats_kw`` to ``sweep_statistics``; executor and chunking as in
     :func:`run_ensemble`."""

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Target", "worst", "as_json", "from_json", "table_rows", "count_met"]
+__all__ = ["Target", "worst", "as_json", "from_json", "table_rows", "count_met", "verdict"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +92,20 @@ def table_rows(targets: Iterable[Target]) -> list[tuple[str, str, str, str]]:
     """(target, required, measured, ✓/✗) rows for :func:`hhlib.plotting.markdown_table`."""
     return [(t.name, t.required, t.shown or f"{t.measured:.4g}", "✓" if t.met else "✗")
             for t in targets]
+
+
+def verdict(targets: Sequence[Target], subject: str = "the targets") -> str:
+    """One sentence from the verdicts, never typed in: every target met, or how many were
+    met and which were missed, by name."""
+    targets = list(targets)
+    if not targets:
+        raise ValueError("verdict needs at least one target")
+    if not all(isinstance(t, Target) for t in targets):
+        raise TypeError("targets must hold Target objects")
+    missed = [t.name for t in targets if not t.met]
+    if not missed:
+        return f"All {len(targets)} of {subject} are met."
+    if len(missed) == len(targets):
+        return f"None of {subject} is met ({len(targets)} missed)."
+    return (f"{len(targets) - len(missed)} of {len(targets)} of {subject} are met; missed: "
+            f"{', '.join(missed)}.")

@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from hhlib.analysis import regime_transition  # noqa: E402
+from hhlib.spikes import regime_transition  # noqa: E402
 from hhlib.model import HHParams, hopf_point  # noqa: E402
 from hhlib.plotting import plot_isi_diagram, style  # noqa: E402
 from hhlib.sweeps import isi_sweep  # noqa: E402

@@ -26,7 +26,8 @@ import torch
 
 from hhlib import __version__
 from hhlib.data import DatasetConfig, check_writable_dir, load_or_make_dataset
-from hhlib.network import WEIGHTS_DIR, TrainConfig, TrainingError, save_pretrained, train
+from hhlib.network import WEIGHTS_DIR, save_pretrained
+from hhlib.training import TrainConfig, TrainingError, train
 from hhlib.network import _check_name
 
 

@@ -40,7 +40,7 @@ def dataset_for(name: str):
 
 
 def fingerprint(ds) -> dict:
-    from hhlib.analysis import spike_detection, spike_times
+    from hhlib.spikes import spike_detection, spike_times
 
     kw = spike_detection(ds.config.variant)
     t = np.arange(ds.trajectories["train"].shape[1]) * ds.config.dt

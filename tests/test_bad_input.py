@@ -15,15 +15,16 @@ import torch
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hhlib.analysis import (burst_statistics, map_fixed_points, map_jacobian,  # noqa: E402
-                            regime_transition, spike_times, sweep_statistics)
+from hhlib.recovery import map_fixed_points, map_jacobian
+from hhlib.spikes import burst_statistics, regime_transition, spike_times, sweep_statistics
 from hhlib.chapter import check_parameters  # noqa: E402
 from hhlib.data import (DatasetConfig, distance_to_fixed_point, draw_V_S,  # noqa: E402
                         load_or_make_dataset)
 from hhlib.integrate import simulate  # noqa: E402
 from hhlib.model import HHParams, jacobian, rhs  # noqa: E402
-from hhlib.network import (MapNet, TrainConfig, is_physical, load_pretrained,  # noqa: E402
-                           normalisation, save_pretrained, train)
+from hhlib.model import is_physical
+from hhlib.network import MapNet, load_pretrained, normalisation, save_pretrained
+from hhlib.training import TrainConfig, train
 from hhlib.plotting import markdown_table, plot_isi_diagram, plot_voltage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ book/06_bistability.md."""
 import numpy as np
 import pytest
 
-from hhlib.analysis import map_fixed_points
-from hhlib.bistability import basins, map_runner
+from hhlib.recovery import map_fixed_points
+from hhlib.attractors import basins, map_runner
 from hhlib.model import HHParams, fixed_points
 from hhlib.network import WEIGHTS_DIR
 

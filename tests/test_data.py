@@ -56,3 +56,24 @@ def test_distance_to_fixed_point_is_zero_at_the_fixed_point():
 def test_config_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         DatasetConfig(**kw)
+
+
+def test_from_record_rebuilds_the_training_configuration():
+    import dataclasses
+    import json
+
+    from hhlib.network import load_pretrained
+    _, record = load_pretrained("original")
+    cfg = DatasetConfig.from_record(json.loads(json.dumps(record)))   # lists, as from disk
+    assert dataclasses.asdict(cfg) == {**dataclasses.asdict(DatasetConfig()),
+                                       **{k: cfg.__getattribute__(k) for k in
+                                          record["dataset_config"]}}
+    assert cfg.V_S_range == tuple(record["dataset_config"]["V_S_range"])
+    assert DatasetConfig.from_record(record, n_train=5).n_train == 5
+    small = cfg.small()
+    assert (small.n_train, small.n_val, small.t_keep) == (12, 3, 20.0)
+    assert small.V_S_range == cfg.V_S_range and small.variant == cfg.variant
+    with pytest.raises(ValueError, match="record"):
+        DatasetConfig.from_record({"name": "x"})
+    with pytest.raises(ValueError, match="does not know"):
+        DatasetConfig.from_record({"dataset_config": {"bogus": 1}})

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from hhlib.analysis import sweep_statistics
+from hhlib.spikes import sweep_statistics
 from hhlib.data import DatasetConfig, make_dataset
 from hhlib.integrate import simulate_ensemble
 from hhlib.model import HHParams

@@ -15,11 +15,11 @@ import pytest
 import torch
 
 import hhlib.network as network
-from hhlib.analysis import map_fixed_points
+from hhlib.recovery import map_fixed_points
 from hhlib.data import DatasetConfig, load_or_make_dataset
 from hhlib.model import HHParams, jacobian, rhs
-from hhlib.network import (WEIGHTS_DIR, MapNet, TrainConfig, TrainingError, load_pretrained,
-                           save_pretrained, train)
+from hhlib.network import WEIGHTS_DIR, MapNet, load_pretrained, save_pretrained
+from hhlib.training import TrainConfig, TrainingError, train
 
 REPO = Path(__file__).resolve().parent.parent
 X = np.array([[-55.0, 0.01, 0.18], [-42.0, 0.03, 0.19]])

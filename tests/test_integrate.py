@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hhlib.analysis import spike_times
+from hhlib.spikes import spike_times
 from hhlib.integrate import simulate, simulate_ensemble, time_grid
 from hhlib.model import HHParams
 

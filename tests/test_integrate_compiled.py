@@ -5,7 +5,7 @@ import numba
 import numpy as np
 import pytest
 
-from hhlib.analysis import spike_times
+from hhlib.spikes import spike_times
 from hhlib.integrate import simulate, simulate_ensemble, time_grid
 from hhlib.model import HHParams
 from reference_integrator import simulate_ensemble_reference

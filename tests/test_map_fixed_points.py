@@ -1,4 +1,4 @@
-"""hhlib.analysis.map_fixed_points on maps whose fixed points and multipliers are known."""
+"""hhlib.recovery.map_fixed_points on maps whose fixed points and multipliers are known."""
 import itertools
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from hhlib.analysis import map_fixed_points, map_jacobian
+from hhlib.recovery import map_fixed_points, map_jacobian
 from hhlib.model import HHParams, fixed_points, jacobian, rhs
 
 

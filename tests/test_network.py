@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from hhlib.network import (MapNet, TrainConfig, compare_free_runs, is_physical, load_pretrained,
-                           save_pretrained, train, WEIGHTS_DIR)
+from hhlib.evaluation import compare_free_runs
+from hhlib.model import is_physical
+from hhlib.network import MapNet, load_pretrained, save_pretrained, WEIGHTS_DIR
+from hhlib.training import TrainConfig, train
 
 
 def small_net(**kw):
@@ -128,3 +130,18 @@ def test_shipped_network_reproduces_held_out_dynamics():
         assert r["physical"]
         for k in ("spb_ok", "period_ok", "isi_ok"):
             assert r[k] in (None, True), (r["V_S"], k, r)
+
+
+def test_extrapolate_switch_silences_only_the_range_warning():
+    import warnings
+    net = MapNet(dt=0.01, hidden=(8,), V_S_range=(-44.0, -30.0))
+    x0 = np.array([[-60.0, 0.001, 0.18]])
+    with pytest.warns(UserWarning, match="outside the trained range"):
+        net.rollout(x0, -50.0, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = net.rollout(x0, -50.0, 3, extrapolate=True)
+        b = net.step(x0, -50.0, extrapolate=True)
+    assert np.allclose(a[0, 1], b[0])
+    with pytest.raises(TypeError, match="extrapolate"):
+        net.rollout(x0, -40.0, 3, extrapolate="yes")

@@ -9,7 +9,7 @@ eigenvalue pair), is measured and shown in book/05_dynamics_recovery.md.
 import numpy as np
 import pytest
 
-from hhlib.analysis import map_fixed_points
+from hhlib.recovery import map_fixed_points
 from hhlib.model import HHParams, fixed_points
 from hhlib.network import WEIGHTS_DIR
 

@@ -1,6 +1,6 @@
 """Robust-training options (issue 11): transient cuts and noise pairs from the ODE
 (hhlib.data.augment_dataset), extra training data and boundedness in the selection
-(hhlib.network.train). All are off by default, so the shipped recipe is unchanged."""
+(hhlib.training.train). All are off by default, so the shipped recipe is unchanged."""
 import dataclasses
 
 import numpy as np
@@ -9,7 +9,7 @@ import pytest
 from hhlib.data import DatasetConfig, augment_dataset, make_dataset
 from hhlib.integrate import simulate_ensemble
 from hhlib.model import HHParams, fixed_points
-from hhlib.network import TrainConfig, train
+from hhlib.training import TrainConfig, train
 
 SMALL = DatasetConfig(n_train=3, n_val=2, n_test=2, t_transient=10.0, t_keep=4.0, cut_len=100)
 

@@ -1,8 +1,8 @@
-"""hhlib.analysis on synthetic traces with known answers, and on the model."""
+"""hhlib.spikes on synthetic traces with known answers, and on the model."""
 import numpy as np
 import pytest
 
-from hhlib.analysis import burst_statistics, classify_regime, interspike_intervals, spike_times
+from hhlib.spikes import burst_statistics, classify_regime, interspike_intervals, spike_times
 from hhlib.integrate import simulate
 from hhlib.model import HHParams
 
