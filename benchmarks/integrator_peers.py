@@ -1,9 +1,9 @@
 """Benchmark: the compiled ``simulate_ensemble`` against the ODE solvers a user would pick
 instead, at matched accuracy, for batch sizes B = 1, 16, 256, 4096.
 
-Workload (as ``benchmarks/ensemble.py``): B values of V_S drawn uniformly in [-44, -30] mV
-(fixed seed), every trajectory from (V, n, S) = (-60, 0, 0.18), ``--t-end`` s of model time
-(default 200 s) sampled every 0.01 s, the original model. Methods:
+Workload (as ``benchmarks/map_vs_integrator.py``): B values of V_S drawn uniformly in
+[-44, -30] mV (fixed seed), every trajectory from (V, n, S) = (-60, 0, 0.18), ``--t-end`` s
+of model time (default 200 s) sampled every 0.01 s, the original model. Methods:
 
   ``simulate_ensemble`` (numba DP5(4), all threads) and ``simulate_ensemble_1thread``;
   ``lsoda_loop``: a Python loop of ``hhlib.integrate.simulate(method="LSODA")`` (analytic

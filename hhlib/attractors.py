@@ -21,7 +21,7 @@ from .integrate import simulate, simulate_ensemble
 from .model import HHParams
 
 __all__ = ["Runner", "ode_runner", "map_runner", "oscillating", "ContinuationStep",
-           "continue_bursting", "bursting_edge", "basins"]
+           "continue_bursting", "bursting_edge", "basins", "end_labels"]
 
 Runner = Callable[[np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
 
@@ -147,6 +147,19 @@ def basins(run: Runner, V_S: float, states, t_end: float, window: float, variant
     if states.ndim != 2 or states.shape[1] != 3:
         raise ValueError(f"states must have shape (B, 3), got {states.shape}")
     t, X = run(np.full(len(states), float(V_S)), states, t_end)
+    return end_labels(t, X, window, variant, rest_state, rest_tol)
+
+
+def end_labels(t: np.ndarray, X: np.ndarray, window: float, variant: str, rest_state,
+               rest_tol: float = 1.0) -> np.ndarray:
+    """The labels of :func:`basins` for trajectories already run: ``X`` (B, T, 3) sampled at
+    ``t`` (T,) s; 0 at rest near ``rest_state``, 1 oscillating, 2 neither."""
     osc = oscillating(t, X, variant, window)
-    near = np.abs(X[:, -1, 0] - np.asarray(rest_state, dtype=float)[0]) <= rest_tol
+    rest = np.asarray(rest_state, dtype=float)
+    if rest.shape != (3,):
+        raise ValueError(f"rest_state must be one state (V, n, S) of shape (3,), got "
+                         f"{rest.shape}")
+    if not rest_tol > 0:
+        raise ValueError(f"rest_tol must be > 0 mV, got {rest_tol}")
+    near = np.abs(X[:, -1, 0] - rest[0]) <= rest_tol
     return np.where(osc, 1, np.where(near & np.isfinite(X[:, -1, 0]), 0, 2))

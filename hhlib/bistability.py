@@ -2,19 +2,64 @@
 
 The measurements that do not depend on the variant (runners for the ODE and a map,
 continuation of the bursting state, basins) live in :mod:`hhlib.attractors`; this module
-holds what the bistability chapter adds on top of them.
+holds what the bistability chapter adds on top of them:
+
+* the ODE's fixed-point branch and Hopf point (:func:`fixed_point_branch`,
+  :func:`locate_hopf`, :func:`pair_beyond_hopf`) and the bistable window's lower edge,
+  where continuation loses the bursting state (:func:`lower_bursting_edge`);
+* the window's extent in a parameter plane (:func:`bistable_region`);
+* checks that a dataset holds bursting only (:func:`rest_free_check`);
+* the network map against the ODE: fixed points and eigenvalues
+  (:func:`compare_map_branch`, :func:`eigenvalue_rows`), coexistence
+  (:func:`coexistence`), basins on a slice (:func:`basin_slice`), and the chapter's target
+  rows (:func:`bistability_targets`);
+* the chapter's figures (``plot_*``), which only draw what they are given.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .attractors import oscillating
+from .attractors import (ContinuationStep, Runner, bursting_edge, continue_bursting,
+                         end_labels, ode_runner, oscillating)
 from .integrate import simulate_ensemble
-from .model import HHParams, fixed_points
+from .model import (HHParams, fast_equilibria, first_lyapunov_coefficient, fixed_points, gates,
+                    hopf_point, slow_time_constant)
+from .spikes import spike_detection, spike_times
+from .targets import Target, worst
 
-__all__ = ["bistable_region"]
+__all__ = ["bistable_region", "FixedPointBranch", "fixed_point_branch", "HopfPoint",
+           "hopf_kind", "locate_hopf", "pair_beyond_hopf", "BurstingEdge",
+           "lower_bursting_edge", "rest_free_check", "map_fixed_point_near",
+           "MapBranchComparison", "compare_map_branch", "eigenvalue_rows", "Coexistence",
+           "coexistence", "basin_slice", "bistability_targets", "plot_fast_slow_planes",
+           "plot_slow_eigenvalues", "plot_rest_and_burst", "plot_area",
+           "plot_network_fixed_points", "plot_basins"]
+
+def _params(params) -> HHParams:
+    if not isinstance(params, HHParams):
+        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    return params
 
 
+def _V_S_values(V_S, name: str = "V_S") -> np.ndarray:
+    v = np.asarray(V_S, dtype=float)
+    if v.ndim != 1 or v.size < 1 or not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} must be a non-empty 1-D array of finite values (mV), "
+                         f"got shape {v.shape}")
+    return v
+
+
+def _state(x, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    if x.shape != (3,) or not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must be one finite state (V mV, n, S) of shape (3,), got "
+                         f"{x.shape}")
+    return x
+
+
+# ---------------------------------------------------------------------------- the ODE
 def bistable_region(params: HHParams, V_S_grid, field: str, values, x_burst, t_end: float,
                     window: float, *, rtol: float = 1e-7, atol: float = 1e-9,
                     progress: bool = False) -> dict[str, np.ndarray]:
@@ -43,3 +88,550 @@ def bistable_region(params: HHParams, V_S_grid, field: str, values, x_burst, t_e
                              0.01, rtol=rtol, atol=atol, progress=progress)
     osc = oscillating(t, X, params.variant, window).reshape(V.shape)
     return {"V_S": V, "stable": stable, "oscillating": osc, "bistable": stable & osc}
+
+
+@dataclass(frozen=True)
+class FixedPointBranch:
+    """The ODE's fixed point along ``V_S`` (m,) mV: ``states`` (m, 3), ``eigenvalues``
+    (m, 3) 1/s, ``stable`` (m,), and ``counts`` (m,), how many fixed points there are at
+    each V_S (the branch follows the first, lowest in V)."""
+
+    V_S: np.ndarray
+    states: np.ndarray
+    eigenvalues: np.ndarray
+    stable: np.ndarray
+    counts: np.ndarray
+
+    def count_text(self) -> str:
+        """How many fixed points the grid has, in words ("one fixed point", or the range)."""
+        n = sorted({int(c) for c in self.counts})
+        return "one fixed point" if n == [1] else f"from {n[0]} to {n[-1]} fixed points"
+
+
+def fixed_point_branch(params: HHParams, V_S) -> FixedPointBranch:
+    """The ODE's (first) fixed point and its eigenvalues at every value of ``V_S`` (mV)."""
+    _params(params)
+    v = _V_S_values(V_S)
+    fps = [fixed_points(params.replace(V_S=x)) for x in v]
+    empty = [x for x, f in zip(v, fps) if not f]
+    if empty:
+        raise ValueError(f"the ODE has no fixed point at V_S = {empty} mV")
+    return FixedPointBranch(V_S=v, states=np.array([f[0].state for f in fps]),
+                            eigenvalues=np.array([f[0].eigenvalues for f in fps]),
+                            stable=np.array([f[0].stable for f in fps]),
+                            counts=np.array([len(f) for f in fps]))
+
+
+def hopf_kind(l1: float) -> str:
+    """"subcritical" if the first Lyapunov coefficient is positive, else "supercritical"."""
+    l1 = float(l1)
+    if not np.isfinite(l1):
+        raise ValueError(f"l1 must be finite, got {l1}")
+    return "subcritical" if l1 > 0 else "supercritical"
+
+
+@dataclass(frozen=True)
+class HopfPoint:
+    """A Hopf point of the ODE: ``V_S`` (mV), the fixed point ``state`` there, the first
+    Lyapunov coefficient ``l1`` (only its sign is coordinate-free) and ``omega`` (rad/s)."""
+
+    V_S: float
+    state: np.ndarray
+    l1: float
+    omega: float
+
+    @property
+    def kind(self) -> str:
+        return hopf_kind(self.l1)
+
+    def describe(self, name: str) -> str:
+        return (f"{name}: Hopf at V_S = {self.V_S:.5f} mV, V* = {self.state[0]:.2f} mV, "
+                f"omega = {self.omega:.3f} rad/s, l1 = {self.l1:+.4f} ({self.kind})")
+
+
+def locate_hopf(params: HHParams, bracket) -> HopfPoint:
+    """The Hopf point in ``bracket`` (mV, :func:`hhlib.model.hopf_point`) with ``l1`` and
+    ``omega`` there (:func:`hhlib.model.first_lyapunov_coefficient`)."""
+    _params(params)
+    b = np.asarray(bracket, dtype=float)
+    if b.shape != (2,) or not np.all(np.isfinite(b)) or not b[0] < b[1]:
+        raise ValueError(f"bracket must be (low, high) in mV with low < high, got {bracket!r}")
+    v = hopf_point(params, (float(b[0]), float(b[1])))
+    l1, omega = first_lyapunov_coefficient(params.replace(V_S=v))
+    return HopfPoint(V_S=float(v), state=fixed_points(params.replace(V_S=v))[0].state,
+                     l1=float(l1), omega=float(omega))
+
+
+def pair_beyond_hopf(branch: FixedPointBranch, V_S_hopf: float) -> str:
+    """A sentence on the fixed point above the Hopf point: the first V_S of ``branch`` where
+    every eigenvalue is real (the complex pair has collided on the real axis) and what the
+    fixed point is there, or that the pair stays complex over the whole grid."""
+    if not isinstance(branch, FixedPointBranch):
+        raise TypeError(f"branch must be a FixedPointBranch, got {type(branch).__name__}")
+    above = branch.V_S > float(V_S_hopf)
+    real_all = np.all(np.abs(branch.eigenvalues.imag) < 1e-12, axis=1)
+    turn = np.flatnonzero(above & real_all)
+    if not turn.size:
+        return (f"Above the Hopf point the pair stays complex (an unstable focus) over the "
+                f"whole grid, up to {branch.V_S[-1]:.1f} mV.")
+    n_unst = int((branch.eigenvalues[turn[0]].real > 0).sum())
+    kind = {2: "an unstable node (two positive real eigenvalues)",
+            1: "a saddle (one positive real eigenvalue)"}.get(
+        n_unst, f"a fixed point with {n_unst} unstable directions")
+    return (f"Above the Hopf point the pair stays complex (an unstable focus) up to "
+            f"V_S ≈ {branch.V_S[turn[0]]:.1f} mV on this grid, where it turns real and the "
+            f"fixed point becomes {kind}.")
+
+
+@dataclass(frozen=True)
+class BurstingEdge:
+    """Where continuation downward in V_S lost the bursting state: the continuation
+    ``steps`` and the bisected ``bracket`` (last oscillating V_S, first lost V_S), or None
+    if the state survived the whole path."""
+
+    steps: list[ContinuationStep]
+    bracket: tuple[float, float] | None
+
+    @property
+    def V_S(self) -> float:
+        """The edge (mV): the middle of the bracket, NaN if the state survived the path."""
+        return float("nan") if self.bracket is None else 0.5 * sum(self.bracket)
+
+    def describe(self) -> str:
+        first, last = self.steps[0], self.steps[-1]
+        if self.bracket is None:
+            return (f"bursting continued from {first.V_S} mV over the whole path, down to "
+                    f"{last.V_S} mV")
+        return (f"bursting continued from {first.V_S} down to {self.steps[-2].V_S} mV, lost "
+                f"at {last.V_S} mV; edge bracketed in [{self.bracket[1]:.4f}, "
+                f"{self.bracket[0]:.4f}] mV")
+
+
+def lower_bursting_edge(run: Runner, path, x0, t_run: float, window: float, variant: str,
+                        tol: float = 1e-3) -> BurstingEdge:
+    """Continue the bursting state started at ``x0`` along ``path`` (mV, decreasing:
+    :func:`~hhlib.attractors.continue_bursting`) and, where it is lost, bisect the edge to
+    ``tol`` mV from the last bursting state (:func:`~hhlib.attractors.bursting_edge`)."""
+    p = _V_S_values(path, "path")
+    if p.size < 2 or not np.all(np.diff(p) < 0):
+        raise ValueError("path must hold at least two strictly decreasing V_S values (mV)")
+    steps = continue_bursting(run, p, x0, t_run, window, variant)
+    if not steps[-1].oscillating and len(steps) < 2:
+        raise ValueError(f"x0 does not oscillate at the path's first value {p[0]} mV: there "
+                         "is no bursting state to continue")
+    if steps[-1].oscillating:
+        return BurstingEdge(steps, None)
+    last, lost = steps[-2], steps[-1]
+    return BurstingEdge(steps, bursting_edge(run, last.V_S, lost.V_S, last.state, t_run,
+                                             window, variant, tol=tol))
+
+
+# ---------------------------------------------------------------------------- the data
+def rest_free_check(ds, params: HHParams) -> tuple[int, float]:
+    """Does any trajectory of the dataset ``ds`` (:class:`hhlib.data.Dataset`, every split)
+    approach rest? At the V_S where the fixed point of ``params`` is stable (where rest is
+    possible): how many kept trajectories there are, and the fewest spikes any of them has
+    in a third of its kept window (inf if there are none). A positive minimum means none
+    stops spiking (the silent phases there are shorter than a third)."""
+    from .data import Dataset
+
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
+    _params(params)
+    kw = spike_detection(params.variant)
+    n, fewest = 0, np.inf
+    for split in ds.trajectories:
+        X = np.asarray(ds.trajectories[split], dtype=float)
+        if X.ndim != 3 or X.shape[2] != 3 or X.shape[1] < 3:
+            raise ValueError(f"trajectories[{split!r}] must have shape (k, T >= 3, 3), got "
+                             f"{X.shape}")
+        t = np.arange(X.shape[1]) * ds.config.dt
+        thirds = np.array_split(np.arange(t.size), 3)
+        for v, x in zip(ds.V_S[split], X):
+            if fixed_points(params.replace(V_S=float(v)))[0].stable:
+                n += 1
+                fewest = min(fewest, *(len(spike_times(t[i], x[i, 0], **kw)) for i in thirds))
+    return n, fewest
+
+
+# ---------------------------------------------------------------------------- the map
+def map_fixed_point_near(net, V_S: float, state, *, extrapolate: bool = False):
+    """The map's fixed point found by Newton from ``state`` (V mV, n, S) at ``V_S`` mV (the
+    one nearest ``state`` if several): a :class:`hhlib.recovery.MapFixedPoint`.
+    ``extrapolate``: V_S outside the map's trained range is meant (no warning). Raises
+    ``ValueError`` if Newton finds none."""
+    from .recovery import map_fixed_points
+
+    x = _state(state, "state")
+    fps = map_fixed_points(net, V_S, starts=x[None], extrapolate=extrapolate)
+    if not fps:
+        raise ValueError(f"no fixed point of the map found from {x} at V_S = {V_S} mV")
+    return min(fps, key=lambda q: np.linalg.norm(q.state - x))
+
+
+@dataclass(frozen=True)
+class MapBranchComparison:
+    """The map's continued fixed-point branch against the ODE's on the same grid ``V_S``
+    (mV). (:func:`hhlib.recovery.compare_fixed_points` instead solves for the map's fixed
+    points afresh at each V_S; here the branch is the one continued from the ODE's.)
+
+    ``eigenvalues`` (m, 3): the map's, log(mu)/dt (1/s); ``stable`` (m,): the map's;
+    ``error`` (m, 3): |state difference|; ``re_error``, ``im_error`` (m,): of the ODE's complex
+    pair against the matched map eigenvalue, absolute (1/s) and relative (fraction), NaN
+    where the ODE has no complex pair (``has_pair``); ``near``: V_S at most the window's
+    limit; ``far``: at least the margin from the Hopf point (stability is compared there)."""
+
+    V_S: np.ndarray
+    eigenvalues: np.ndarray
+    stable: np.ndarray
+    error: np.ndarray
+    re_error: np.ndarray
+    im_error: np.ndarray
+    has_pair: np.ndarray
+    stable_match: np.ndarray
+    near: np.ndarray
+    far: np.ndarray
+
+    # The worst errors (NaN counting as a miss), over the grid and near the window.
+    @property
+    def worst_V(self) -> float:
+        return worst(self.error[:, 0])
+
+    @property
+    def worst_re(self) -> float:
+        return worst(self.re_error, self.has_pair)
+
+    @property
+    def worst_im_percent(self) -> float:
+        return 100 * worst(self.im_error, self.has_pair)
+
+    @property
+    def near_V(self) -> float:
+        return worst(self.error[:, 0], self.near)
+
+    @property
+    def near_re(self) -> float:
+        return worst(self.re_error, self.near & self.has_pair)
+
+    @property
+    def near_im_percent(self) -> float:
+        return 100 * worst(self.im_error, self.near & self.has_pair)
+
+    @property
+    def stable_ok(self) -> int:
+        """Grid values away from the Hopf point where the stability is the ODE's."""
+        return int(self.stable_match[self.far].sum())
+
+    @property
+    def n_far(self) -> int:
+        return int(self.far.sum())
+
+    def describe(self) -> str:
+        i = int(self.error[:, 0].argmax())
+        return (f"stability as the ODE's at {self.stable_ok} of {self.n_far} values at least "
+                f"the margin from the Hopf point\nworst |V* error| {self.error[i, 0]:.3f} mV at "
+                f"{self.V_S[i]:.2f} mV; worst Re error of the pair "
+                f"{np.nanmax(self.re_error):.4f} 1/s, worst Im error "
+                f"{100 * np.nanmax(self.im_error):.1f} % (over {self.has_pair.sum()} values "
+                f"with a complex pair)")
+
+
+def compare_map_branch(ode: FixedPointBranch, states, multipliers, dt: float,
+                         V_S_hopf: float, *, near_max: float = -20.0,
+                         hopf_margin: float = 0.1) -> MapBranchComparison:
+    """Compare the map's fixed points ``states`` (m, 3) and ``multipliers`` (m, 3) (from
+    :func:`hhlib.recovery.continue_map_fixed_point` on ``ode.V_S``) with the ODE's branch.
+    The map's eigenvalues are matched to the ODE's by least total distance
+    (:func:`hhlib.recovery.match_eigenvalues`); ``near_max`` (mV) bounds the region near the
+    window, ``hopf_margin`` (mV) the neighbourhood of ``V_S_hopf`` where stability flips and
+    is not compared."""
+    from .recovery import match_eigenvalues
+
+    if not isinstance(ode, FixedPointBranch):
+        raise TypeError(f"ode must be a FixedPointBranch, got {type(ode).__name__}")
+    st = np.asarray(states, dtype=float)
+    mu = np.asarray(multipliers, dtype=complex)
+    m = ode.V_S.size
+    if st.shape != (m, 3) or mu.shape != (m, 3):
+        raise ValueError(f"states and multipliers must have shape ({m}, 3) like the ODE's "
+                         f"branch, got {st.shape} and {mu.shape}")
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be > 0 s, got {dt}")
+    if not hopf_margin >= 0:
+        raise ValueError(f"hopf_margin must be >= 0 mV, got {hopf_margin}")
+    lam = np.log(mu) / dt
+    re_err, im_err, has_pair = np.full(m, np.nan), np.full(m, np.nan), np.zeros(m, bool)
+    for i, ev in enumerate(ode.eigenvalues):
+        k = int(np.argmax(ev.imag))
+        if not ev[k].imag > 1e-9:
+            continue          # no complex pair at this V_S: nothing to compare it with
+        if not np.all(np.isfinite(lam[i])):
+            has_pair[i] = True    # the map's fixed point was not found: a miss (NaN)
+            continue
+        matched = match_eigenvalues(ev, lam[i])
+        has_pair[i] = True
+        re_err[i] = abs(matched[k].real - ev[k].real)
+        im_err[i] = abs(matched[k].imag / ev[k].imag - 1)
+    stable = np.all(np.abs(mu) < 1, axis=1)
+    return MapBranchComparison(
+        V_S=ode.V_S, eigenvalues=lam, stable=stable, error=np.abs(st - ode.states),
+        re_error=re_err, im_error=im_err, has_pair=has_pair, stable_match=stable == ode.stable,
+        near=ode.V_S <= near_max, far=np.abs(ode.V_S - V_S_hopf) >= hopf_margin)
+
+
+def eigenvalue_rows(net, params: HHParams, V_S_values) -> list[tuple]:
+    """Rows (V_S, V* ODE, V* map, the ODE's eigenvalue with the largest imaginary part, the
+    matched map eigenvalue, stable ODE, stable map) at each V_S (mV), the map's fixed point
+    found from the ODE's (outside the trained range on purpose)."""
+    from .recovery import match_eigenvalues
+
+    _params(params)
+    rows = []
+    for v in _V_S_values(V_S_values, "V_S_values"):
+        o = fixed_points(params.replace(V_S=float(v)))[0]
+        f = map_fixed_point_near(net, float(v), o.state, extrapolate=True)
+        k = int(np.argmax(o.eigenvalues.imag))
+        m = match_eigenvalues(o.eigenvalues, f.eigenvalues)
+        rows.append((float(v), o.state[0], f.state[0], f"{o.eigenvalues[k]:.3f}", f"{m[k]:.3f}",
+                     o.stable, f.stable))
+    return rows
+
+
+@dataclass(frozen=True)
+class Coexistence:
+    """Two runs at ``V_S`` (mV): from ``kick`` mV above the rest state and from the bursting
+    start; ``t`` (T,) s, ``X`` (2, T, 3), ``labels`` as :func:`hhlib.attractors.basins`
+    (0 rest, 1 bursting, 2 neither). ``coexist``: rest and bursting, in that order."""
+
+    V_S: float
+    t: np.ndarray
+    X: np.ndarray
+    labels: np.ndarray
+    kick: float = 0.1
+
+    @property
+    def coexist(self) -> bool:
+        return bool(self.labels[0] == 0 and self.labels[1] == 1)
+
+    def describe(self) -> str:
+        name = ("rest", "bursting", "other")
+        return (f"V_S = {self.V_S}: from the fixed point + {self.kick:g} mV -> "
+                f"{name[self.labels[0]]}; from the bursting start -> {name[self.labels[1]]}")
+
+
+def coexistence(run: Runner, V_S: float, rest_state, x_burst, t_end: float, window: float,
+                variant: str, *, kick: float = 0.1) -> Coexistence:
+    """Run ``run`` at ``V_S`` for ``t_end`` s from ``rest_state`` + ``kick`` mV in V and from
+    ``x_burst``, together, and label where each ends (within 1 mV of ``rest_state``)."""
+    rest = _state(rest_state, "rest_state")
+    x_b = _state(x_burst, "x_burst")
+    if not np.isfinite(kick):
+        raise ValueError(f"kick must be a finite number of mV, got {kick}")
+    t, X = run(np.full(2, float(V_S)), np.stack([rest + [kick, 0, 0], x_b]), t_end)
+    return Coexistence(float(V_S), t, X, end_labels(t, X, window, variant, rest), float(kick))
+
+
+def basin_slice(params: HHParams, rest_state, n: int, half_V: float = 5.0,
+                half_S: float = 0.012) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An n x n grid of initial states on the slice n = n_inf(V) through ``rest_state``:
+    V within ``half_V`` mV and S within ``half_S`` of it. Returns the axes V (n,) mV and
+    S (n,) and the states (n * n, 3), S varying slowest."""
+    _params(params)
+    rest = _state(rest_state, "rest_state")
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not (half_V > 0 and half_S > 0):
+        raise ValueError(f"half_V and half_S must be > 0, got {half_V}, {half_S}")
+    Vg = np.linspace(rest[0] - half_V, rest[0] + half_V, n)
+    Sg = np.linspace(rest[2] - half_S, rest[2] + half_S, n)
+    VV, SS = np.meshgrid(Vg, Sg)
+    return Vg, Sg, np.column_stack([VV.ravel(), gates(VV.ravel(), params)[1], SS.ravel()])
+
+
+def _mV(v: float) -> str:
+    """A V_S value as the target names print it (typographic minus)."""
+    return f"{float(v):g}".replace("-", "−")
+
+
+def bistability_targets(cmp: MapBranchComparison, hopf_error: float,
+                        coexist: dict[float, Coexistence], basin_V_S: float,
+                        basin_agreement: float) -> list[Target]:
+    """The chapter's targets: the map's fixed point (V* within 0.3 mV), its complex pair
+    (real part within 0.05 1/s, imaginary within 10 %) over the grid and near the window,
+    its stability, its Hopf point (within 0.15 mV), coexistence at each V_S of ``coexist``
+    and basin agreement at ``basin_V_S`` mV (``basin_agreement`` %, at least 90 %)."""
+    if not isinstance(cmp, MapBranchComparison):
+        raise TypeError(f"cmp must be a MapBranchComparison, got {type(cmp).__name__}")
+    if not coexist or not all(isinstance(c, Coexistence) for c in coexist.values()):
+        raise TypeError("coexist must map V_S (mV) to Coexistence results")
+    ok, n = cmp.stable_ok, cmp.n_far
+    targets = [
+        Target.at_most("fixed point V*", cmp.worst_V, 0.3, " mV", "{:.3f}"),
+        Target.at_most("complex pair, real part", cmp.worst_re, 0.05, " 1/s", "{:.4f}"),
+        Target.at_most("complex pair, imaginary part", cmp.worst_im_percent, 10, " %",
+                       "{:.1f}"),
+        Target.at_most("V* near the window (V_S ≤ −20 mV)", cmp.near_V, 0.3, " mV", "{:.3f}"),
+        Target.at_most("real part near the window", cmp.near_re, 0.05, " 1/s", "{:.4f}"),
+        Target.at_most("imaginary part near the window", cmp.near_im_percent, 10, " %",
+                       "{:.1f}"),
+        Target("stability as the ODE's (≥ 0.1 mV from Hopf)", "every grid value", ok,
+               ok == n, f"{ok} of {n}"),
+        Target.at_most("Hopf point", hopf_error, 0.15, " mV", "{:.3f}"),
+    ]
+    for v, c in coexist.items():
+        targets.append(Target(f"coexistence at {_mV(v)} mV", "rest and bursting",
+                              float(c.coexist), c.coexist, "yes" if c.coexist else "no"))
+    targets.append(Target.at_least(f"basin agreement at {_mV(basin_V_S)} mV", basin_agreement,
+                                   90, " %", "{:.1f}"))
+    return targets
+
+
+# ---------------------------------------------------------------------------- figures
+def _plt():
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _slow_pair(eigenvalues) -> np.ndarray:
+    """The two slow eigenvalues (m, 2): all but the most negative (the fast one)."""
+    return np.sort_complex(np.asarray(eigenvalues, dtype=complex))[:, 1:]
+
+
+def plot_fast_slow_planes(panels, x_burst, V_axis):
+    """One (V, S) plane per ``(params, V_S, title)`` of ``panels``: the fast subsystem's
+    Z-curve of equilibria (solid stable, dashed unstable), the S-nullcline (grey), a
+    bursting trajectory from ``x_burst`` after 60 s and the fixed points (filled if stable);
+    a last panel shows tau_S(V) of each on ``V_axis`` (mV). Returns the figure."""
+    plt = _plt()
+    fig, axs = plt.subplots(1, len(panels) + 1, figsize=(10, 3.4),
+                            gridspec_kw={"width_ratios": [1] * len(panels) + [0.8]})
+    Vz = np.linspace(-74.0, -10.0, 2000)
+    for ax, (P, vs, title) in zip(axs, panels):
+        p = P.replace(V_S=vs)
+        Sz, stable_z = fast_equilibria(Vz, p)
+        for mask, ls in ((stable_z, "-"), (~stable_z, "--")):
+            ax.plot(Vz, np.where(mask, Sz, np.nan), "k", ls=ls, lw=1.4)
+        ax.plot(Vz, gates(Vz, p)[2], color="0.6", lw=1.2)
+        t, X = ode_runner(p, 0.01)(vs, x_burst, 150.0)
+        late = t > 60
+        ax.plot(X[0, late, 0], X[0, late, 2], color="C0", lw=0.4, alpha=0.8)
+        for fp in fixed_points(p):
+            ax.plot(fp.state[0], fp.state[2], "o", ms=6, mec="C3",
+                    mfc="C3" if fp.stable else "white", zorder=5)
+        lo, hi = np.nanpercentile(X[0, late, 2], [0, 100])
+        ax.set_ylim(lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo))
+        ax.set_xlim(-75, -10)
+        ax.set_xlabel("V (mV)")
+        ax.set_ylabel("S")
+        ax.set_title(f"{title}, $V_S$ = {vs} mV", fontsize=9)
+    for k, (P, _, title) in enumerate(panels):
+        axs[-1].plot(V_axis, slow_time_constant(V_axis, P), "-" if k else "--", label=title)
+    axs[-1].set_yscale("log")
+    axs[-1].set_xlabel("V (mV)")
+    axs[-1].set_ylabel(r"$\tau_S(V)$ (s)")
+    axs[-1].legend(fontsize=8)
+    return fig
+
+
+def _eigen_axes(axs, V_S_hopf):
+    for ax, lab in zip(axs, (r"Re $\lambda$ (1/s)", r"|Im $\lambda$| (1/s)")):
+        ax.axvline(V_S_hopf, color="C3", ls=":")
+        ax.set_xlabel(r"$V_S$ (mV)")
+        ax.set_ylabel(lab)
+    axs[0].axhline(0, color="0.5", lw=0.8)
+    axs[0].set_ylim(-1, 6)
+
+
+def plot_slow_eigenvalues(branch: FixedPointBranch, V_S_hopf: float):
+    """Real (left) and imaginary (right) parts of the branch's slow pair against V_S, the
+    Hopf point dotted. Returns the figure."""
+    plt = _plt()
+    slow = _slow_pair(branch.eigenvalues)
+    fig, axs = plt.subplots(1, 2, figsize=(8, 3))
+    for k in range(2):
+        axs[0].plot(branch.V_S, slow[:, k].real, "k.", ms=2)
+        axs[1].plot(branch.V_S, np.abs(slow[:, k].imag), "k.", ms=2)
+    _eigen_axes(axs, V_S_hopf)
+    return fig
+
+
+def plot_rest_and_burst(ax, t, X_rest, X_burst, labels=(None, None), title=None):
+    """Voltage of a run that rests (grey, thick) over one that bursts (black) on ``ax``."""
+    from .plotting import plot_voltage
+
+    plot_voltage(ax, t, np.asarray(X_burst)[:, 0], color="k", label=labels[1])
+    plot_voltage(ax, t, np.asarray(X_rest)[:, 0], color="0.6", lw=2, label=labels[0])
+    if labels[0] or labels[1]:
+        ax.legend(loc="upper right", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_area(area: dict, offsets, values, field_label: str):
+    """The plane of :func:`bistable_region`: V_S relative to each row's Hopf point
+    (``offsets``, mV) against the row's parameter ``values``; red bistable, grey rest only,
+    blue bursting only. Returns the figure."""
+    plt = _plt()
+    code = np.where(area["bistable"], 2, np.where(area["stable"], 0, 1))
+    offsets = np.asarray(offsets, dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 3))
+    cmap = plt.matplotlib.colors.ListedColormap(["0.88", "#9ecae1", "#de2d26"])
+    d = offsets[1] - offsets[0]
+    ax.pcolormesh(np.r_[offsets - d / 2, offsets[-1] + d / 2],
+                  np.r_[np.arange(len(values)) - 0.5, len(values) - 0.5], code, cmap=cmap,
+                  vmin=0, vmax=2)
+    ax.set_yticks(range(len(values)), [f"{v:g}" for v in values])
+    ax.axvline(0, color="k", lw=0.8, ls=":")
+    ax.set_xlabel(r"$V_S - V_{S,\mathrm{Hopf}}$ (mV)")
+    ax.set_ylabel(field_label)
+    return fig
+
+
+def plot_network_fixed_points(cmp: MapBranchComparison, ode: FixedPointBranch,
+                              dense: FixedPointBranch, net_states, trained_low: float,
+                              window: tuple[float, float], V_S_hopf: float):
+    """The map's fixed point (orange) against the ODE's (black): V* (left, ``ode`` on the
+    comparison grid) and the slow pair's real and imaginary parts (``dense``: the ODE's on a
+    finer grid); grey below ``trained_low`` (mV), red over the ``window``. Returns the figure."""
+    plt = _plt()
+    slow, slow_net = _slow_pair(dense.eigenvalues), _slow_pair(cmp.eigenvalues)
+    fig, axs = plt.subplots(1, 3, figsize=(10, 3))
+    axs[0].plot(ode.V_S, ode.states[:, 0], "k-", label="ODE")
+    axs[0].plot(cmp.V_S, np.asarray(net_states)[:, 0], "o", color="C1", ms=3, label="network")
+    axs[0].set_ylabel(r"$V^*$ (mV)")
+    axs[0].legend(fontsize=8)
+    for k in range(2):
+        axs[1].plot(dense.V_S, slow[:, k].real, "k.", ms=1.5)
+        axs[2].plot(dense.V_S, np.abs(slow[:, k].imag), "k.", ms=1.5)
+        axs[1].plot(cmp.V_S, slow_net[:, k].real, "o", color="C1", ms=3)
+        axs[2].plot(cmp.V_S, np.abs(slow_net[:, k].imag), "o", color="C1", ms=3)
+    _eigen_axes(axs[1:], V_S_hopf)
+    for ax in axs:
+        ax.axvspan(cmp.V_S[0], trained_low, color="0.85", alpha=0.5, lw=0)
+        ax.axvspan(*window, color="C3", alpha=0.15, lw=0)
+        ax.axvline(V_S_hopf, color="C3", ls=":")
+        ax.set_xlabel(r"$V_S$ (mV)")
+    return fig
+
+
+def plot_basins(Vg, Sg, labels_ode, labels_net, rest_state):
+    """Basins on a (V, S) grid: rest grey, bursting blue, neither black, for the ODE and the
+    network, and the cells where they differ (red); the cross marks ``rest_state``."""
+    plt = _plt()
+    shape = (len(Sg), len(Vg))
+    fig, axs = plt.subplots(1, 3, figsize=(10, 3), sharey=True)
+    cmap = plt.matplotlib.colors.ListedColormap(["0.75", "#9ecae1", "k"])
+    for ax, lab, title in ((axs[0], labels_ode, "ODE"), (axs[1], labels_net, "network")):
+        ax.pcolormesh(Vg, Sg, np.reshape(lab, shape), cmap=cmap, vmin=0, vmax=2,
+                      shading="nearest")
+        ax.set_title(title, fontsize=9)
+    differ = np.asarray(labels_ode) != np.asarray(labels_net)
+    axs[2].pcolormesh(Vg, Sg, differ.reshape(shape), cmap="Reds", vmin=0, vmax=1.5,
+                      shading="nearest")
+    axs[2].set_title("disagreement", fontsize=9)
+    for ax in axs:
+        ax.plot(rest_state[0], rest_state[2], "x", color="C3")
+        ax.set_xlabel("V (mV)")
+    axs[0].set_ylabel("S")
+    return fig

@@ -1,9 +1,15 @@
 """How well a dynamics model reproduces the ODE's oscillations: free runs side by side.
 
-:func:`compare_free_runs` runs the ODE and a trained map from the same states and compares
-their burst statistics per V_S against :class:`FreeRunTargets`; :func:`dynamics_score` folds
-the same comparison into one number per network (the validation criterion of training).
-Both use trajectories only, never the ODE's fixed point.
+:func:`compare_free_runs` runs the ODE and a trained map from the same states
+(:func:`paired_runs`) and compares their burst statistics per V_S against
+:class:`FreeRunTargets`; :func:`dynamics_score` folds the same comparison into one number
+per network (the validation criterion of training). Both use trajectories only, never the
+ODE's fixed point.
+
+For the network chapter: :func:`compare_networks` (losses and free runs of several networks
+on held-out data), :func:`free_run_table` / :func:`free_run_counts` (the per-V_S verdicts),
+:func:`random_starts` and :func:`long_runs` (do long free runs stay in the physical box?),
+:func:`network_targets`, and plain descriptions of a network and its training record.
 """
 from __future__ import annotations
 
@@ -18,7 +24,11 @@ from .model import HHParams, _real_array, is_physical
 from .network import MapNet
 from .spikes import burst_statistics, spike_detection
 
-__all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score"]
+__all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "paired_runs",
+           "compare_networks", "free_run_summary", "free_run_counts", "free_run_table",
+           "RANDOM_START_BOX", "random_starts", "LongRuns", "long_runs", "network_targets",
+           "schedule_text", "training_kind", "better_or_worse", "record_rows", "network_rows",
+           "records_side_by_side"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,24 @@ class FreeRunTargets:
     tonic_isi: float = 0.05            # relative
 
 
+def _check_runs(net: Any, V_S: Any, x0: Any, t_end: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validated (V_S (B,), x0 (B, 3)) for paired runs of ``t_end`` s of ``net`` and the ODE."""
+    if not isinstance(net, MapNet):
+        raise TypeError(f"net must be a MapNet, got {type(net).__name__}")
+    V_S = np.atleast_1d(_real_array(V_S, "V_S"))
+    x0 = _real_array(x0, "x0")
+    if V_S.ndim != 1 or not np.all(np.isfinite(V_S)):
+        raise ValueError(f"V_S must be a finite number or 1-D array (mV), got shape {V_S.shape}")
+    if x0.shape != (V_S.size, 3):
+        raise ValueError(f"x0 must have shape ({V_S.size}, 3), one state per V_S, got {x0.shape}")
+    if isinstance(t_end, (bool, np.bool_)) or not isinstance(t_end, (int, float, np.integer,
+                                                                    np.floating)):
+        raise TypeError(f"t_end must be a number (s), got {t_end!r}")
+    if not (math.isfinite(t_end) and t_end >= 2 * net.dt):
+        raise ValueError(f"t_end must be finite and >= 2 dt = {2 * net.dt} s, got {t_end!r}")
+    return V_S, x0
+
+
 def compare_free_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float,
                       t_min: float, targets: FreeRunTargets = FreeRunTargets(),
                       ode_kw: dict | None = None) -> list[dict[str, Any]]:
@@ -39,30 +67,16 @@ def compare_free_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float
     One row per V_S (mV): regimes, spikes per burst, burst period (s), mean ISI (s), the
     errors and whether each target is met (None where it does not apply).
     """
-    if not isinstance(net, MapNet):
-        raise TypeError(f"net must be a MapNet, got {type(net).__name__}")
     if not isinstance(targets, FreeRunTargets):
         raise TypeError(f"targets must be a FreeRunTargets, got {type(targets).__name__}")
-    kw = spike_detection(net.variant)
-
-    V_S = np.atleast_1d(_real_array(V_S, "V_S"))
-    x0 = _real_array(x0, "x0")
-    if V_S.ndim != 1 or not np.all(np.isfinite(V_S)):
-        raise ValueError(f"V_S must be a finite number or 1-D array (mV), got shape {V_S.shape}")
-    if x0.shape != (V_S.size, 3):
-        raise ValueError(f"x0 must have shape ({V_S.size}, 3), one state per V_S, got {x0.shape}")
-    for k, v in (("t_end", t_end), ("t_min", t_min)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                np.floating)):
-            raise TypeError(f"{k} must be a number (s), got {v!r}")
-    if not (math.isfinite(t_end) and t_end >= 2 * net.dt):
-        raise ValueError(f"t_end must be finite and >= 2 dt = {2 * net.dt} s, got {t_end!r}")
+    V_S, x0 = _check_runs(net, V_S, x0, t_end)
+    if isinstance(t_min, (bool, np.bool_)) or not isinstance(t_min, (int, float, np.integer,
+                                                                    np.floating)):
+        raise TypeError(f"t_min must be a number (s), got {t_min!r}")
     if not (math.isfinite(t_min) and 0 <= t_min < t_end):
         raise ValueError(f"t_min must lie in [0, t_end) s, got {t_min!r}")
-    n = int(round(t_end / net.dt))
-    t, X = simulate_ensemble(HHParams.of_variant(net.variant, V_S=V_S), x0, n * net.dt, net.dt,
-                             **(ode_kw or {}))
-    Y = net.rollout(x0, V_S, n, check=False)      # each row reports "physical" itself
+    kw = spike_detection(net.variant)
+    t, X, Y = paired_runs(net, V_S, x0, t_end, ode_kw)   # each row reports "physical" itself
     rows = []
     for i, v in enumerate(V_S):
         a = burst_statistics(t, X[i, :, 0], t_min=t_min, **kw)
@@ -115,3 +129,328 @@ def dynamics_score(net: MapNet, trajectories: np.ndarray, V_S: np.ndarray,
         elif a.regime == "tonic":
             total += abs(b.isi_mean / a.isi_mean - 1) / targets.tonic_isi
     return total / len(Y)
+
+
+# --- Reporting: what the network chapter shows about a trained network ----------------------
+
+def _check_record(record: Any, name: str = "record") -> dict:
+    if not isinstance(record, dict) or not isinstance(record.get("train_config"), dict):
+        raise ValueError(f"{name} must be a weights record (a dict with a 'train_config' dict), "
+                         "as returned by load_pretrained")
+    return record
+
+
+def schedule_text(record: dict) -> str:
+    """The record's training schedule in words: "20 epochs at K = 1, then 30 epochs at K = 8"."""
+    stages = _check_record(record)["train_config"]["stages"]
+    return ", then ".join(f"{e} epochs at K = {k}" for k, e in stages)
+
+
+def training_kind(record: dict) -> str:
+    """"one-step" when every stage of the record's schedule has K = 1, else "multi-step"."""
+    stages = _check_record(record)["train_config"]["stages"]
+    return "one-step" if all(k == 1 for k, _ in stages) else "multi-step"
+
+
+def better_or_worse(score: float, other: float) -> str:
+    """"better" when ``score`` (a dynamics score: lower is better) is <= ``other``, else
+    "worse"."""
+    for k, v in (("score", score), ("other", other)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                np.floating)):
+            raise TypeError(f"{k} must be a number, got {v!r}")
+    return "better" if score <= other else "worse"
+
+
+def record_rows(record: dict) -> list[tuple[str, Any]]:
+    """(what, value) rows describing how a shipped network was trained, for a table."""
+    r = _check_record(record)
+    tc = r["train_config"]
+    return [("schedule (K, epochs)", str(tc["stages"])), ("batch size", tc["batch_size"]),
+            ("learning rate", f'{tc["lr"]} → {tc["lr_final"]}'), ("seed", tc["seed"]),
+            ("training time (s)", r["train_seconds"]), ("stopped", r["stopped"]),
+            ("selected epoch", r["best_epoch"]), ("selection", r["selection"]),
+            ("validation dynamics score", r["best_val_score"]),
+            ("validation rollout loss (100 steps)", r["best_val_loss"]),
+            ("dataset sha256", r["dataset_sha256"][:16] + "…"),
+            ("weights sha256 (checked on load)", r["sha256"][:16] + "…"),
+            ("torch", r["torch"]), ("machine", r["machine"]),
+            ("threads", r["threads"]), ("trained on", r["date"]),
+            ("command", f'`{r["command"]}`')]
+
+
+def network_rows(net: MapNet) -> list[tuple[str, Any]]:
+    """(what, value) rows describing a network's architecture and normalisation."""
+    if not isinstance(net, MapNet):
+        raise TypeError(f"net must be a MapNet, got {type(net).__name__}")
+    cfg = net.config()
+    n_par = sum(p.numel() for p in net.parameters())
+    return [("hidden layers", str(cfg["hidden"])), ("parameters", n_par),
+            ("time step Δt (s)", net.dt), ("trained V_S range (mV)", str(cfg["V_S_range"])),
+            ("state mean", str(np.round(cfg["x_mean"], 5))),
+            ("state spread", str(np.round(cfg["x_std"], 5))),
+            ("increment spread", str(np.array2string(np.array(cfg["d_std"]), precision=3)))]
+
+
+# --- Free runs of several networks against the ODE -----------------------------------------
+
+def paired_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float,
+                ode_kw: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ODE (``simulate_ensemble``) and the network (``rollout``, unchecked: callers
+    judge the runs) from the same states ``x0`` (B, 3) at ``V_S`` (B,) mV for ``t_end`` s,
+    rounded to whole network steps. Returns t (T,) s, ODE states (B, T, 3), network states
+    (B, T, 3)."""
+    V_S, x0 = _check_runs(net, V_S, x0, t_end)
+    n = int(round(t_end / net.dt))
+    t, X = simulate_ensemble(HHParams.of_variant(net.variant, V_S=V_S), x0, n * net.dt, net.dt,
+                             **(ode_kw or {}))
+    Y = net.rollout(x0, V_S, n, check=False)
+    return t, X, Y
+
+
+def _finite_abs(values) -> float:
+    """Largest |value| over the finite ones; NaN when none is finite (nothing to judge)."""
+    v = [abs(x) for x in values if np.isfinite(x)]
+    return max(v) if v else float("nan")
+
+
+def free_run_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What :func:`compare_free_runs` rows say in one line: regimes correct ("k/n"), the
+    worst spikes-per-burst, burst-period and tonic-ISI errors (NaN where none applies) and
+    the number of runs that stayed physical."""
+    rows = _check_rows(rows)
+    return {"regime correct": f"{sum(bool(r['regime_ok']) for r in rows)}/{len(rows)}",
+            "worst spikes/burst error": _finite_abs(r["spb_err"] for r in rows),
+            "worst burst-period error": _finite_abs(r["period_err"] for r in rows),
+            "worst tonic-ISI error": _finite_abs(r["isi_err"] for r in rows),
+            "physical runs": sum(bool(r["physical"]) for r in rows)}
+
+
+def compare_networks(nets: dict[str, MapNet], cuts: np.ndarray, cut_V_S: np.ndarray,
+                     V_S: np.ndarray, x0: np.ndarray, t_end: float, t_min: float
+                     ) -> tuple[list[tuple], dict[str, list[dict[str, Any]]]]:
+    """Each network on the same held-out data: its rollout loss over one step and over the
+    whole of ``cuts`` (N, L + 1, 3) at ``cut_V_S`` (N,) (:func:`hhlib.training.rollout_loss`,
+    float32, increment-spread units), then :func:`compare_free_runs` from ``x0`` at ``V_S``.
+
+    Returns table rows (name, loss 1 step, loss L steps, then :func:`free_run_summary`'s
+    values) and the free-run rows per name."""
+    import torch
+
+    # training imports this module (dynamics_score), so its loss is imported here.
+    from .training import rollout_loss
+
+    if not isinstance(nets, dict) or not nets:
+        raise TypeError("nets must be a non-empty dict of name -> MapNet")
+    for name, m in nets.items():
+        if not isinstance(m, MapNet):
+            raise TypeError(f"nets[{name!r}] must be a MapNet, got {type(m).__name__}")
+    cuts = _real_array(cuts, "cuts")
+    cut_V_S = _real_array(cut_V_S, "cut_V_S")
+    if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 2:
+        raise ValueError(f"cuts must have shape (N, L + 1 >= 2, 3), got {cuts.shape}")
+    if cut_V_S.shape != cuts.shape[:1]:
+        raise ValueError(f"cut_V_S must have shape ({cuts.shape[0]},), got {cut_V_S.shape}")
+    vc = torch.as_tensor(cuts, dtype=torch.float32)
+    vv = torch.as_tensor(cut_V_S, dtype=torch.float32)
+    table, results = [], {}
+    for name, m in nets.items():
+        with torch.no_grad():
+            l1 = float(rollout_loss(m, vc[:, :2], vv))
+            l_all = float(rollout_loss(m, vc, vv))
+        rows = compare_free_runs(m, V_S, x0, t_end, t_min)
+        results[name] = rows
+        table.append((name, l1, l_all, *free_run_summary(rows).values()))
+    return table, results
+
+
+def _check_rows(rows: Any) -> list[dict[str, Any]]:
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise ValueError("rows must be a non-empty list of compare_free_runs rows (dicts)")
+    return rows
+
+
+def free_run_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """How many test values (``n_test``) have the right regime (``n_regime``), how many
+    statistic targets apply (``n_checks``) and how many are met (``n_checks_ok``)."""
+    rows = _check_rows(rows)
+    checks = [r[k] for r in rows for k in ("spb_ok", "period_ok", "isi_ok") if r[k] is not None]
+    return {"n_test": len(rows), "n_regime": sum(bool(r["regime_ok"]) for r in rows),
+            "n_checks": len(checks), "n_checks_ok": sum(checks)}
+
+
+def free_run_table(rows: list[dict[str, Any]], targets: FreeRunTargets = FreeRunTargets()
+                   ) -> tuple[list[str], list[tuple]]:
+    """Headers and rows of the per-V_S comparison (ODE against network), a target column
+    after each statistic: ✓ met, ✗ missed, – not applicable."""
+    rows = _check_rows(rows)
+
+    def mark(ok):
+        return "–" if ok is None else ("✓" if ok else "✗")
+
+    def net(r, k):
+        return getattr(r["net"], k) if r["net"] else float("nan")
+
+    headers = ["V_S (mV)", "ODE regime", "net regime", "ODE spikes/burst", "net spikes/burst",
+               f"±{targets.spikes_per_burst:g}", "ODE period (s)", "net period (s)",
+               f"±{100 * targets.burst_period:g}%", "ODE ISI (s)", "net ISI (s)",
+               f"±{100 * targets.tonic_isi:g}%"]
+    table = [(r["V_S"], r["ode"].regime, r["net"].regime if r["net"] else "diverged",
+              r["ode"].spikes_per_burst, net(r, "spikes_per_burst"), mark(r["spb_ok"]),
+              r["ode"].burst_period, net(r, "burst_period"), mark(r["period_ok"]),
+              r["ode"].isi_mean, net(r, "isi_mean"), mark(r["isi_ok"])) for r in rows]
+    return headers, table
+
+
+# --- Long free runs: does the map stay in the physical box? --------------------------------
+
+# Where random initial states are drawn (V mV, n, S): around the attractor, wider than it.
+RANDOM_START_BOX = ((-70.0, -20.0), (0.0, 0.1), (0.15, 0.25))
+
+
+def random_starts(V_S_pool: np.ndarray, n: int, seed: int = 7,
+                  box: tuple = RANDOM_START_BOX) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` initial states drawn uniformly in ``box`` ((V lo, hi) mV, (n lo, hi),
+    (S lo, hi)) and a V_S (mV) for each drawn from ``V_S_pool``, with
+    ``numpy.random.default_rng(seed)``: V, n and S columns first, then the V_S."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    pool = _real_array(V_S_pool, "V_S_pool")
+    if pool.ndim != 1 or pool.size == 0 or not np.all(np.isfinite(pool)):
+        raise ValueError(f"V_S_pool must be a non-empty finite 1-D array (mV), got shape "
+                         f"{pool.shape}")
+    b = _real_array(box, "box")
+    if b.shape != (3, 2) or not np.all(np.isfinite(b)) or not np.all(b[:, 0] < b[:, 1]):
+        raise ValueError(f"box must be ((lo, hi),) * 3 for V (mV), n, S with lo < hi, got {box!r}")
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([rng.uniform(lo, hi, n) for lo, hi in b])
+    return x, rng.choice(pool, n)
+
+
+@dataclass(frozen=True)
+class LongRuns:
+    """What long free runs did (see :func:`long_runs`): per run, whether it stayed physical
+    (``ok``) and finite (``finite``); ``n_attractor`` runs started on the attractor, the rest
+    from random states; ``onset`` (s): first unphysical sample per run (NaN if none)."""
+
+    ok: np.ndarray
+    finite: np.ndarray
+    n_attractor: int
+    onset: np.ndarray
+    details: tuple[str, ...]
+    ranges: str
+
+    @property
+    def n_long(self) -> int:
+        return int(self.ok.size)
+
+    @property
+    def n_long_ok(self) -> int:
+        return int(self.ok.sum())
+
+    def text(self) -> str:
+        """What happened, in sentences (the chapter's ``long_text``)."""
+        na, ok, finite = self.n_attractor, self.ok, self.finite
+        out = (f"Of the runs started on the attractor, {ok[:na].sum()} of {na} stayed "
+               f"physical; of those from random states off the attractor, {ok[na:].sum()} of "
+               f"{ok.size - na}. ")
+        if (~finite).any():
+            out += (f"{(~finite).sum()} runs ({(~finite[:na]).sum()} of them started on the "
+                    "attractor) did not come back: the map, shown only oscillations, carried "
+                    "them out of the physical box within "
+                    f"{np.max(self.onset[~finite]):.2f} s of the start and on to non-finite "
+                    "values.")
+        else:
+            out += ("Every run stayed finite; the failures dip slightly out of the physical "
+                    "box (the times and depths are printed above) while approaching the "
+                    "attractor.")
+        return out
+
+    def verdict(self) -> str:
+        return "This target is met." if self.ok.all() else "This target is missed as stated."
+
+    def report(self, duration: float) -> str:
+        """Counts, the range of the finite runs and one line per failed run."""
+        na, ok = self.n_attractor, self.ok
+        head = (f"{ok.size} free runs of {duration:.0f} s: {ok.sum()} stayed physical "
+                f"({ok[:na].sum()} of {na} started on the attractor, {ok[na:].sum()} of "
+                f"{ok.size - na} from random states); {(~self.finite).sum()} ran off to "
+                "non-finite values")
+        return "\n".join([head, self.ranges, *self.details])
+
+
+def long_runs(Y: np.ndarray, x0: np.ndarray, V_S: np.ndarray, n_attractor: int,
+              dt: float) -> LongRuns:
+    """Judge free runs ``Y`` (B, T, 3) started from ``x0`` (B, 3) at ``V_S`` (B,) mV with
+    step ``dt`` s: the first ``n_attractor`` started on the attractor. A run is physical when
+    every sample is finite and inside :data:`hhlib.model.PHYSICAL_BOUNDS`."""
+    from .model import physical_samples
+
+    Y = _real_array(Y, "Y")
+    if Y.ndim != 3 or Y.shape[-1] != 3:
+        raise ValueError(f"Y must have shape (B, T, 3), got {Y.shape}")
+    x0, V_S = _real_array(x0, "x0"), _real_array(V_S, "V_S")
+    if x0.shape != (Y.shape[0], 3) or V_S.shape != (Y.shape[0],):
+        raise ValueError(f"x0 and V_S must have shapes ({Y.shape[0]}, 3) and ({Y.shape[0]},), "
+                         f"got {x0.shape} and {V_S.shape}")
+    if isinstance(n_attractor, (bool, np.bool_)) \
+            or not isinstance(n_attractor, (int, np.integer)) \
+            or not 0 <= n_attractor <= Y.shape[0]:
+        raise ValueError(f"n_attractor must be an integer in [0, {Y.shape[0]}], got "
+                         f"{n_attractor!r}")
+    if isinstance(dt, (bool, np.bool_)) or not isinstance(dt, (int, float, np.integer,
+                                                              np.floating)) or not dt > 0:
+        raise ValueError(f"dt must be a number > 0 (s), got {dt!r}")
+    ok = is_physical(Y)
+    finite = np.isfinite(Y).all(axis=(1, 2))
+    bad = ~physical_samples(Y)                                       # (B, T)
+    onset = np.where(bad.any(axis=1), np.argmax(bad, axis=1) * dt, np.nan)
+    Yf = Y[finite]
+    ranges = (f"range over the finite runs: V [{Yf[..., 0].min():.2f}, {Yf[..., 0].max():.2f}] "
+              f"mV, n [{Yf[..., 1].min():.4f}, {Yf[..., 1].max():.4f}], S "
+              f"[{Yf[..., 2].min():.4f}, {Yf[..., 2].max():.4f}]") if Yf.size else \
+        "no run stayed finite"
+    details = []
+    for i in np.flatnonzero(~ok):
+        b = np.flatnonzero(bad[i])
+        details.append(f"  run {i} (V_S = {V_S[i]:.2f} mV, start {np.round(x0[i], 3)}): "
+                       f"unphysical at {len(b)} samples from t = {b[0] * dt:.2f} s to "
+                       f"{b[-1] * dt:.2f} s; min n = {Y[i, :, 1].min():.4f}, "
+                       f"min S = {Y[i, :, 2].min():.4f}")
+    return LongRuns(ok=ok, finite=finite, n_attractor=int(n_attractor), onset=onset,
+                    details=tuple(details), ranges=ranges)
+
+
+def network_targets(counts: dict[str, int], runs: LongRuns) -> list:
+    """The chapter's targets: the regime at every held-out V_S, every applicable statistic
+    target, and every long free run physical (:class:`hhlib.targets.Target` rows)."""
+    from .targets import Target
+
+    if not isinstance(runs, LongRuns):
+        raise TypeError(f"runs must be a LongRuns, got {type(runs).__name__}")
+    missing = {"n_test", "n_regime", "n_checks", "n_checks_ok"} - set(counts)
+    if missing:
+        raise ValueError(f"counts lacks {sorted(missing)} (use free_run_counts)")
+    return [
+        Target("regime at every held-out V_S", "all", counts["n_regime"],
+               counts["n_regime"] == counts["n_test"]),
+        Target("statistic targets at held-out V_S", "all", counts["n_checks_ok"],
+               counts["n_checks_ok"] == counts["n_checks"]),
+        Target("long free runs stay physical", "all", runs.n_long_ok, bool(runs.ok.all())),
+    ]
+
+
+def records_side_by_side(records: dict[str, dict]) -> tuple[list[str], list[tuple]]:
+    """Headers and rows comparing training records (name -> record): training kind,
+    schedule, selected epoch, validation dynamics score and training time (s)."""
+    if not isinstance(records, dict) or not records:
+        raise TypeError("records must be a non-empty dict of name -> weights record")
+    recs = {k: _check_record(r, f"records[{k!r}]") for k, r in records.items()}
+    rows = [("training", *(training_kind(r) for r in recs.values())),
+            ("schedule", *(schedule_text(r) for r in recs.values())),
+            ("selected epoch", *(r["best_epoch"] for r in recs.values())),
+            ("validation dynamics score", *(float(r["best_val_score"]) for r in recs.values())),
+            ("training time (s)", *(float(r["train_seconds"]) for r in recs.values()))]
+    return ["", *recs], rows

@@ -97,3 +97,236 @@ def plot_isi_diagram(ax: plt.Axes, V_S: np.ndarray, isis: Sequence[np.ndarray],
     ax.set_xlabel(r"$V_S$ (mV)")
     ax.set_ylabel("inter-spike interval (s)")
     return ax
+
+
+def shade_outside(ax: plt.Axes, V_S_range: Sequence[float], lo: float | None = None,
+                  hi: float | None = None, **kw) -> plt.Axes:
+    """Grey bands over the V_S values (x axis, mV) outside ``V_S_range`` = (low, high), the
+    range a network was trained on, from ``lo`` to ``hi`` (default: the current x limits),
+    which become the x limits: a reader sees at once where a map extrapolates."""
+    _check_ax(ax)
+    r = _real_array(V_S_range, "V_S_range")
+    if r.shape != (2,) or not np.all(np.isfinite(r)) or not r[0] < r[1]:
+        raise ValueError(f"V_S_range must be (low, high) in mV with low < high, got {V_S_range!r}")
+    if (lo is None) != (hi is None):
+        raise ValueError("give both lo and hi, or neither (then the current x limits are used)")
+    lo, hi = ax.get_xlim() if lo is None else (float(lo), float(hi))
+    if not lo < hi:
+        raise ValueError(f"lo must be below hi, got lo={lo!r}, hi={hi!r}")
+    kw = {"color": "0.85", "alpha": 0.5, "lw": 0, **kw}
+    ax.axvspan(lo, r[0], **kw)
+    ax.axvspan(r[1], hi, **kw)
+    ax.set_xlim(lo, hi)
+    return ax
+
+
+# --- chapter 1 (the model) and chapter 3 (the dataset) figures ------------------------------
+
+def _check_axes(axes, shape: tuple, name: str = "axes") -> np.ndarray:
+    """``axes`` as an array of Axes of the given shape; ValueError naming it otherwise."""
+    a = np.asarray(axes, dtype=object)
+    if a.shape != shape:
+        raise ValueError(f"{name} must be an array of Axes of shape {shape}, got {a.shape}")
+    for ax in a.ravel():
+        _check_ax(ax)
+    return a
+
+
+def plot_regime_examples(axes, runs: dict, V_S: dict, t_min: float,
+                         window: float = 40.0) -> np.ndarray:
+    """V (mV, top row) and S (bottom row) against t (s) over ``[t_min, t_min + window]``,
+    one column per named run ``name -> (t, X, ...)`` at ``V_S[name]`` mV."""
+    if not isinstance(runs, dict) or set(runs) != set(V_S):
+        raise ValueError("runs and V_S must be dicts with the same names")
+    axes = _check_axes(axes, (2, len(runs)))
+    for k, (name, (t, X, *_)) in enumerate(runs.items()):
+        sel = (t >= t_min) & (t <= t_min + window)
+        plot_voltage(axes[0, k], t[sel], X[sel, 0], color="C0")
+        axes[0, k].set_title(f"{name}: $V_S$ = {V_S[name]} mV")
+        axes[1, k].plot(t[sel], X[sel, 2], color="C1")
+        axes[1, k].set_xlabel("t (s)")
+        axes[1, k].set_ylabel("S")
+    return axes
+
+
+def plot_z_curve(ax, V, S, stable, trajectory=None, fixed_point=None,
+                 label: str = "trajectory") -> plt.Axes:
+    """The fast subsystem's equilibria S(V) on the (S, V) plane (solid where ``stable``,
+    dashed where not), optionally a trajectory (N, 3) = (V mV, n, S) and a fixed point."""
+    _check_ax(ax)
+    V, S = _real_array(V, "V"), _real_array(S, "S")
+    stable = np.asarray(stable, dtype=bool)
+    if V.ndim != 1 or S.shape != V.shape or stable.shape != V.shape:
+        raise ValueError("V, S and stable must be 1-D arrays of equal length")
+    ax.plot(np.where(stable, S, np.nan), V, "k-", lw=2, label="fast equilibria, stable")
+    ax.plot(np.where(~stable, S, np.nan), V, "k--", lw=1, label="fast equilibria, unstable")
+    if trajectory is not None:
+        X = _real_array(trajectory, "trajectory")
+        ax.plot(X[:, 2], X[:, 0], color="C0", lw=0.6, label=label)
+    if fixed_point is not None:
+        ax.plot(fixed_point[2], fixed_point[0], "o", color="C3", label="fixed point")
+    ax.set_xlabel("S")
+    ax.set_ylabel("V (mV)")
+    return ax
+
+
+def plot_fixed_point_sweep(axes, V_S, state, eigenvalues, V_hopf: float,
+                           ylim: tuple = (-3.0, 3.0)) -> np.ndarray:
+    """Left: the fixed point's V* (mV) against V_S (mV); right: the real and imaginary parts
+    of its eigenvalues (1/s) within ``ylim``. Shaded up to the Hopf point ``V_hopf``."""
+    axes = _check_axes(axes, (2,))
+    V_S, state = _real_array(V_S, "V_S"), _real_array(state, "state")
+    ev = np.asarray(eigenvalues)
+    if V_S.ndim != 1 or state.shape != (V_S.size, 3) or ev.shape[:1] != V_S.shape:
+        raise ValueError("state must be (N, 3) and eigenvalues (N, k) for N values of V_S")
+    a1, a2 = axes
+    a1.plot(V_S, state[:, 0], "k")
+    a1.set_ylabel(r"$V^*$ (mV)")
+    for k in range(ev.shape[1]):
+        a2.plot(V_S, ev[:, k].real, ".", ms=2, color="C0", label="Re λ" if k == 0 else None)
+        a2.plot(V_S, ev[:, k].imag, ".", ms=2, color="C1", label="Im λ" if k == 0 else None)
+    a2.set_ylim(*ylim)
+    a2.axhline(0, color="k", lw=0.5)
+    a2.set_ylabel("eigenvalue (1/s)")
+    a2.legend()
+    for a in axes:
+        a.set_xlabel(r"$V_S$ (mV)")
+        a.axvspan(V_S[0], V_hopf, color="C2", alpha=0.1)
+        a.axvline(V_hopf, color="k", ls=":")
+    return axes
+
+
+def plot_split_values(ax, V_S: dict) -> plt.Axes:
+    """The V_S values (mV) of the train, val and test splits as ticks on three rows."""
+    _check_ax(ax)
+    names = {"train": ("training", "C0"), "val": ("validation", "C1"), "test": ("test", "C3")}
+    if not isinstance(V_S, dict) or not set(V_S) >= set(names):
+        raise ValueError(f"V_S must be a dict with keys {tuple(names)}")
+    for y, (k, (label, c)) in enumerate(names.items()):
+        v = _real_array(V_S[k], f"V_S[{k!r}]")
+        ax.plot(v, np.full(v.size, y), "|", color=c, ms=14, label=k)
+    ax.set_yticks([0, 1, 2], [label for label, _ in names.values()])
+    ax.set_xlabel(r"$V_S$ (mV)")
+    ax.grid(False)
+    return ax
+
+
+def plot_cuts(axes, cuts, cut_V_S, trajectories, dt: float) -> np.ndarray:
+    """Cuts (k, L + 1, 3) in time (V, left) and in the (S, V) and (n, V) planes over their
+    whole trajectories (grey; one (N, 3) array per cut); ``dt`` (s) is the sampling step."""
+    axes = _check_axes(axes, (3,))
+    cuts = _real_array(cuts, "cuts")
+    if cuts.ndim != 3 or cuts.shape[2] != 3 or len(cut_V_S) != len(cuts) \
+            or len(trajectories) != len(cuts):
+        raise ValueError("cuts must be (k, L + 1, 3) with one V_S and one trajectory per cut")
+    tc = np.arange(cuts.shape[1]) * dt
+    for c, (cut, vs, tr) in enumerate(zip(cuts, cut_V_S, trajectories)):
+        axes[0].plot(tc, cut[:, 0], color=f"C{c}", label=f"$V_S$={vs:.1f} mV")
+        for a, j in ((axes[1], 2), (axes[2], 1)):
+            a.plot(tr[:, j], tr[:, 0], color="0.8", lw=0.4)
+            a.plot(cut[:, j], cut[:, 0], color=f"C{c}", lw=1.5)
+    axes[0].set_xlabel("time within cut (s)")
+    axes[0].legend(fontsize=7)
+    axes[1].set_xlabel("S")
+    axes[2].set_xlabel("n")
+    for a in axes:
+        a.set_ylabel("V (mV)")
+    return axes
+
+
+def plot_value_histograms(axes, values, increments, bins: int = 100) -> np.ndarray:
+    """Histograms of each variable's values (top row) and one-step increments (bottom row,
+    log count scale); ``values`` and ``increments`` of shape (N, 3) = (V mV, n, S)."""
+    axes = _check_axes(axes, (2, 3))
+    x, d = _real_array(values, "values"), _real_array(increments, "increments")
+    if x.ndim != 2 or x.shape[1] != 3 or d.ndim != 2 or d.shape[1] != 3:
+        raise ValueError("values and increments must have shape (N, 3)")
+    for j in range(3):
+        axes[0, j].hist(x[:, j], bins=bins, color="C0")
+        axes[0, j].set_xlabel(VARIABLE_LABELS[j])
+        axes[1, j].hist(d[:, j], bins=bins, color="C1", log=True)
+        axes[1, j].set_xlabel(f"one-step increment of {VARIABLE_LABELS[j]}")
+    axes[0, 0].set_ylabel("samples")
+    axes[1, 0].set_ylabel("samples")
+    return axes
+
+
+def plot_training_history(ax_loss: plt.Axes, ax_score: plt.Axes, history: dict,
+                          best_epoch: int, best_score: float) -> tuple[plt.Axes, plt.Axes]:
+    """A training history (``record["history"]``: per-epoch ``epoch``, ``K``, ``train_loss``,
+    ``val_loss``, ``val_one_step``, ``val_score``): losses (normalised units²) on
+    ``ax_loss``, the validation dynamics score on ``ax_score`` with the selected epoch
+    circled; a vertical line where each rollout stage (K) starts."""
+    _check_ax(ax_loss)
+    _check_ax(ax_score)
+    need = ("epoch", "K", "train_loss", "val_loss", "val_one_step", "val_score")
+    if not isinstance(history, dict) or any(k not in history for k in need):
+        raise ValueError(f"history must be a dict with keys {need}")
+    h = history
+    ax_score.semilogy(h["epoch"], h["val_score"], color="C3")
+    ax_score.plot(best_epoch, best_score, "o", color="C3", mfc="none", ms=10)
+    ax_score.set_xlabel("epoch")
+    ax_score.set_ylabel("validation dynamics score")
+    ax_loss.semilogy(h["epoch"], h["train_loss"], label="training loss (current K)")
+    ax_loss.semilogy(h["epoch"], h["val_loss"], label="validation loss (rollout)")
+    ax_loss.semilogy(h["epoch"], h["val_one_step"], label="validation loss (one step)")
+    for a in (ax_loss, ax_score):
+        for e, k, kp in zip(h["epoch"], h["K"], [None] + list(h["K"][:-1])):
+            if k != kp:
+                a.axvline(e - 0.5, color="k", lw=0.5)
+                a.text(e - 0.3, a.get_ylim()[1], f"K={k}", va="top", fontsize=8)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss (normalised units²)")
+    ax_loss.legend(fontsize=8)
+    return ax_loss, ax_score
+
+
+def plot_paired_runs(axes: np.ndarray, t: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                     V_S: np.ndarray) -> np.ndarray:
+    """ODE runs ``X`` (black) and network runs ``Y`` (colour), both (B, T, 3), against t (s):
+    V (mV) in the top row and S in the bottom row of ``axes`` (2, B), one column per V_S."""
+    axes = np.asarray(axes)
+    X, Y = _real_array(X, "X"), _real_array(Y, "Y")
+    V_S = np.atleast_1d(_real_array(V_S, "V_S"))
+    if axes.shape != (2, V_S.size) or X.shape != Y.shape or X.shape[::2] != (V_S.size, 3) \
+            or X.shape[1] != np.size(t):
+        raise ValueError(f"need axes (2, B), X and Y (B, T, 3), t (T,), V_S (B,); got axes "
+                         f"{axes.shape}, X {X.shape}, Y {Y.shape}, t {np.shape(t)}, V_S "
+                         f"{V_S.shape}")
+    for c, v in enumerate(V_S):
+        _check_ax(axes[0, c])
+        axes[0, c].plot(t, X[c, :, 0], "k", lw=0.7, label="ODE")
+        axes[0, c].plot(t, Y[c, :, 0], color="C1", lw=0.7, alpha=0.8, label="network")
+        axes[0, c].set_title(f"$V_S$ = {v:.2f} mV (held out)")
+        axes[0, c].set_ylabel("V (mV)")
+        axes[1, c].plot(t, X[c, :, 2], "k", lw=0.9)
+        axes[1, c].plot(t, Y[c, :, 2], color="C1", lw=0.9)
+        axes[1, c].set_ylabel("S")
+        axes[1, c].set_xlabel("t (s)")
+    axes[0, 0].legend(loc="lower left", fontsize=8)
+    return axes
+
+
+def plot_phase_pair(ax_ode: plt.Axes, ax_net: plt.Axes, t: np.ndarray, X: np.ndarray,
+                    Y: np.ndarray, V_S: np.ndarray, t_min: float = 0.0
+                    ) -> tuple[plt.Axes, plt.Axes]:
+    """Phase portraits in the (S, V) plane for t >= ``t_min`` s: ODE runs ``X`` on
+    ``ax_ode``, network runs ``Y`` on ``ax_net`` (both (B, T, 3)), one colour per V_S (mV)."""
+    _check_ax(ax_ode)
+    _check_ax(ax_net)
+    X, Y = _real_array(X, "X"), _real_array(Y, "Y")
+    V_S = np.atleast_1d(_real_array(V_S, "V_S"))
+    if X.shape != Y.shape or X.shape[::2] != (V_S.size, 3) or X.shape[1] != np.size(t):
+        raise ValueError(f"need X and Y (B, T, 3), t (T,), V_S (B,); got X {X.shape}, "
+                         f"Y {Y.shape}, t {np.shape(t)}, V_S {V_S.shape}")
+    sel = np.asarray(t) >= t_min
+    for c, v in enumerate(V_S):
+        ax_ode.plot(X[c, sel, 2], X[c, sel, 0], lw=0.5, color=f"C{c}", label=f"$V_S$ = {v:.2f} mV")
+        ax_net.plot(Y[c, sel, 2], Y[c, sel, 0], lw=0.5, color=f"C{c}")
+    ax_ode.set_title("ODE")
+    ax_net.set_title("network map")
+    for a in (ax_ode, ax_net):
+        a.set_xlabel("S")
+    ax_ode.set_ylabel("V (mV)")
+    ax_ode.legend(fontsize=8)
+    return ax_ode, ax_net

@@ -7,12 +7,21 @@ the ODE's eigenvalues through lambda = log(mu) / dt. Fixed points are found by d
 on the autograd Jacobian in float64 from a grid of starts that knows nothing of the ODE's
 fixed point, continued along V_S, and the Neimark-Sacker point (the map's Hopf point) is
 located where the slow multiplier pair crosses the unit circle.
+
+The comparison with the ODE is variant-agnostic (any :class:`hhlib.model.HHParams`, any map):
+:func:`sweep_runner`/:func:`sweep_regimes` run both over a V_S sweep from one state,
+:func:`locate_transition` finds and refines the bursting -> tonic switch,
+:func:`compare_fixed_points` pairs the ODE's fixed point with the nearest fixed point of
+the map and matches their eigenvalues, :func:`fixed_point_checks` and
+:func:`recovery_targets` turn that into :class:`hhlib.targets.Target` rows with one rule for
+a missing fixed point (NaN is a miss), and :func:`recovery_summary`/:func:`recovery_verdict`
+say what they show. The ``plot_*`` functions only draw results computed by these.
 """
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -20,7 +29,19 @@ from .model import _real_array
 from .spikes import _number
 
 __all__ = ["MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts", "DOMAIN",
-           "continue_map_fixed_point", "map_hopf_point", "match_eigenvalues"]
+           "continue_map_fixed_point", "map_hopf_point", "match_eigenvalues",
+           # ODE against map, along V_S
+           "Transition", "sweep_runner", "sweep_regimes", "locate_transition", "first_bursting",
+           "BURST_FIELDS", "compare_burst_statistics", "FixedPointComparison",
+           "compare_fixed_points", "continue_both_ways", "fold_description",
+           "format_eigenvalues", "fixed_point_rows", "slow_pair",
+           # targets
+           "FixedPointChecks", "fixed_point_checks", "worst_at", "agree_up_to",
+           "TARGET_LABELS", "recovery_targets", "target_table", "recovery_summary",
+           "recovery_verdict",
+           # figures
+           "plot_isi_side_by_side", "plot_isi_overlay", "plot_burst_statistics",
+           "plot_fixed_point_comparison", "plot_eigenvalue_comparison", "plot_slow_pair"]
 
 
 @dataclass(frozen=True)
@@ -105,7 +126,7 @@ DOMAIN = ((-100.0, 50.0), (-0.05, 1.05), (-0.05, 1.05))
 
 def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: float = 1e-10,
                      max_iter: int = 60, dedup: float = 1e-6,
-                     domain=DOMAIN) -> list[MapFixedPoint]:
+                     domain=DOMAIN, extrapolate: bool = False) -> list[MapFixedPoint]:
     """Fixed points of the map F(x, V_S) = x by damped Newton with the autograd Jacobian.
 
     ``net`` is any torch module called as ``net(x (B, 3), V_S (B,))`` with a ``dt``
@@ -115,6 +136,8 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     ``tol`` bounds |F(x) - x| measured in units of the map's state spread (``net.x_std``).
     Points that converge outside ``domain`` ((lo, hi) for V in mV, n and S) are dropped:
     far below V_K every current vanishes and Newton can creep towards V = -infinity.
+    A ``V_S`` outside the map's trained range (``net.V_S_range``) warns unless
+    ``extrapolate`` says that is meant.
     """
     import torch
     _check_net(net)
@@ -135,8 +158,10 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
         raise ValueError(f"starts must have shape (k >= 1, 3), got {X.shape}")
     if not np.all(np.isfinite(X)):
         raise ValueError("starts must be finite")
+    if not isinstance(extrapolate, (bool, np.bool_)):
+        raise TypeError(f"extrapolate must be True or False, got {extrapolate!r}")
     rng = getattr(net, "V_S_range", None)
-    if rng is not None and not rng[0] <= V_S <= rng[1]:
+    if rng is not None and not extrapolate and not rng[0] <= V_S <= rng[1]:
         # No V_S in the message, so that a continuation across the range warns once.
         warnings.warn(f"V_S outside the trained range [{rng[0]}, {rng[1]}] mV: the map "
                       "extrapolates, and its fixed points there (or their absence) say nothing "
@@ -203,8 +228,8 @@ def _check_x_start(x_start) -> np.ndarray:
     return x
 
 
-def continue_map_fixed_point(net, V_S_grid, x_start) -> tuple[np.ndarray, np.ndarray,
-                                                                 np.ndarray]:
+def continue_map_fixed_point(net, V_S_grid, x_start, *, extrapolate: bool = False
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Natural continuation of a fixed point of the map ``net`` along ``V_S_grid`` (mV).
 
     ``V_S_grid`` must be strictly increasing or strictly decreasing; ``x_start`` = (V mV, n,
@@ -216,7 +241,7 @@ def continue_map_fixed_point(net, V_S_grid, x_start) -> tuple[np.ndarray, np.nda
     Returns ``(states, multipliers, converged)``: ``states`` (k, 3) (V mV, n, S), the map's
     ``multipliers`` (k, 3) complex, sorted by modulus, and a boolean mask (k,). Where Newton
     does not converge the row is NaN, ``converged`` is False and the next solve starts again
-    from the last converged state.
+    from the last converged state. ``extrapolate``: as in :func:`map_fixed_points`.
     """
     grid = np.asarray(V_S_grid, dtype=float)
     if grid.ndim != 1 or grid.size < 1:
@@ -233,7 +258,7 @@ def continue_map_fixed_point(net, V_S_grid, x_start) -> tuple[np.ndarray, np.nda
     mults = np.full((k, 3), np.nan, dtype=complex)
     conv = np.zeros(k, dtype=bool)
     for i, v in enumerate(grid):
-        fps = map_fixed_points(net, float(v), starts=prev[None])
+        fps = map_fixed_points(net, float(v), starts=prev[None], extrapolate=extrapolate)
         if not fps:
             continue
         f = min(fps, key=lambda p: float(np.linalg.norm(p.state - prev)))
@@ -252,7 +277,7 @@ def _slow_pair(mu: np.ndarray) -> np.ndarray:
     return mu[np.argsort(np.abs(mu - 1))[:2]]
 
 
-def map_hopf_point(net, bracket, x_start) -> float:
+def map_hopf_point(net, bracket, x_start, *, extrapolate: bool = False) -> float:
     """V_S (mV) in ``bracket`` where the map's complex multiplier pair crosses the unit circle
     (a Neimark–Sacker bifurcation, the map's image of the flow's Hopf point, since
     |mu| = exp(Re(lambda) dt)).
@@ -264,7 +289,7 @@ def map_hopf_point(net, bracket, x_start) -> float:
     bracket end, say), h uses the two multipliers nearest to 1, which is continuous through
     the point where the pair meets the real axis. Raises ``ValueError`` if h has the same
     sign at both ends, if the continuation fails, or if the crossing is by a real
-    multiplier (not Neimark–Sacker).
+    multiplier (not Neimark–Sacker). ``extrapolate``: as in :func:`map_fixed_points`.
     """
     b = np.asarray(bracket, dtype=float)
     if b.shape != (2,) or not np.all(np.isfinite(b)) or not b[0] < b[1]:
@@ -272,7 +297,7 @@ def map_hopf_point(net, bracket, x_start) -> float:
     x0 = _check_x_start(x_start)
     lo, hi = float(b[0]), float(b[1])
     grid = np.linspace(lo, hi, 9)
-    states, mults, conv = continue_map_fixed_point(net, grid, x0)
+    states, mults, conv = continue_map_fixed_point(net, grid, x0, extrapolate=extrapolate)
     if not conv.all():
         raise ValueError(f"the fixed point from x_start could not be continued across bracket "
                          f"{bracket!r} (Newton failed at V_S = {grid[~conv]} mV)")
@@ -280,7 +305,7 @@ def map_hopf_point(net, bracket, x_start) -> float:
 
     def solve(v: float) -> np.ndarray:
         near = min(solved, key=lambda u: abs(u - v))
-        fps = map_fixed_points(net, v, starts=solved[near][None])
+        fps = map_fixed_points(net, v, starts=solved[near][None], extrapolate=extrapolate)
         if not fps:
             raise ValueError(f"Newton did not converge at V_S = {v} mV while locating the "
                              "Neimark–Sacker point")
@@ -322,3 +347,626 @@ def match_eigenvalues(a, b) -> np.ndarray:
     best = min(itertools.permutations(range(a.size)),
                key=lambda p: float(np.abs(a - b[list(p)]).sum()))
     return b[list(best)]
+
+
+# ---------------------------------------------------------------------------- ODE against map: sweeps
+class Transition(NamedTuple):
+    """Bursting -> tonic switch along V_S (mV): ``at`` the midpoint of the refined bracket
+    [``lo``, ``hi``]; all NaN where the grid shows no such switch."""
+
+    at: float
+    lo: float
+    hi: float
+
+
+def _check_x0(x0) -> np.ndarray:
+    x = _real_array(x0, "x0")
+    if x.shape != (3,) or not np.all(np.isfinite(x)):
+        raise ValueError(f"x0 must be 3 finite numbers (V mV, n, S), got {x0!r}")
+    return x
+
+
+def sweep_runner(model, x0, n_steps: int, dt: float | None = None
+                 ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``run(V_S) -> (t (s), V (len(V_S), n_steps + 1) mV)``: one run per value of ``V_S``,
+    all from the state ``x0`` = (V mV, n, S), sampled every ``dt`` s.
+
+    ``model`` is :class:`hhlib.model.HHParams` (the ODE, with ``simulate_ensemble``; ``dt``
+    required, the map's step so that both are sampled alike) or a trained map (one batched
+    ``rollout`` with ``extrapolate=True``: a sweep beyond the trained range is on purpose;
+    ``dt`` is the map's own and may be left out).
+    """
+    from .model import HHParams
+    x0 = _check_x0(x0)
+    if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, (int, np.integer)) \
+            or n_steps < 1:
+        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    if isinstance(model, HHParams):
+        if dt is None:
+            raise ValueError("dt (s) is required for the ODE: give the map's time step")
+        dt = _number(dt, "dt", low=0.0)
+
+        def run_ode(V_S):
+            from .integrate import simulate_ensemble
+            vs = _sweep_grid(V_S)
+            t, X = simulate_ensemble(model.replace(V_S=vs), np.tile(x0, (len(vs), 1)),
+                                     n_steps * dt, dt)
+            return t, X[:, :, 0]
+        return run_ode
+    _check_net(model)
+    if dt is not None and _number(dt, "dt", low=0.0) != model.dt:
+        raise ValueError(f"dt must be the map's own step {model.dt} s (or None), got {dt!r}")
+
+    def run_map(V_S):
+        vs = _sweep_grid(V_S)
+        Y = model.rollout(np.tile(x0, (len(vs), 1)), vs, n_steps, extrapolate=True)
+        return np.arange(n_steps + 1) * model.dt, Y[:, :, 0]
+    return run_map
+
+
+def _sweep_grid(V_S) -> np.ndarray:
+    vs = _real_array(V_S, "V_S")
+    if vs.ndim != 1 or vs.size < 1 or not np.all(np.isfinite(vs)):
+        raise ValueError(f"V_S must be a non-empty 1-D array of finite values (mV), got shape "
+                         f"{vs.shape}")
+    return vs
+
+
+def sweep_regimes(run, V_S, t_min: float) -> dict:
+    """Run ``run`` (from :func:`sweep_runner`) over the grid ``V_S`` and summarise each run
+    after the transient ``t_min`` s: ``{"stats": [BurstStats], "isis": [ISIs (s)],
+    "regimes": ["rest" | "bursting" | "tonic"]}``, one entry per value of ``V_S``."""
+    from .spikes import sweep_statistics
+    if not callable(run):
+        raise TypeError(f"run must be callable as run(V_S) -> (t, V), got {type(run).__name__}")
+    t_min = _number(t_min, "t_min")
+    t, V = run(_sweep_grid(V_S))
+    stats, isis = sweep_statistics(t, V, t_min=t_min)
+    return {"stats": stats, "isis": isis, "regimes": [s.regime for s in stats]}
+
+
+def locate_transition(run, V_S, regimes, n_fine: int, t_min: float) -> Transition:
+    """The bursting -> tonic switch: bracketed on the increasing grid ``V_S`` by ``regimes``
+    (``hhlib.spikes.regime_transition``), then bracketed again on ``n_fine`` values inside
+    that bracket, run with ``run`` (from :func:`sweep_runner`), transient ``t_min`` s
+    dropped. All NaN if either grid shows no such switch: a missing transition is a
+    result to report, not an error."""
+    from .spikes import regime_transition
+    if isinstance(n_fine, (bool, np.bool_)) or not isinstance(n_fine, (int, np.integer)) \
+            or n_fine < 3:
+        raise ValueError(f"n_fine must be an integer >= 3, got {n_fine!r}")
+    try:
+        lo, hi = regime_transition(V_S, regimes)
+    except ValueError:
+        return Transition(np.nan, np.nan, np.nan)
+    fine = np.linspace(lo, hi, n_fine)
+    try:
+        lo, hi = regime_transition(fine, sweep_regimes(run, fine, t_min)["regimes"])
+    except ValueError:
+        return Transition(np.nan, np.nan, np.nan)
+    return Transition(0.5 * (lo + hi), lo, hi)
+
+
+def first_bursting(V_S, regimes) -> float:
+    """The lowest value of the grid ``V_S`` (mV) whose regime is bursting; NaN if none."""
+    vs = _sweep_grid(V_S)
+    if len(regimes) != vs.size:
+        raise ValueError(f"regimes must hold one regime per V_S value ({vs.size}), got "
+                         f"{len(regimes)}")
+    regimes = list(regimes)
+    return float(vs[regimes.index("bursting")]) if "bursting" in regimes else float("nan")
+
+
+BURST_FIELDS = (("spikes_per_burst", "spikes per burst"), ("burst_period", "burst period (s)"),
+                ("silent_phase", "silent phase (s)"))
+
+
+def compare_burst_statistics(V_S, stats_ode, stats_map, V_S_range) -> tuple[dict, list]:
+    """Burst statistics of the map against the ODE's, where both burst and V_S lies in
+    ``V_S_range`` (mV, the trained range): spikes per burst agree within one spike, period
+    and silent phase within 10 % (relative to the ODE's).
+
+    Returns ``(counts, rows)``: ``counts`` = ``n_same_regime`` (grid values with equal
+    regimes), ``n_both_in`` (both bursting, in range) and ``n_within_<field>`` for each of
+    :data:`BURST_FIELDS`; ``rows`` (label, "absolute"/"relative", median error, worst error,
+    V_S of the worst (mV), "k of m") for :func:`hhlib.plotting.markdown_table`.
+    """
+    vs = _sweep_grid(V_S)
+    if len(stats_ode) != vs.size or len(stats_map) != vs.size:
+        raise ValueError(f"stats_ode and stats_map must hold one BurstStats per V_S value "
+                         f"({vs.size}), got {len(stats_ode)} and {len(stats_map)}")
+    lo, hi = _real_array(V_S_range, "V_S_range")
+    reg_o = [s.regime for s in stats_ode]
+    reg_m = [s.regime for s in stats_map]
+    both = [i for i in range(vs.size) if reg_o[i] == reg_m[i] == "bursting"]
+    ins = np.array([lo <= vs[i] <= hi for i in both], dtype=bool)
+    counts = {"n_same_regime": int(sum(a == b for a, b in zip(reg_o, reg_m))),
+              "n_both_in": int(ins.sum())}
+    rows = []
+    for f, label in BURST_FIELDS:
+        a = np.array([getattr(stats_ode[i], f) for i in both], dtype=float)
+        b = np.array([getattr(stats_map[i], f) for i in both], dtype=float)
+        spikes = f == "spikes_per_burst"
+        err = np.abs(b - a) / (1.0 if spikes else a)
+        within = err <= (1.0 if spikes else 0.10)
+        if ins.any():
+            k = int(np.nanargmax(np.where(ins, err, np.nan)))
+            median, w, at = float(np.nanmedian(err[ins])), float(err[k]), float(vs[both[k]])
+        else:
+            median = w = at = float("nan")
+        rows.append((label, "absolute" if spikes else "relative", median, w, at,
+                     f"{int(within[ins].sum())} of {int(ins.sum())}"))
+        counts[f"n_within_{f}"] = int(within[ins].sum())
+    return counts, rows
+
+
+# ---------------------------------------------------------------------------- ODE against map: fixed points
+@dataclass(frozen=True)
+class FixedPointComparison:
+    """The ODE's fixed point and the nearest fixed point of a map, along a grid of V_S.
+
+    ``V_S`` (k,) mV; ``ode_state``/``map_state`` (k, 3) (V mV, n, S); ``ode_eigenvalues``
+    and ``map_eigenvalues`` (k, 3) complex (1/s), the map's (log(mu)/dt) matched to the
+    ODE's by :func:`match_eigenvalues`. Where the map has no fixed point its rows are NaN.
+    ``n_found`` (k,): how many fixed points the map has; ``n_aliased``: how many of all
+    those found have a negative real multiplier (no real logarithm).
+    """
+
+    V_S: np.ndarray
+    ode_state: np.ndarray
+    ode_eigenvalues: np.ndarray
+    map_state: np.ndarray
+    map_eigenvalues: np.ndarray
+    n_found: np.ndarray
+    n_aliased: int
+
+
+def _state_scale(net) -> np.ndarray:
+    s = getattr(net, "x_std", None)
+    if s is None:
+        return np.ones(3)
+    return np.asarray(s.detach().cpu().numpy() if hasattr(s, "detach") else s)
+
+
+def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int = 0,
+                         extrapolate: bool = False) -> FixedPointComparison:
+    """At each V_S of ``V_S_grid`` (mV): the ODE's fixed point number ``ode_index`` of
+    :func:`hhlib.model.fixed_points` (``params`` with that V_S), every fixed point of the map
+    ``net`` (:func:`map_fixed_points` from ``starts``, knowing nothing of the ODE's), and
+    of those the nearest to the ODE's, distance measured in units of the state spread
+    ``net.x_std`` (ones if the map has none). ``extrapolate``: V_S outside the map's
+    trained range is meant (no warning)."""
+    from .model import HHParams, fixed_points
+    _check_net(net)
+    if not isinstance(params, HHParams):
+        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    vs = _sweep_grid(V_S_grid)
+    ode = [fixed_points(params.replace(V_S=float(v)))[ode_index] for v in vs]
+    found = [map_fixed_points(net, float(v), starts, extrapolate=extrapolate) for v in vs]
+    scale = _state_scale(net)
+    map_state = np.full((vs.size, 3), np.nan)
+    map_lam = np.full((vs.size, 3), np.nan, dtype=complex)
+    for i, (o, f) in enumerate(zip(ode, found)):
+        if f:
+            best = min(f, key=lambda p: float(np.linalg.norm((p.state - o.state) / scale)))
+            map_state[i] = best.state
+            map_lam[i] = match_eigenvalues(o.eigenvalues, best.eigenvalues)
+    return FixedPointComparison(
+        V_S=vs, ode_state=np.array([o.state for o in ode]),
+        ode_eigenvalues=np.array([o.eigenvalues for o in ode]), map_state=map_state,
+        map_eigenvalues=map_lam, n_found=np.array([len(f) for f in found]),
+        n_aliased=int(sum(p.aliased for f in found for p in f)))
+
+
+def continue_both_ways(net, V_S_grid, x_first, x_last, *, extrapolate: bool = False):
+    """The map's fixed-point branches along the increasing ``V_S_grid``, continued
+    (:func:`continue_map_fixed_point`) up from ``x_first`` (a guess at the first value) and
+    down from ``x_last`` (at the last), both returned in the grid's order: ``(up, down)``,
+    each ``(states, multipliers, converged)``. Where they differ the map has more than one
+    fixed point (its branch folds)."""
+    grid = _sweep_grid(V_S_grid)
+    if grid.size > 1 and not np.all(np.diff(grid) > 0):
+        raise ValueError("V_S_grid must be strictly increasing")
+    up = continue_map_fixed_point(net, grid, x_first, extrapolate=extrapolate)
+    down = continue_map_fixed_point(net, grid[::-1], x_last, extrapolate=extrapolate)
+    return up, tuple(a[::-1] for a in down)
+
+
+def fold_description(V_S_grid, up_states, down_states, scale) -> str:
+    """A sentence saying whether the two continuations of :func:`continue_both_ways` agree
+    (differences beyond 1e-4 state spreads ``scale`` count) and, if not, where."""
+    grid = _sweep_grid(V_S_grid)
+    a, b = _real_array(up_states, "up_states"), _real_array(down_states, "down_states")
+    if a.shape != (grid.size, 3) or b.shape != a.shape:
+        raise ValueError(f"up_states and down_states must have shape ({grid.size}, 3), got "
+                         f"{a.shape} and {b.shape}")
+    apart = np.abs((a - b) / np.asarray(scale)).max(axis=1) > 1e-4
+    if not apart.any():
+        return (f"Continued up from {grid[0]:g} mV and down from {grid[-1]:g} mV, the "
+                "network's fixed point follows one branch: the two continuations agree at "
+                "every value.")
+    lo_f, hi_f = grid[apart].min(), grid[apart].max()
+    where = (f"at V_S = {lo_f:.2f} mV" if hi_f - lo_f < 1e-9 else
+             f"for V_S in [{lo_f:.2f}, {hi_f:.2f}] mV")
+    return (f"Continued up from {grid[0]:g} mV and down from {grid[-1]:g} mV (step "
+            f"{grid[1] - grid[0]:.2f} mV), the network's fixed-point branches differ {where}: "
+            "there the map has more than one fixed point (its branch folds), which the ODE's "
+            "does not.")
+
+
+def format_eigenvalues(lam) -> str:
+    """Eigenvalues as short text, "a" for a real one and "a+bi" for a complex one (3
+    significant digits), comma-separated; NaN (none found) prints as nan."""
+    lam = np.atleast_1d(np.asarray(lam, dtype=complex))
+    if lam.ndim != 1:
+        raise ValueError(f"lam must be a 1-D array of eigenvalues, got shape {lam.shape}")
+    return ", ".join(f"{z.real:.3g}{z.imag:+.3g}i" if abs(z.imag) > 1e-9 else f"{z.real:.3g}"
+                     for z in lam)
+
+
+def fixed_point_rows(cmp: FixedPointComparison, at) -> list[tuple]:
+    """Rows (V_S, ODE V*, map V*, ODE n*, map n*, ODE S*, map S*, ODE lambda, map lambda,
+    fixed points found) at the grid values of ``cmp`` nearest each V_S of ``at`` (mV)."""
+    at = _real_array(at, "at")
+    pick = [int(np.argmin(np.abs(cmp.V_S - v))) for v in np.atleast_1d(at)]
+    o, m = cmp.ode_state, cmp.map_state
+    return [(cmp.V_S[i], o[i, 0], m[i, 0], o[i, 1], m[i, 1], o[i, 2], m[i, 2],
+             format_eigenvalues(cmp.ode_eigenvalues[i]), format_eigenvalues(cmp.map_eigenvalues[i]),
+             int(cmp.n_found[i])) for i in pick]
+
+
+def slow_pair(lam) -> np.ndarray:
+    """The two eigenvalues of smallest modulus of each row of ``lam`` (k, 3): the slow pair
+    whose real part crosses zero at a Hopf point."""
+    lam = np.asarray(lam, dtype=complex)
+    if lam.ndim != 2:
+        raise ValueError(f"lam must have shape (k, m), got {lam.shape}")
+    return np.array([row[np.argsort(np.abs(row))[:2]] for row in lam]).reshape(-1, 2)
+
+
+# ---------------------------------------------------------------------------- targets
+@dataclass(frozen=True)
+class FixedPointChecks:
+    """Per value of ``V_S`` (k,): the checks of the map's fixed point against the ODE's.
+
+    ``err`` (k, 3) |map - ODE| of (V mV, n, S) (NaN: no fixed point); ``fp_ok`` every
+    coordinate within ``tol``; ``type_ok`` same number of eigenvalues with Re > 0;
+    ``rel_big`` (k, 3) relative eigenvalue error where |lambda_ODE| > 5 1/s, else 0;
+    ``score`` (k, 3) eigenvalue error in units of its tolerance (inf: not measurable);
+    ``eig_ok`` every score <= 1; ``char_ok`` same real/complex character.
+    """
+
+    V_S: np.ndarray
+    tol: np.ndarray
+    err: np.ndarray
+    fp_ok: np.ndarray
+    type_ok: np.ndarray
+    big: np.ndarray
+    rel_big: np.ndarray
+    score: np.ndarray
+    eig_ok: np.ndarray
+    char_ok: np.ndarray
+    map_complex: np.ndarray
+    ode_complex: np.ndarray
+
+
+def _complex_rows(lam: np.ndarray) -> np.ndarray:
+    return (np.abs(lam.imag) > 1e-9).any(axis=1)
+
+
+def fixed_point_checks(cmp: FixedPointComparison, tol, where=None) -> FixedPointChecks:
+    """The checks of :class:`FixedPointChecks` on the rows of ``cmp`` selected by the mask
+    ``where`` (default all), position tolerances ``tol`` = (V mV, n, S).
+
+    An eigenvalue with |lambda| > 5 1/s must agree within 10 % of |lambda|, a smaller one
+    within max(0.25 |lambda|, 0.05 1/s). One rule for NaN (no fixed point found): it fails
+    every check, never passes one."""
+    tol = _real_array(tol, "tol")
+    if tol.shape != (3,) or not np.all(tol > 0):
+        raise ValueError(f"tol must be 3 positive tolerances (V mV, n, S), got {tol!r}")
+    sel = np.ones(cmp.V_S.size, bool) if where is None else np.asarray(where, dtype=bool)
+    if sel.shape != cmp.V_S.shape or not sel.any():
+        raise ValueError(f"where must be a boolean mask of shape {cmp.V_S.shape} selecting at "
+                         "least one value")
+    err = np.abs(cmp.map_state[sel] - cmp.ode_state[sel])
+    lam_o, lam_n = cmp.ode_eigenvalues[sel], cmp.map_eigenvalues[sel]
+    n_pos_o, n_pos_n = (lam_o.real > 0).sum(axis=1), (lam_n.real > 0).sum(axis=1)
+    type_ok = (n_pos_o == n_pos_n) & np.isfinite(lam_n).all(axis=1)
+    d = np.abs(lam_n - lam_o)
+    big = np.abs(lam_o) > 5.0
+    tol_lam = np.where(big, 0.10 * np.abs(lam_o), np.maximum(0.25 * np.abs(lam_o), 0.05))
+    score = np.where(np.isfinite(d), d / tol_lam, np.inf)
+    cplx_o, cplx_n = _complex_rows(lam_o), _complex_rows(lam_n)
+    return FixedPointChecks(
+        V_S=cmp.V_S[sel], tol=tol, err=err,
+        fp_ok=np.all(np.nan_to_num(err, nan=np.inf) <= tol, axis=1), type_ok=type_ok,
+        big=big, rel_big=np.where(big, d / np.abs(lam_o), 0.0), score=score,
+        eig_ok=np.all(score <= 1, axis=1), char_ok=cplx_o == cplx_n, map_complex=cplx_n,
+        ode_complex=cplx_o)
+
+
+def worst_at(values, V_S) -> tuple[float, float]:
+    """(worst value, V_S where it occurs) of ``values`` (k, ...) along ``V_S`` (k,), NaN
+    counting as inf (a miss) as in :func:`hhlib.targets.worst`."""
+    v = np.asarray(values, dtype=float)
+    # Not np.nan_to_num(v, nan=np.inf): that also turns an inf already there (an eigenvalue
+    # score that could not be measured) into the largest finite float.
+    v = np.where(np.isnan(v), np.inf, v)
+    vs = _real_array(V_S, "V_S")
+    if v.ndim < 1 or v.shape[0] != vs.size or v.size == 0:
+        raise ValueError(f"values must have V_S's length {vs.size} along its first axis, got "
+                         f"shape {v.shape}")
+    k = np.unravel_index(int(np.argmax(v)), v.shape)[0]
+    return float(v.max()), float(vs[k])
+
+
+def agree_up_to(V_S, ok) -> float:
+    """Largest value of the increasing grid ``V_S`` such that ``ok`` holds at every value
+    from the first up to it; NaN if it fails at the first."""
+    vs, ok = _sweep_grid(V_S), np.asarray(ok, dtype=bool)
+    if ok.shape != vs.shape:
+        raise ValueError(f"ok must have the shape of V_S {vs.shape}, got {ok.shape}")
+    bad = np.flatnonzero(~ok)
+    if bad.size == 0:
+        return float(vs[-1])
+    return float(vs[bad[0] - 1]) if bad[0] > 0 else float("nan")
+
+
+TARGET_LABELS = {"transition": "bursting → spiking transition", "V*": "fixed point V*",
+                 "n*": "fixed point n*", "S*": "fixed point S*",
+                 "type": "stability type (signs of Re λ)",
+                 "eig_big": "eigenvalues with \\|λ\\| > 5 1/s",
+                 "eig_small": "eigenvalues with \\|λ\\| ≤ 5 1/s"}
+
+
+def recovery_targets(transition_ode: float, transition_map: float, checks: FixedPointChecks,
+                     limit: float = 0.5) -> tuple[list, list[str]]:
+    """The targets of dynamics recovery, as :class:`hhlib.targets.Target` (names
+    ``transition``, ``V*``, ``n*``, ``S*``, ``type``, ``eig_big``, ``eig_small``), each
+    the worst case over ``checks`` (NaN counts as a miss), and for each where (V_S, mV)
+    that worst case occurs, as text for the table."""
+    from .targets import Target
+    d = abs(float(transition_map) - float(transition_ode))
+    ts = [Target("transition", f"\\|ΔV_S\\| ≤ {limit:g} mV", d, bool(np.isfinite(d) and d <= limit),
+                 f"{d:.3f} mV")]
+    where = [f"ODE {transition_ode:.2f}, net {transition_map:.2f}"]
+    for j, (name, unit, fmt) in enumerate((("V*", " mV", "{:.3f}"), ("n*", "", "{:.4f}"),
+                                           ("S*", "", "{:.4f}"))):
+        w, at = worst_at(checks.err[:, j], checks.V_S)
+        ts.append(Target(name, f"≤ {checks.tol[j]:g}{unit}", w, bool(w <= checks.tol[j]),
+                         fmt.format(w) + unit))
+        where.append(f"{at:.2f}")
+    bad = checks.V_S[~checks.type_ok]
+    n_bad = int((~checks.type_ok).sum())
+    ts.append(Target("type", "identical at every value", float(n_bad), n_bad == 0,
+                     f"{n_bad} of {checks.V_S.size} differ"))
+    where.append(", ".join(f"{v:.2f}" for v in bad) if bad.size else "–")
+    w_big, at_big = worst_at(checks.rel_big, checks.V_S)
+    w_small, at_small = worst_at(np.where(~checks.big, checks.score, 0.0), checks.V_S)
+    ts.append(Target("eig_big", "≤ 10 % relative", w_big, w_big <= 0.10, f"{100 * w_big:.1f} %"))
+    ts.append(Target("eig_small", "≤ max(25 %, 0.05 1/s)", w_small, w_small <= 1.0,
+                     f"{w_small:.2f} × tolerance"))
+    where += [f"{at_big:.2f}", f"{at_small:.2f}"]
+    return ts, where
+
+
+def target_table(targets, where, checks: FixedPointChecks) -> list[tuple]:
+    """Rows (target, required, worst measured, at V_S, ✓/✗) of the targets of
+    :func:`recovery_targets`, then one row that is not a target: whether the eigenvalues'
+    real/complex character agrees."""
+    if len(where) != len(targets):
+        raise ValueError(f"where must hold one entry per target ({len(targets)}), got "
+                         f"{len(where)}")
+    rows = [(TARGET_LABELS.get(t.name, t.name), t.required, t.shown, w, "✓" if t.met else "✗")
+            for t, w in zip(targets, where)]
+    bad = ~checks.char_ok
+    rows.append(("(not a target) real/complex character of the eigenvalues",
+                 "identical at every value", f"{int(bad.sum())} of {checks.V_S.size} differ",
+                 f"{checks.V_S[bad].min():.2f} to {checks.V_S[bad].max():.2f}" if bad.any()
+                 else "–", "✓" if checks.char_ok.all() else "✗"))
+    return rows
+
+
+def recovery_summary(targets, checks: FixedPointChecks) -> dict:
+    """The numbers a chapter quotes about the targets and checks, by glue name: the position
+    tolerances as text, worst errors and where, how many grid values pass each check, the range where the real/
+    complex character differs (NaN if nowhere) and a phrase saying how."""
+    by = {t.name: t for t in targets}
+    w_big, at_big = worst_at(checks.rel_big, checks.V_S)
+    w_small, at_small = worst_at(np.where(~checks.big, checks.score, 0.0), checks.V_S)
+    w_V, at_V = worst_at(checks.err[:, 0], checks.V_S)
+    w_S, at_S = worst_at(checks.err[:, 2], checks.V_S)
+    bad, eig = ~checks.char_ok, checks.eig_ok
+    vs = checks.V_S
+    net_c = bad & checks.map_complex & ~checks.ode_complex
+    tol = checks.tol
+    return {
+        "fp_tol_text": f"{tol[0]:g} mV, {tol[1]:g}, {tol[2]:g}",
+        "worst_big": 100 * w_big, "worst_big_at": at_big,
+        "worst_small": w_small, "worst_small_at": at_small,
+        "fp_ok_upto": agree_up_to(vs, checks.fp_ok), "n_fp_ok": int(checks.fp_ok.sum()),
+        "n_eig_ok": int(eig.sum()),
+        "n_all_ok": int((checks.fp_ok & checks.type_ok & eig).sum()),
+        "n_type_ok": int(checks.type_ok.sum()), "n_char_bad": int(bad.sum()),
+        "char_bad_from": float(vs[bad].min()) if bad.any() else float("nan"),
+        "char_bad_to": float(vs[bad].max()) if bad.any() else float("nan"),
+        "worst_V": w_V, "worst_V_at": at_V, "worst_S": w_S, "worst_S_at": at_S,
+        "n_targets_met": int(sum(t.met for t in targets)), "n_targets": len(by),
+        "eig_ok_lo": float(vs[eig].min()) if eig.any() else float("nan"),
+        "eig_ok_hi": float(vs[eig].max()) if eig.any() else float("nan"),
+        "char_desc": ("the network's fixed point has a complex eigenvalue pair where the ODE's "
+                      "eigenvalues are all real" if net_c[bad].all() else
+                      "one of the two has a complex eigenvalue pair where the other has real "
+                      "eigenvalues"),
+    }
+
+
+def recovery_verdict(targets, checks: FixedPointChecks) -> str:
+    """The chapter's verdict on the claim, from the targets of :func:`recovery_targets`:
+    all met; or every position and eigenvalue target missed (then how far the fixed point
+    agrees from the bottom of the range, and its worst miss); or how many were met."""
+    from .targets import verdict
+    by = {t.name: t for t in targets}
+    mark = {True: "✓", False: "✗"}
+    if all(t.met for t in targets):
+        return ("The claim holds for this network: every target of the table is met over the "
+                "training range.")
+    if any(by[k].met for k in ("V*", "n*", "S*", "eig_big", "eig_small")):
+        return "The claim holds in part: " + verdict(targets, "the targets of the table")
+    upto = agree_up_to(checks.V_S, checks.fp_ok)
+    span = (f"from {checks.V_S[0]:.2f} to {upto:.2f} mV" if np.isfinite(upto)
+            else "nowhere from the start of the range")
+    w_V, at_V = worst_at(checks.err[:, 0], checks.V_S)
+    tr = by["transition"].met
+    return (f"The claim holds in part. The attractor's bifurcations are "
+            f"{'reproduced' if tr else 'not reproduced'} (transition within "
+            f"{by['transition'].required.split('≤ ')[-1]}: {mark[tr]}; stability type "
+            f"everywhere: {mark[by['type'].met]}), and the fixed point sits where the ODE's "
+            f"does only on part of the training range (position targets without a miss "
+            f"{span}); over the whole range it fails every position and eigenvalue target, at "
+            f"worst by {w_V:.2f} mV in V* at {at_V:.2f} mV.")
+
+
+# ---------------------------------------------------------------------------- figures
+# The chapter's figures, over results computed elsewhere: they only draw. ODE in black,
+# the network in orange, V_S outside the trained range shaded grey.
+COLOURS = {"ODE": "k", "network": "C1"}
+
+
+def _axes(axes, n: int) -> list:
+    import matplotlib as mpl
+    axs = list(np.ravel(np.asarray(axes, dtype=object)))
+    if len(axs) != n or not all(isinstance(a, mpl.axes.Axes) for a in axs):
+        raise TypeError(f"axes must be {n} Matplotlib Axes, got {axes!r}")
+    return axs
+
+
+def plot_isi_side_by_side(axes, V_S, sweeps: dict, transition: dict, V_S_range):
+    """ISI diagrams of each run of ``sweeps`` (name -> :func:`sweep_regimes` result) on its
+    own axes, with its transition (name -> :class:`Transition`) dashed."""
+    from .plotting import plot_isi_diagram, shade_outside
+    vs = _sweep_grid(V_S)
+    for ax, name in zip(_axes(axes, len(sweeps)), sweeps):
+        plot_isi_diagram(ax, vs, sweeps[name]["isis"], color=COLOURS.get(name), s=3)
+        ax.axvline(transition[name].at, color="C3", ls="--", lw=1,
+                   label=f"bursting → spiking, {transition[name].at:.2f} mV")
+        ax.set_title(name)
+        shade_outside(ax, V_S_range, vs[0] - 0.2, vs[-1] + 0.2)
+        ax.legend(loc="upper right", fontsize=8)
+    return axes
+
+
+def plot_isi_overlay(ax, V_S, sweeps: dict, transition: dict, V_S_range):
+    """The ISI diagrams of ``sweeps`` overlaid on one axes, transitions dashed."""
+    from .plotting import plot_isi_diagram, shade_outside
+    vs = _sweep_grid(V_S)
+    ax = _axes(ax, 1)[0]
+    for name, alpha in zip(sweeps, (0.6, 0.5)):
+        plot_isi_diagram(ax, vs, sweeps[name]["isis"], color=COLOURS.get(name), s=5,
+                         alpha=alpha, label=name)
+        ax.axvline(transition[name].at, color=COLOURS.get(name), ls="--", lw=1)
+    shade_outside(ax, V_S_range, vs[0] - 0.2, vs[-1] + 0.2)
+    ax.legend(loc="upper right", markerscale=3)
+    return ax
+
+
+def plot_burst_statistics(axes, V_S, sweeps: dict, V_S_range):
+    """Each of :data:`BURST_FIELDS` against V_S (mV), one axes per field, for every run
+    of ``sweeps`` (NaN where a run does not burst)."""
+    from .plotting import shade_outside
+    vs = _sweep_grid(V_S)
+    markers = {"ODE": dict(marker="o"), "network": dict(marker="s", alpha=0.8)}
+    for ax, (f, label) in zip(_axes(axes, len(BURST_FIELDS)), BURST_FIELDS):
+        for name, s in sweeps.items():
+            y = np.array([getattr(b, f) for b in s["stats"]], dtype=float)
+            ax.plot(vs, y, label=name, color=COLOURS.get(name), ms=3, lw=1,
+                    **markers.get(name, {}))
+        ax.set_xlabel(r"$V_S$ (mV)")
+        ax.set_ylabel(label)
+        shade_outside(ax, V_S_range, vs[0] - 0.2, vs[-1] + 0.2)
+    _axes(axes, len(BURST_FIELDS))[0].legend()
+    return axes
+
+
+_FP_LABELS = ("V* (mV)", "n*", "S*")
+
+
+def plot_fixed_point_comparison(axes, cmp: FixedPointComparison, V_S_line, ode_line,
+                                V_S_cont, up_states, down_states, tol, V_S_range,
+                                xlim=(-46.3, -28.7)):
+    """Six axes (2, 3). Top: each coordinate of the fixed point against V_S (mV), the ODE's
+    (``ode_line`` (k, 3) along ``V_S_line``) as a line, the map's nearest (``cmp``) as
+    circles, its two continuations along ``V_S_cont`` (:func:`continue_both_ways`) as thin
+    lines. Bottom: map minus ODE, the target band ``tol`` (V mV, n, S) shaded green."""
+    from .plotting import shade_outside
+    axs = np.asarray(axes, dtype=object).reshape(2, 3)
+    _axes(axs, 6)
+    for j in range(3):
+        a, b = axs[0, j], axs[1, j]
+        a.plot(V_S_line, ode_line[:, j], "k", lw=1.5, label="ODE")
+        a.plot(V_S_cont, up_states[:, j], color="C1", lw=0.6)
+        a.plot(V_S_cont, down_states[:, j], color="C1", lw=0.6, ls="--")
+        a.plot(cmp.V_S, cmp.map_state[:, j], "o", color="C1", ms=4, mfc="none",
+               label="network")
+        a.set_ylabel(_FP_LABELS[j])
+        b.axhspan(-tol[j], tol[j], color="C2", alpha=0.15, lw=0)
+        b.plot(cmp.V_S, cmp.map_state[:, j] - cmp.ode_state[:, j], "o-", color="C1", ms=3)
+        b.axhline(0, color="k", lw=0.5)
+        b.set_ylabel("error in " + _FP_LABELS[j])
+        b.set_xlabel(r"$V_S$ (mV)")
+        for ax in (a, b):
+            shade_outside(ax, V_S_range, *xlim)
+    axs[0, 0].legend()
+    return axes
+
+
+def plot_eigenvalue_comparison(axes, cmp: FixedPointComparison, V_S_line, ode_lam_line,
+                               V_S_range, xlim=(-46.3, -28.7), near_zero=(-2.5, 2.5)):
+    """Three axes: real parts, real parts within ``near_zero`` (1/s) and imaginary parts of
+    the eigenvalues against V_S (mV), the ODE's (``ode_lam_line`` (k, 3) along
+    ``V_S_line``) as dots, the map's matched ones (``cmp``) as circles."""
+    from .plotting import shade_outside
+    axs = _axes(axes, 3)
+    for ax, part, ylim, title in ((axs[0], "real", None, "Re λ"),
+                                  (axs[1], "real", near_zero, "Re λ (near zero)"),
+                                  (axs[2], "imag", None, "Im λ")):
+        for k in range(3):
+            ax.plot(V_S_line, getattr(ode_lam_line[:, k], part), "k.", ms=1.5,
+                    label="ODE" if k == 0 else None)
+            ax.plot(cmp.V_S, getattr(cmp.map_eigenvalues[:, k], part), "o", color="C1",
+                    ms=3.5, mfc="none", label="network" if k == 0 else None)
+        ax.axhline(0, color="k", lw=0.5)
+        if ylim:
+            ax.set_ylim(*ylim)
+        ax.set_xlabel(r"$V_S$ (mV)")
+        ax.set_ylabel(f"{title} (1/s)")
+        shade_outside(ax, V_S_range, *xlim)
+    axs[2].legend(loc="upper left")
+    return axes
+
+
+def plot_slow_pair(ax, V_S_line, ode_lam_line, V_S_cont, map_multipliers, dt: float,
+                   hopf_ode: float, hopf_map: float, V_S_range, xlim=(-46.0, -42.0)):
+    """Real part of the slow eigenvalue pair (:func:`slow_pair`) against V_S (mV) within
+    ``xlim``: the ODE's (``ode_lam_line`` along ``V_S_line``) and the map's (from its
+    continued ``map_multipliers`` along ``V_S_cont``, lambda = log(mu)/dt), with the two
+    Hopf points dotted."""
+    from .plotting import shade_outside
+    ax = _axes(ax, 1)[0]
+    sel = np.asarray(V_S_cont) <= xlim[1]
+    slow_map = slow_pair(np.log(np.asarray(map_multipliers)[sel].astype(complex)) / dt)
+    sel_line = np.asarray(V_S_line) <= xlim[1]
+    slow_ode = slow_pair(np.asarray(ode_lam_line)[sel_line])
+    for k in range(2):
+        ax.plot(np.asarray(V_S_line)[sel_line], slow_ode[:, k].real, "k", lw=1.5,
+                label="ODE" if k == 0 else None)
+        ax.plot(np.asarray(V_S_cont)[sel], slow_map[:, k].real, color="C1", lw=1.2,
+                label="network" if k == 0 else None)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.axvline(hopf_ode, color="k", ls=":")
+    ax.axvline(hopf_map, color="C1", ls=":")
+    ax.set_xlabel(r"$V_S$ (mV)")
+    ax.set_ylabel(r"Re $\lambda$, slow pair (1/s)")
+    shade_outside(ax, V_S_range, *xlim)
+    ax.legend()
+    return ax

@@ -64,7 +64,8 @@ def worst(values, mask=None) -> float:
         v = v[np.asarray(mask, dtype=bool)]
     if v.size == 0:
         raise ValueError("worst needs at least one value")
-    return float(np.max(np.nan_to_num(v, nan=np.inf)))
+    # NaN -> inf only: nan_to_num would also turn a genuine inf into the largest float.
+    return float(np.max(np.where(np.isnan(v), np.inf, v)))
 
 
 def as_json(targets: Iterable[Target]) -> str:

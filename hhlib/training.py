@@ -11,6 +11,7 @@ import copy
 import math
 import time
 import warnings
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from .evaluation import dynamics_score
 from .model import _real_array, is_physical
 from .network import MapNet, _check_hidden, _check_range, _is_int, normalisation
 
-__all__ = ["TrainConfig", "train", "rollout_loss", "TrainingError"]
+__all__ = ["TrainConfig", "train", "train_on_dataset", "rollout_loss", "TrainingError"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,20 @@ class TrainConfig:
         if self.select_from_epoch > total:
             raise ValueError(f"select_from_epoch ({self.select_from_epoch}) is beyond the "
                              f"schedule's {total} epochs: no epoch could be selected")
+
+    @classmethod
+    def from_record(cls, record: dict, **overrides: Any) -> "TrainConfig":
+        """The configuration a shipped network was trained with, from its weights record
+        (``load_pretrained``'s second value, key ``train_config``), with ``overrides``."""
+        if not isinstance(record, dict) or not isinstance(record.get("train_config"), dict):
+            raise ValueError("record must be a weights record (a dict with a 'train_config' "
+                             "dict), as returned by load_pretrained")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(record["train_config"]) - known)
+        if unknown:
+            raise ValueError(f"record's train_config has fields this version does not know: "
+                             f"{unknown}")
+        return cls(**{**record["train_config"], **overrides})
 
 
 def rollout_loss(net: MapNet, windows: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
@@ -334,3 +349,20 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
                       f"({val_identity:.3g}): the network has learned little", RuntimeWarning,
                       stacklevel=2)
     return net, hist
+
+
+def train_on_dataset(ds: Any, config: TrainConfig, *, progress: bool = True
+                     ) -> tuple[MapNet, dict[str, Any]]:
+    """:func:`train` on a :class:`hhlib.data.Dataset`'s attractor cuts (its ``extra_cuts``
+    are not used: this is the shipped recipe), selecting the epoch by the dynamics score of
+    free runs against its validation trajectories; the time step, V_S range and variant are
+    the dataset's."""
+    from .data import Dataset
+
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
+    c = ds.config
+    return train(ds.cuts["train"], ds.cut_V_S["train"], ds.cuts["val"], ds.cut_V_S["val"],
+                 c.dt, config, V_S_range=c.V_S_range, variant=c.variant,
+                 val_trajectories=ds.trajectories["val"], val_traj_V_S=ds.V_S["val"],
+                 progress=progress)

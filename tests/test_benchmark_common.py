@@ -1,6 +1,6 @@
 """The benchmarks' shared helper (``benchmarks/common.py``), the package import that chapter
-"Cost" uses, and ``benchmarks/ensemble.py`` on the bistable network (its quickest mode).
-Accuracy and structure only, never timings."""
+"Cost" uses, and ``benchmarks/map_vs_integrator.py`` on the bistable network (its quickest
+mode). Accuracy and structure only, never timings."""
 import json
 import subprocess
 import sys
@@ -35,18 +35,18 @@ def test_machine_info_rejects_non_bool(benchmarks_pkg):
 
 
 def test_both_benchmarks_share_the_helper(benchmarks_pkg):
-    import benchmarks.ensemble
+    import benchmarks.map_vs_integrator
     import benchmarks.integrator_peers
-    assert benchmarks.ensemble.machine_info is benchmarks_pkg.machine_info
+    assert benchmarks.map_vs_integrator.machine_info is benchmarks_pkg.machine_info
     assert benchmarks.integrator_peers._machine_info is benchmarks_pkg.machine_info
 
 
 def test_cost_benchmark_bistable_weights_smoke(tmp_path):
     """``--weights bistable`` runs the bistable variant with its own spike detection: every
     method's burst statistics match the tight reference within the book's targets."""
-    out = tmp_path / "ensemble_bistable.json"
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "ensemble.py"), "--smoke",
-                           "--weights", "bistable", "--json", str(out)],
+    out = tmp_path / "map_vs_integrator_bistable.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "map_vs_integrator.py"),
+                           "--smoke", "--weights", "bistable", "--json", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(out.read_text(encoding="utf-8"))

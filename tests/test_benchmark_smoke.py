@@ -18,9 +18,9 @@ def _run(script: str, out) -> tuple[str, dict]:
 
 
 def test_cost_benchmark_smoke(tmp_path):
-    """benchmarks/ensemble.py (B = 4, 60 s): every method completes, reports its cost, and
-    its burst statistics match the tight reference within the book's targets."""
-    stdout, report = _run("ensemble.py", tmp_path / "ensemble.json")
+    """benchmarks/map_vs_integrator.py (B = 4, 60 s): every method completes, reports its
+    cost, and its burst statistics match the tight reference within the book's targets."""
+    stdout, report = _run("map_vs_integrator.py", tmp_path / "map_vs_integrator.json")
     assert "torch.mm rate" in stdout
     assert report["config"]["smoke"] is True
     for key in ("date", "cpu_count", "torch", "load_average_at_start", "load_average_at_end"):

@@ -35,3 +35,10 @@ def test_verdict_rejects_bad_input():
         verdict([])
     with pytest.raises(TypeError, match="Target"):
         verdict(["V*"])
+
+
+def test_worst_keeps_inf_and_honours_the_mask():
+    assert worst([1.0, math.inf]) == math.inf
+    assert worst([1.0, 5.0, float("nan")], mask=[True, False, False]) == 1.0
+    with pytest.raises(ValueError):
+        worst([1.0], mask=[False])

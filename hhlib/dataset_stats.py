@@ -1,0 +1,162 @@
+"""What a dataset contains (chapter 3): the sampling step's constraints, the splits' sizes
+and separation, the spread of values and increments, how much each cut moves.
+
+Kept apart from :mod:`hhlib.data`, whose source is hashed into the dataset cache key: these
+functions read a :class:`~hhlib.data.Dataset`, they never change how one is made.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .data import Dataset
+from .model import _real_array
+from .spikes import REGIMES, burst_statistics
+
+__all__ = ["SPLITS", "spike_width", "slow_fast_eigenvalues", "sampling_step_rows",
+           "SPLIT_HEADERS", "split_rows", "smallest_gaps", "samples_and_increments", "spread_rows",
+           "all_cuts", "cut_motion", "trajectory_regimes", "fraction_within", "pick_cuts"]
+
+SPLITS = ("train", "val", "test")
+
+
+def _check_dataset(ds) -> None:
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
+
+
+def _trace(t, X) -> tuple[np.ndarray, np.ndarray]:
+    t, X = _real_array(t, "t"), _real_array(X, "X")
+    if t.ndim != 1 or X.shape != (t.size, 3) or t.size < 2 or not np.all(np.diff(t) > 0):
+        raise ValueError(f"t must be increasing times (s) and X of shape (len(t), 3), got "
+                         f"{t.shape} and {X.shape}")
+    return t, X
+
+
+def spike_width(t, V, *, threshold: float = -35.0, t_min: float = 0.0) -> float:
+    """Median time (s) that V (mV) spends above ``threshold`` per spike, over
+    ``t >= t_min``; only complete excursions (an upward and the next downward crossing,
+    located at the samples after the crossings) count."""
+    t, V = _real_array(t, "t"), _real_array(V, "V")
+    if t.ndim != 1 or V.shape != t.shape:
+        raise ValueError(f"t and V must be 1-D of equal length, got {t.shape} and {V.shape}")
+    sel = t >= t_min
+    above = V[sel] > threshold
+    edges = np.flatnonzero(np.diff(above.astype(int)))
+    # Durations between consecutive crossings alternate above/below: start from an upward one.
+    widths = np.diff(t[sel][edges])[::2] if above[0] == 0 else np.diff(t[sel][edges])[1::2]
+    if widths.size == 0:
+        raise ValueError(f"V never completes an excursion above {threshold} mV after "
+                         f"t_min = {t_min} s")
+    return float(np.median(widths))
+
+
+def slow_fast_eigenvalues(eigenvalues) -> tuple[float, float]:
+    """``(fast, slow)`` among the real parts of the eigenvalues (1/s): the most negative and
+    the one closest to zero."""
+    ev = np.asarray(eigenvalues)
+    if ev.ndim != 1 or ev.size == 0 or not np.issubdtype(ev.dtype, np.number):
+        raise ValueError(f"eigenvalues must be a non-empty 1-D array, got {eigenvalues!r}")
+    ev = ev.real
+    return ev.min(), ev[np.argmin(np.abs(ev))]
+
+
+def sampling_step_rows(t, X, steps: Sequence[float], eigenvalues, *, t_min: float = 0.0,
+                       threshold: float = -35.0) -> list[tuple]:
+    """For each candidate step Δt (s, a multiple of the sampling of ``t``): ``(Δt, samples
+    per spike, largest |ΔV| per step (mV), slow multiplier μ - 1, fast multiplier)``, from the
+    trace ``(t, X)`` over ``t >= t_min`` and the fixed point's ``eigenvalues`` (1/s)."""
+    t, X = _trace(t, X)
+    width = spike_width(t, X[:, 0], threshold=threshold, t_min=t_min)
+    lam_fast, lam_slow = slow_fast_eigenvalues(eigenvalues)
+    h = t[1] - t[0]
+    rows = []
+    for dt in steps:
+        k = int(round(dt / h))
+        if k < 1 or not np.isclose(k * h, dt, rtol=1e-6):
+            raise ValueError(f"steps must be multiples of the sampling step {h} s, got {dt}")
+        dV = np.abs(np.diff(X[t >= t_min][::k, 0])).max()
+        rows.append((dt, width / dt, dV, np.exp(lam_slow * dt) - 1, np.exp(lam_fast * dt)))
+    return rows
+
+
+SPLIT_HEADERS = ("split", "values of V_S", "cuts", "one-step pairs")
+
+
+def split_rows(ds: Dataset) -> list[tuple[str, int, int, int]]:
+    """Per split: (name, number of V_S values, number of cuts, number of one-step pairs),
+    as :data:`SPLIT_HEADERS`; a cut of L steps holds L pairs."""
+    _check_dataset(ds)
+    return [(k, len(ds.V_S[k]), ds.cuts[k].shape[0],
+             ds.cuts[k].shape[0] * (ds.cuts[k].shape[1] - 1)) for k in SPLITS]
+
+
+def smallest_gaps(ds: Dataset) -> dict[str, float]:
+    """Smallest distance (mV) from any training or validation V_S to a test value."""
+    _check_dataset(ds)
+    return {k: float(np.min(np.abs(ds.V_S[k][:, None] - ds.V_S["test"][None])))
+            for k in ("train", "val")}
+
+
+def samples_and_increments(cuts) -> tuple[np.ndarray, np.ndarray]:
+    """The states each cut (N, L + 1, 3) maps to, (N L, 3), and the one-step increments."""
+    cuts = _real_array(cuts, "cuts")
+    if cuts.ndim != 3 or cuts.shape[2] != 3 or cuts.shape[1] < 2:
+        raise ValueError(f"cuts must have shape (N, L + 1, 3) with L >= 1, got {cuts.shape}")
+    return cuts[:, 1:].reshape(-1, 3), np.diff(cuts, axis=1).reshape(-1, 3)
+
+
+def spread_rows(labels: Sequence[str], spread, increment) -> list[tuple]:
+    """Rows ``(variable, spread of values, spread of increments, ratio)``."""
+    spread, increment = _real_array(spread, "spread"), _real_array(increment, "increment")
+    if spread.shape != (len(labels),) or increment.shape != spread.shape:
+        raise ValueError("spread and increment must hold one value per label")
+    return [(labels[j], spread[j], increment[j], spread[j] / increment[j])
+            for j in range(len(labels))]
+
+
+def all_cuts(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The cuts of all splits, (N, L + 1, 3), and their V_S (N,), train first."""
+    _check_dataset(ds)
+    return (np.concatenate([ds.cuts[k] for k in SPLITS]),
+            np.concatenate([ds.cut_V_S[k] for k in SPLITS]))
+
+
+def cut_motion(cuts, scale) -> tuple[np.ndarray, np.ndarray]:
+    """Per cut: the range of V (mV) and the path length in units of ``scale`` (3,)."""
+    cuts, scale = _real_array(cuts, "cuts"), _real_array(scale, "scale")
+    if cuts.ndim != 3 or cuts.shape[2] != 3:
+        raise ValueError(f"cuts must have shape (N, L + 1, 3), got {cuts.shape}")
+    if scale.shape != (3,) or not np.all(scale > 0):
+        raise ValueError(f"scale must be three positive numbers, got {scale!r}")
+    return (np.ptp(cuts[:, :, 0], axis=1),
+            np.linalg.norm(np.diff(cuts, axis=1) / scale, axis=-1).sum(axis=1))
+
+
+def trajectory_regimes(ds: Dataset) -> dict[str, int]:
+    """How many kept trajectories (all splits) are at rest, tonic or bursting."""
+    _check_dataset(ds)
+    regimes = [burst_statistics(np.arange(tr.shape[0]) * ds.config.dt, tr[:, 0]).regime
+               for k in SPLITS for tr in ds.trajectories[k]]
+    return {r: regimes.count(r) for r in REGIMES}
+
+
+def fraction_within(dist, radii: Sequence[float]) -> dict[float, float]:
+    """Fraction of the distances below each radius."""
+    dist = _real_array(dist, "dist")
+    return {r: float(np.mean(dist < r)) for r in radii}
+
+
+def pick_cuts(ds: Dataset, n: int = 4, seed: int = 1) -> tuple[np.ndarray, list[int]]:
+    """``n`` training cuts at V_S spread over the range (lowest, ..., highest), one random
+    cut of each chosen trajectory: their indices into ``ds.cuts["train"]`` and the indices
+    of their trajectories."""
+    _check_dataset(ds)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    rng = np.random.default_rng(seed)
+    per = ds.cuts["train"].shape[0] // len(ds.V_S["train"])
+    order = np.argsort(ds.V_S["train"])
+    picks = [order[k * len(order) // (n - 1)] for k in range(n - 1)] + [order[-1]]
+    return np.array([i * per + rng.integers(per) for i in picks]), picks

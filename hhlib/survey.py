@@ -1,0 +1,178 @@
+"""A survey of the model across V_S (chapter 1): example runs, the Z-curve's knees, the
+fixed point along a grid and the bursting-to-spiking transition.
+
+These functions only combine :mod:`hhlib.model`, :mod:`hhlib.integrate`,
+:mod:`hhlib.spikes` and :mod:`hhlib.sweeps`; they live in their own module because
+``spikes.py`` (like ``model.py``, ``integrate.py`` and ``sweeps.py``) is hashed into the
+dataset cache key (:func:`hhlib.data.DatasetConfig.key`): editing it would invalidate every
+cached dataset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .integrate import simulate
+from .model import HHParams, _real_array, fixed_points
+from .spikes import BurstStats, burst_statistics, regime_transition
+from .sweeps import isi_sweep
+
+__all__ = ["STATS_HEADERS", "example_runs", "stats_rows", "z_curve_knees", "FixedPointSweep",
+           "fixed_point_sweep", "fixed_point_count_text", "eigenvalue_text",
+           "fixed_point_rows", "ensemble_sweep", "refine_transition"]
+
+# Column headers matching the rows of :func:`stats_rows` (without the optional name column).
+STATS_HEADERS = ("V_S (mV)", "regime", "spikes/burst", "burst period (s)", "silent phase (s)",
+                 "mean ISI (s)")
+
+
+def _check_params(params) -> None:
+    if not isinstance(params, HHParams):
+        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+
+
+def _positive(value, name: str) -> float:
+    v = _real_array(value, name)
+    if v.ndim != 0 or not np.isfinite(v) or not v > 0:
+        raise ValueError(f"{name} must be a single finite number > 0, got {value!r}")
+    return float(v)
+
+
+def example_runs(params: HHParams, x0, V_S: Mapping[str, float], t_end: float, dt: float,
+                 *, t_min: float) -> dict[str, tuple[np.ndarray, np.ndarray, BurstStats]]:
+    """One LSODA run per named value of ``V_S`` (mV) from ``x0`` over [0, ``t_end``] s
+    sampled every ``dt`` s: name -> ``(t, X, stats)``, the statistics over ``t >= t_min``."""
+    _check_params(params)
+    if not isinstance(V_S, Mapping) or not V_S:
+        raise TypeError(f"V_S must be a non-empty mapping name -> V_S (mV), got {V_S!r}")
+    out = {}
+    for name, vs in V_S.items():
+        t, X = simulate(params.replace(V_S=vs), x0, t_end, dt)
+        out[name] = (t, X, burst_statistics(t, X[:, 0], t_min=t_min))
+    return out
+
+
+def stats_rows(V_S, stats: Sequence[BurstStats], *, names: Sequence[str] | None = None,
+               keep=None) -> list[tuple]:
+    """Table rows ``(V_S, regime, spikes/burst, burst period, silent phase, mean ISI)``
+    (:data:`STATS_HEADERS`), preceded by ``names`` when given; ``keep`` (booleans, one per
+    value) selects rows."""
+    V_S = _real_array(V_S, "V_S")
+    if V_S.ndim != 1 or len(stats) != V_S.size:
+        raise ValueError(f"V_S must be 1-D with one value per stats entry, got {V_S.shape} "
+                         f"and {len(stats)} stats")
+    if not all(isinstance(s, BurstStats) for s in stats):
+        raise TypeError("stats must hold BurstStats (from hhlib.spikes.burst_statistics)")
+    keep = np.ones(V_S.size, bool) if keep is None else np.asarray(keep)
+    if keep.shape != V_S.shape or keep.dtype != bool:
+        raise ValueError(f"keep must be {V_S.size} booleans, got {keep!r}")
+    if names is not None and len(names) != V_S.size:
+        raise ValueError(f"names must hold one name per value ({V_S.size}), got {len(names)}")
+    rows = []
+    for k, (v, s) in enumerate(zip(V_S, stats)):
+        if keep[k]:
+            row = (v, s.regime, s.spikes_per_burst, s.burst_period, s.silent_phase, s.isi_mean)
+            rows.append(row if names is None else (names[k], *row))
+    return rows
+
+
+def z_curve_knees(V, S) -> list[tuple[float, float]]:
+    """``(V, S)`` at the knees of the fast subsystem's Z-curve S(V): the samples where the
+    slope dS/dV changes sign, in order of increasing V (mV)."""
+    V, S = _real_array(V, "V"), _real_array(S, "S")
+    if V.ndim != 1 or S.shape != V.shape or V.size < 3 or not np.all(np.diff(V) > 0):
+        raise ValueError("V must be an increasing 1-D grid (at least 3 values) and S match it")
+    knee = np.flatnonzero(np.diff(np.sign(np.diff(S))) != 0) + 1
+    return [(float(V[i]), float(S[i])) for i in knee]
+
+
+@dataclass(frozen=True)
+class FixedPointSweep:
+    """The fixed point of lowest V along a V_S grid (mV): its state (N, 3), eigenvalues
+    (N, 3, 1/s) and stability (N,), and the set of fixed-point counts met on the grid."""
+
+    V_S: np.ndarray
+    state: np.ndarray
+    eigenvalues: np.ndarray
+    stable: np.ndarray
+    counts: frozenset
+
+
+def fixed_point_sweep(params: HHParams, V_S) -> FixedPointSweep:
+    """:func:`hhlib.model.fixed_points` at each value of the grid ``V_S`` (mV)."""
+    _check_params(params)
+    V_S = _real_array(V_S, "V_S")
+    if V_S.ndim != 1 or V_S.size == 0:
+        raise ValueError(f"V_S must be a non-empty 1-D grid (mV), got shape {V_S.shape}")
+    fps = [fixed_points(params.replace(V_S=v)) for v in V_S]
+    return FixedPointSweep(V_S, np.array([f[0].state for f in fps]),
+                           np.array([f[0].eigenvalues for f in fps]),
+                           np.array([f[0].stable for f in fps]),
+                           frozenset(len(f) for f in fps))
+
+
+def fixed_point_count_text(counts) -> str:
+    """The number of fixed points in words: "exactly one fixed point" or a range."""
+    counts = set(counts)
+    if not counts or not all(isinstance(c, (int, np.integer)) and c >= 0 for c in counts):
+        raise ValueError(f"counts must be a non-empty set of counts >= 0, got {counts!r}")
+    if counts == {1}:
+        return "exactly one fixed point"
+    return f"from {min(counts)} to {max(counts)} fixed points"
+
+
+def eigenvalue_text(eigenvalues, digits: int = 4) -> str:
+    """Eigenvalues as ``"a, b+ci, ..."`` with ``digits`` significant digits; a value whose
+    imaginary part is below 1e-12 in size is written as real."""
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
+        raise ValueError(f"digits must be a positive integer, got {digits!r}")
+    ev = np.asarray(eigenvalues)
+    if ev.ndim != 1 or not np.issubdtype(ev.dtype, np.number):
+        raise ValueError(f"eigenvalues must be a 1-D array of numbers, got {eigenvalues!r}")
+    g = f".{digits}g"
+    return ", ".join(f"{z.real:{g}}{z.imag:+{g}}i" if abs(z.imag) > 1e-12 else f"{z.real:{g}}"
+                     for z in ev.astype(complex))
+
+
+def fixed_point_rows(params: HHParams, V_S: Sequence[float]) -> list[tuple]:
+    """Rows ``(V_S, V*, n*, S*, eigenvalues, stability)`` of the fixed point of lowest V at
+    each value of ``V_S`` (mV)."""
+    _check_params(params)
+    rows = []
+    for vs in V_S:
+        f = fixed_points(params.replace(V_S=vs))[0]
+        rows.append((vs, *f.state, eigenvalue_text(f.eigenvalues),
+                     "stable" if f.stable else "unstable"))
+    return rows
+
+
+def ensemble_sweep(params: HHParams, x0, V_S, t_end: float, dt: float, *, t_min: float
+                   ) -> tuple[list[BurstStats], list[np.ndarray]]:
+    """One trajectory per value of ``V_S`` (mV), all from the state ``x0`` (3,), by the
+    compiled ensemble integrator (default tolerances): statistics and ISIs (s) over
+    ``t >= t_min`` s, as :func:`hhlib.sweeps.isi_sweep`."""
+    _check_params(params)
+    V_S = _real_array(V_S, "V_S")
+    x0 = _real_array(x0, "x0")
+    if V_S.ndim != 1 or V_S.size == 0:
+        raise ValueError(f"V_S must be a non-empty 1-D grid (mV), got shape {V_S.shape}")
+    if x0.shape != (3,):
+        raise ValueError(f"x0 must be one state (V, n, S), got shape {x0.shape}")
+    return isi_sweep(params.replace(V_S=V_S), np.tile(x0, (V_S.size, 1)), t_end, dt,
+                     t_min=t_min)
+
+
+def refine_transition(params: HHParams, x0, V_S, regimes: Sequence[str], t_end: float,
+                      dt: float, *, t_min: float, n_fine: int = 21) -> tuple[float, float]:
+    """Bracket (mV) of the bursting-to-tonic switch: found on the grid ``V_S`` with its
+    ``regimes``, then narrowed by a second sweep of ``n_fine`` values inside that bracket
+    (same start, duration and sampling as :func:`ensemble_sweep`)."""
+    if isinstance(n_fine, bool) or not isinstance(n_fine, int) or n_fine < 2:
+        raise ValueError(f"n_fine must be an integer >= 2, got {n_fine!r}")
+    _positive(t_end, "t_end")
+    lo, hi = regime_transition(V_S, regimes)
+    fine = np.linspace(lo, hi, n_fine)
+    stats, _ = ensemble_sweep(params, x0, fine, t_end, dt, t_min=t_min)
+    return regime_transition(fine, [s.regime for s in stats])
