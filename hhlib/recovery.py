@@ -38,7 +38,7 @@ __all__ = ["MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts"
            # targets
            "FixedPointChecks", "fixed_point_checks", "worst_at", "agree_up_to",
            "TARGET_LABELS", "recovery_targets", "target_table", "recovery_summary",
-           "recovery_verdict",
+           "recovery_verdict", "data_proximity", "error_in_tolerances", "follows_data",
            # figures
            "plot_isi_side_by_side", "plot_isi_overlay", "plot_burst_statistics",
            "plot_fixed_point_comparison", "plot_eigenvalue_comparison", "plot_slow_pair"]
@@ -969,4 +969,90 @@ def plot_slow_pair(ax, V_S_line, ode_lam_line, V_S_cont, map_multipliers, dt: fl
     ax.set_ylabel(r"Re $\lambda$, slow pair (1/s)")
     shade_outside(ax, V_S_range, *xlim)
     ax.legend()
+    return ax
+
+
+# ---------------------------------------------------------------------------- accuracy and data
+def data_proximity(trajectories, traj_V_S, params, V_S_grid, scale) -> np.ndarray:
+    """How close the training data come to the ODE's fixed point, at each V_S of
+    ``V_S_grid`` (k,) mV: the smallest distance between a training trajectory
+    (``trajectories`` (m, T, 3), one per value of ``traj_V_S`` (m,) mV) and the ODE's fixed
+    point at that trajectory's own V_S, taken from the trajectory whose V_S is nearest the
+    grid value. Distances in units of ``scale`` (3,) per variable (V mV, n, S), so that
+    the three count alike. Returns (k,)."""
+    from .model import HHParams, fixed_points
+    X = _real_array(trajectories, "trajectories")
+    vs = _real_array(traj_V_S, "traj_V_S")
+    if X.ndim != 3 or X.shape[-1] != 3 or X.shape[0] < 1:
+        raise ValueError(f"trajectories must have shape (m >= 1, T, 3), got {X.shape}")
+    if vs.shape != (X.shape[0],) or not np.all(np.isfinite(vs)):
+        raise ValueError(f"traj_V_S must hold {X.shape[0]} finite values (mV), got {vs.shape}")
+    if not isinstance(params, HHParams):
+        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    sc = _real_array(scale, "scale")
+    if sc.shape != (3,) or not np.all(sc > 0):
+        raise ValueError(f"scale must be 3 positive numbers (V mV, n, S), got {scale!r}")
+    grid = _sweep_grid(V_S_grid)
+    fp = np.stack([fixed_points(params.replace(V_S=float(v)))[0].state for v in vs])
+    closest = np.linalg.norm((X - fp[:, None]) / sc, axis=-1).min(axis=1)       # (m,)
+    return closest[np.abs(grid[:, None] - vs[None]).argmin(axis=1)]
+
+
+def error_in_tolerances(checks: FixedPointChecks) -> np.ndarray:
+    """Per V_S of ``checks``: the worst of the fixed point's coordinate errors in units of
+    their tolerances (1 = at the target); inf where the map has no fixed point."""
+    if not isinstance(checks, FixedPointChecks):
+        raise TypeError(f"checks must be FixedPointChecks, got {type(checks).__name__}")
+    e = checks.err / checks.tol
+    return np.where(np.isnan(e), np.inf, e).max(axis=1)
+
+
+def follows_data(distance, error, alpha: float = 0.05) -> dict:
+    """Does the error grow with the distance of the data? Spearman's rank correlation of
+    ``error`` (k,) against ``distance`` (k,) (ranks: an inf error is the largest), its
+    two-sided p-value, and a sentence that states the answer from them."""
+    from scipy.stats import spearmanr
+    d = _real_array(distance, "distance")
+    e = _real_array(error, "error")
+    if d.ndim != 1 or d.shape != e.shape or d.size < 3:
+        raise ValueError(f"distance and error must be 1-D of the same length >= 3, got "
+                         f"{d.shape} and {e.shape}")
+    if np.isnan(d).any() or np.isnan(e).any():
+        raise ValueError("distance and error must not hold NaN (an unmeasured error is inf)")
+    alpha = _number(alpha, "alpha")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    res = spearmanr(d, e)
+    rho, p = float(res.statistic), float(res.pvalue)
+    if p < alpha and rho > 0:
+        text = ("the error grows with the distance of the data: where the training "
+                "trajectories pass farther from the fixed point, the map's fixed point is "
+                "farther from the ODE's")
+    elif p < alpha:
+        text = ("the error shrinks as the data move away from the fixed point, the opposite "
+                "of what the distance alone would predict")
+    else:
+        text = ("the error does not follow the distance of the data: no rank correlation "
+                f"significant at the {100 * alpha:g} % level")
+    return {"rho": rho, "p": p, "n": int(d.size), "text": text}
+
+
+def plot_error_against_data(ax, distance, error, V_S, V_S_range=None):
+    """Fixed-point error (in tolerances, log scale) against the data's closest approach,
+    coloured by V_S (mV); values with no fixed point are drawn at the top as crosses."""
+    import matplotlib.pyplot as plt
+    d, e, v = (np.asarray(a, dtype=float) for a in (distance, error, V_S))
+    fin = np.isfinite(e)
+    sc = ax.scatter(d[fin], e[fin], c=v[fin], cmap="viridis", s=18)
+    if (~fin).any():
+        top = np.nanmax(e[fin]) * 2 if fin.any() else 1.0
+        ax.scatter(d[~fin], np.full((~fin).sum(), top), marker="x", color="C3",
+                   label="no fixed point")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.axhline(1.0, color="C2", lw=1, ls="--")
+    ax.set_yscale("log")
+    ax.set_xlabel("closest approach of the training data to the fixed point "
+                  "(state spreads)")
+    ax.set_ylabel("fixed-point error (tolerances)")
+    plt.colorbar(sc, ax=ax, label=r"$V_S$ (mV)")
     return ax
