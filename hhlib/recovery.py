@@ -39,6 +39,7 @@ __all__ = ["MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts"
            "FixedPointChecks", "fixed_point_checks", "worst_at", "agree_up_to",
            "TARGET_LABELS", "recovery_targets", "target_table", "recovery_summary",
            "recovery_verdict", "data_proximity", "error_in_tolerances", "follows_data",
+           "SeedSpread", "seed_spread", "spread_rows", "spread_verdict",
            # figures
            "plot_isi_side_by_side", "plot_isi_overlay", "plot_burst_statistics",
            "plot_fixed_point_comparison", "plot_eigenvalue_comparison", "plot_slow_pair"]
@@ -1056,3 +1057,127 @@ def plot_error_against_data(ax, distance, error, V_S, V_S_range=None):
     ax.set_ylabel("fixed-point error (tolerances)")
     plt.colorbar(sc, ax=ax, label=r"$V_S$ (mV)")
     return ax
+
+
+# ---------------------------------------------------------------------------- seed to seed
+@dataclass(frozen=True)
+class SeedSpread:
+    """The fixed point of several maps trained alike but from different seeds, against the
+    ODE's, along ``V_S`` (k,) mV. ``states`` (m, k, 3) and ``eigenvalues`` (m, k, 3) per map
+    (NaN where a map has no fixed point; eigenvalues matched to the ODE's);
+    ``mean``/``std`` over the maps (k, 3), real and imaginary parts apart for eigenvalues;
+    ``covered`` (k, 3): the ODE's coordinate lies within the maps' range [min, max];
+    ``lam_covered`` (k, 3): the ODE's eigenvalue lies within the range of the maps' real
+    parts and of their imaginary parts."""
+
+    V_S: np.ndarray
+    ode_state: np.ndarray
+    ode_eigenvalues: np.ndarray
+    states: np.ndarray
+    eigenvalues: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    lam_mean: np.ndarray
+    lam_std: np.ndarray
+    covered: np.ndarray
+    lam_covered: np.ndarray
+
+
+def _within(x, lo, hi, slack):
+    return (x >= lo - slack) & (x <= hi + slack)
+
+
+def seed_spread(comparisons) -> SeedSpread:
+    """Combine :func:`compare_fixed_points` results of m >= 2 maps on the same grid of V_S
+    into a :class:`SeedSpread`. A map with no fixed point at a value makes that value's
+    spread NaN there (and not covered): the members disagree about whether it exists."""
+    cmps = list(comparisons)
+    if len(cmps) < 2 or not all(isinstance(c, FixedPointComparison) for c in cmps):
+        raise ValueError("comparisons must hold at least two FixedPointComparison results")
+    if not all(c.V_S.shape == cmps[0].V_S.shape and np.array_equal(c.V_S, cmps[0].V_S)
+               for c in cmps):
+        raise ValueError("comparisons must share one grid of V_S")
+    X = np.stack([c.map_state for c in cmps])
+    L = np.stack([c.map_eigenvalues for c in cmps])
+    ode, lam = cmps[0].ode_state, cmps[0].ode_eigenvalues
+    # A hair of slack so that an ODE value equal to a member's (to rounding) counts as inside.
+    tiny = 1e-12 * (1 + np.abs(ode))
+    covered = _within(ode, X.min(0), X.max(0), tiny)
+    lam_cov = (_within(lam.real, L.real.min(0), L.real.max(0), 1e-12 * (1 + np.abs(lam)))
+               & _within(lam.imag, L.imag.min(0), L.imag.max(0), 1e-12 * (1 + np.abs(lam))))
+    return SeedSpread(V_S=cmps[0].V_S, ode_state=ode, ode_eigenvalues=lam, states=X,
+                      eigenvalues=L, mean=X.mean(0), std=X.std(0, ddof=1),
+                      lam_mean=L.real.mean(0) + 1j * L.imag.mean(0),
+                      lam_std=L.real.std(0, ddof=1) + 1j * L.imag.std(0, ddof=1),
+                      covered=covered, lam_covered=lam_cov)
+
+
+def spread_rows(spread: SeedSpread, at) -> list[tuple]:
+    """Table rows at the grid values nearest ``at`` (mV): V_S, then for V*, n*, S* the
+    ODE's value and the maps' mean ± standard deviation, then the largest eigenvalue (by
+    modulus) the same way."""
+    if not isinstance(spread, SeedSpread):
+        raise TypeError(f"spread must be a SeedSpread, got {type(spread).__name__}")
+    pick = [int(np.argmin(np.abs(spread.V_S - float(v)))) for v in np.atleast_1d(at)]
+    rows = []
+    for i in pick:
+        row = [f"{spread.V_S[i]:.2f}"]
+        for j, fmt in enumerate(("{:.2f}", "{:.4f}", "{:.4f}")):
+            row += [fmt.format(spread.ode_state[i, j]),
+                    f"{fmt.format(spread.mean[i, j])} ± {fmt.format(spread.std[i, j])}"]
+        k = int(np.argmax(np.abs(spread.ode_eigenvalues[i])))
+        row += [f"{spread.ode_eigenvalues[i, k].real:.3g}",
+                f"{spread.lam_mean[i, k].real:.3g} ± {spread.lam_std[i, k].real:.2g}"]
+        rows.append(tuple(row))
+    return rows
+
+
+def plot_seed_spread(axes, spread: SeedSpread, tol, V_S_range):
+    """Error of each map's fixed point (map - ODE) in V* (mV), n*, S* against V_S (mV), one
+    thin line per seed, the target band shaded; grey outside the training range."""
+    from .plotting import shade_outside
+    axes = _axes(axes, 3)
+    for j, (ax, name) in enumerate(zip(axes, ("V* (mV)", "n*", "S*"))):
+        ax.axhspan(-tol[j], tol[j], color="C2", alpha=0.15, lw=0)
+        for m in range(spread.states.shape[0]):
+            ax.plot(spread.V_S, spread.states[m, :, j] - spread.ode_state[:, j], color="C1",
+                    lw=0.8, alpha=0.8, label="one seed each" if m == 0 else None)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xlabel(r"$V_S$ (mV)")
+        ax.set_ylabel(f"error in {name}")
+        shade_outside(ax, V_S_range, spread.V_S[0] - 0.3, spread.V_S[-1] + 0.3)
+    axes[0].legend(fontsize=8)
+    return axes
+
+
+def spread_verdict(spread: SeedSpread, where=None) -> str:
+    """Sentences on what the seed-to-seed spread says, from the coverage counts over the
+    values selected by ``where`` (default all): a quantity whose ODE value lies inside the
+    members' range at most values has errors of the size of the seed noise; one whose ODE
+    value lies outside at most values is off in the same direction for every seed, a bias
+    of the recipe rather than of one draw."""
+    if not isinstance(spread, SeedSpread):
+        raise TypeError(f"spread must be a SeedSpread, got {type(spread).__name__}")
+    sel = np.ones(spread.V_S.size, bool) if where is None else np.asarray(where, dtype=bool)
+    if sel.shape != spread.V_S.shape or not sel.any():
+        raise ValueError(f"where must be a boolean mask of shape {spread.V_S.shape} selecting "
+                         "at least one value")
+    k = int(sel.sum())
+    counts = {"V*": int(spread.covered[sel, 0].sum()), "n*": int(spread.covered[sel, 1].sum()),
+              "S*": int(spread.covered[sel, 2].sum()),
+              "the eigenvalues": int(spread.lam_covered[sel].all(axis=1).sum())}
+    noise = [f"{q} ({c} of {k})" for q, c in counts.items() if 2 * c >= k]
+    bias = [f"{q} ({k - c} of {k})" for q, c in counts.items() if 2 * c < k]
+    out = []
+    if noise:
+        out.append(f"The ODE's value lies inside the seeds' range at most values for "
+                   f"{_listed(noise)}: there the error is of the size of the seed-to-seed "
+                   "noise.")
+    if bias:
+        out.append(f"It lies outside at most values for {_listed(bias)}: those errors are "
+                   "shared by every seed, a bias of the recipe rather than of one draw.")
+    return " ".join(out)
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -7,6 +7,10 @@ Regenerate the shipped weights exactly with (2-core CPU, about 10-15 minutes eac
         --stages 1:20,8:30,32:60 --select-from-epoch 21
     .venv/bin/python scripts/train_network.py --name bistable --variant bistable \
         --stages 1:80 --patience 80
+    for k in 1 2 3 4 5; do                   # the seed ensemble of chapter "Dynamics recovery"
+        .venv/bin/python scripts/train_network.py --name original-seed$k --seed $k \
+            --stages 1:80 --patience 80
+    done
 
 The dataset is built (or read from the cache) from ``DatasetConfig()``'s defaults, or from
 ``DatasetConfig.bistable()`` with ``--variant bistable``.

@@ -133,11 +133,23 @@ def test_truncated_weights_json_names_the_file(tmp_path):
         load_pretrained("w", tmp_path)
 
 
-@pytest.mark.parametrize("name", ["original", "original-multistep", "bistable"])
+SHIPPED = sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+
+
+def test_the_networks_the_book_needs_ship():
+    assert {"original", "original-multistep", "bistable"} <= set(SHIPPED)
+    assert {f"original-seed{k}" for k in range(1, 6)} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_weights_pass_the_new_checksum(name):
-    if not (WEIGHTS_DIR / f"{name}.pt").exists():
-        pytest.skip("not shipped")
     net, rec = load_pretrained(name)
+    # trained alike: the seed ensemble shares the shipped network's data and recipe
+    if name.startswith("original-seed"):
+        ref = load_pretrained("original")[1]
+        assert rec["dataset_sha256"] == ref["dataset_sha256"]
+        assert {k: v for k, v in rec["train_config"].items() if k != "seed"} == \
+            {k: v for k, v in ref["train_config"].items() if k != "seed"}
     assert rec["checksum"] == network.weights_checksum(
         (WEIGHTS_DIR / f"{name}.pt").read_bytes(), net.config())
 

@@ -57,3 +57,68 @@ def test_follows_data_reads_the_sign_and_significance():
         follows_data([0.1, 0.2, 0.3], [1.0, np.nan, 2.0])
     with pytest.raises(ValueError, match="same length"):
         follows_data([0.1, 0.2], [1.0, 2.0])
+
+
+def _cmp(offset, vs=np.array([-40.0, -35.0])):
+    from hhlib.recovery import FixedPointComparison
+    ode = np.array([[-50.0, 0.01, 0.2], [-45.0, 0.02, 0.21]])
+    lam = np.array([[-40 + 0j, 0.5 + 1j, 0.5 - 1j], [-45 + 0j, 0.2 + 0j, 0.1 + 0j]])
+    return FixedPointComparison(V_S=vs, ode_state=ode, ode_eigenvalues=lam,
+                                map_state=ode + offset, map_eigenvalues=lam + offset[0],
+                                n_found=np.ones(2, int), n_aliased=0)
+
+
+def test_seed_spread_mean_std_and_coverage():
+    from hhlib.recovery import seed_spread, spread_rows
+    a, b, c = _cmp(np.array([-0.2, 0.0, 0.0])), _cmp(np.array([0.4, 0.0, 0.0])), \
+        _cmp(np.array([0.1, 0.0, 0.0]))
+    sp = seed_spread([a, b, c])
+    assert np.allclose(sp.mean[:, 0] - sp.ode_state[:, 0], 0.1)
+    assert np.allclose(sp.std[:, 0], np.std([-0.2, 0.4, 0.1], ddof=1))
+    assert sp.covered.all()                        # members on both sides, or equal to it
+    assert sp.lam_covered.all()
+    one_side = seed_spread([_cmp(np.array([0.1, 0.0, 0.0])), _cmp(np.array([0.3, 0.0, 0.0]))])
+    assert not one_side.covered[:, 0].any() and one_side.covered[:, 1:].all()
+    assert not one_side.lam_covered.any()          # every eigenvalue shifted to one side
+    rows = spread_rows(sp, [-40.0])
+    assert rows[0][0] == "-40.00" and rows[0][1] == "-50.00" and "±" in rows[0][2]
+    with pytest.raises(ValueError, match="at least two"):
+        seed_spread([a])
+    with pytest.raises(ValueError, match="one grid"):
+        seed_spread([a, _cmp(np.zeros(3), vs=np.array([-41.0, -35.0]))])
+
+
+def test_seed_spread_missing_fixed_point_is_not_covered():
+    from hhlib.recovery import seed_spread
+    a, b = _cmp(np.array([-0.2, 0.0, 0.0])), _cmp(np.array([0.2, 0.0, 0.0]))
+    b.map_state[1] = np.nan
+    b.map_eigenvalues[1] = np.nan
+    sp = seed_spread([a, b])
+    assert sp.covered[0].all() and not sp.covered[1].any() and np.isnan(sp.mean[1]).all()
+
+
+def test_plot_seed_spread_labels_units():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hhlib.recovery import plot_seed_spread, seed_spread
+    sp = seed_spread([_cmp(np.array([-0.2, 0.0, 0.0])), _cmp(np.array([0.2, 0.0, 0.0]))])
+    fig, axes = plt.subplots(1, 3)
+    plot_seed_spread(axes, sp, [0.5, 0.005, 0.002], (-44.0, -30.0))
+    assert axes[0].get_ylabel() == "error in V* (mV)" and "(mV)" in axes[2].get_xlabel()
+    assert len(axes[0].lines) >= 2
+    plt.close(fig)
+
+
+def test_spread_verdict_separates_noise_from_bias():
+    from hhlib.recovery import seed_spread, spread_verdict
+    both_sides = seed_spread([_cmp(np.array([-0.2, -0.001, 0.0])),
+                              _cmp(np.array([0.2, 0.001, 0.0]))])
+    text = spread_verdict(both_sides)
+    assert "seed-to-seed noise" in text and "V* (2 of 2)" in text
+    one_side = seed_spread([_cmp(np.array([0.1, 0.0, 0.0])), _cmp(np.array([0.3, 0.0, 0.0]))])
+    text = spread_verdict(one_side)
+    assert "V* (2 of 2) and the eigenvalues (2 of 2): those errors are shared" in text
+    with pytest.raises(ValueError, match="where"):
+        spread_verdict(one_side, where=[False, False])
