@@ -149,7 +149,8 @@ def test_shipped_weights_pass_the_new_checksum(name):
     # equal to the shipped data up to rounding (tests/test_datasets_reproduced.py).
     if name.startswith("original-seed"):
         ref = load_pretrained("original")[1]
-        assert rec["dataset_config"] == ref["dataset_config"]
+        from hhlib.data import DatasetConfig
+        assert DatasetConfig.from_record(rec) == DatasetConfig.from_record(ref)
         assert {k: v for k, v in rec["train_config"].items() if k != "seed"} == \
             {k: v for k, v in ref["train_config"].items() if k != "seed"}
     assert rec["checksum"] == network.weights_checksum(
