@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import PHYSICAL_START_BOX
 from .integrate import simulate_ensemble
 from .model import HHParams, _real_array, is_physical
 from .network import MapNet
@@ -304,8 +305,9 @@ def free_run_table(rows: list[dict[str, Any]], targets: FreeRunTargets = FreeRun
 
 # --- Long free runs: does the map stay in the physical box? --------------------------------
 
-# Where random initial states are drawn (V mV, n, S): around the attractor, wider than it.
-RANDOM_START_BOX = ((-70.0, -20.0), (0.0, 0.1), (0.15, 0.25))
+# Where random initial states are drawn (V mV, n, S): around the attractor, wider than it;
+# the same box the robust-training data draw their transient starts from.
+RANDOM_START_BOX = PHYSICAL_START_BOX
 
 
 def random_starts(V_S_pool: np.ndarray, n: int, seed: int = 7,

@@ -7,6 +7,10 @@ Regenerate the shipped weights exactly with (2-core CPU, about 10-15 minutes eac
         --stages 1:20,8:30,32:60 --select-from-epoch 21
     .venv/bin/python scripts/train_network.py --name bistable --variant bistable \
         --stages 1:80 --patience 80
+    .venv/bin/python scripts/train_network.py --name original-transient --stages 1:60 \
+        --patience 60 --transient-runs 160 --random-runs 48
+    .venv/bin/python scripts/train_network.py --name original-transient-wide --stages 1:60 \
+        --patience 60 --transient-runs 160 --random-runs 48 --transient-box -75 -15 0 0.3 0 0.35
     for k in 1 2 3 4 5; do                   # the seed ensemble of chapter "Dynamics recovery"
         .venv/bin/python scripts/train_network.py --name original-seed$k --seed $k \
             --stages 1:80 --patience 80

@@ -1,0 +1,192 @@
+"""Variants of the learned map side by side: one evaluation, the same columns for each.
+
+A variant is a trained :class:`~hhlib.network.MapNet` with its weights record (the training
+recipe: data, schedule, seed, augmentation). :func:`evaluate_variant` measures what a user
+of the map needs, each column computed the same way for every variant:
+
+* the selection criterion, computed the same way for every variant from validation data
+  only (:func:`selection_criterion`): the dynamics score of free runs against the
+  validation trajectories plus ten times the fraction of random-start runs at validation
+  values of V_S that leave the physical box;
+* held-out dynamics: statistic targets met in free runs at the test values of V_S
+  (:func:`hhlib.evaluation.compare_free_runs`);
+* boundedness: free runs from random states in the physical box, how many stay physical
+  and how many become non-finite;
+* fixed points (what the map is meant to discover, never used to select it): at how many
+  values of a grid the map has exactly one fixed point, the worst position errors and at
+  how many values all three eigenvalues meet their tolerances
+  (:func:`hhlib.recovery.fixed_point_checks`);
+* the training time of its record.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .evaluation import compare_free_runs, dynamics_score, free_run_counts, random_starts
+from .model import HHParams, _real_array, is_physical
+from .network import MapNet
+from .recovery import compare_fixed_points, fixed_point_checks
+
+__all__ = ["ABLATION_HEADERS", "describe_recipe", "selection_criterion", "evaluate_variant",
+           "ablation_rows",
+           "chosen_by_validation", "ablation_text"]
+
+ABLATION_HEADERS = ["variant", "recipe", "selection criterion", "held-out targets met",
+                    "random starts physical", "non-finite", "exactly one fixed point",
+                    "worst V* (mV)", "worst n*", "worst S*", "eigenvalues within tol.",
+                    "training (min)"]
+
+
+def describe_recipe(record: dict) -> str:
+    """The training recipe of a weights record in a few words: schedule, seed and the
+    robust-training additions (transient runs, noise pairs, random-run selection)."""
+    if not isinstance(record, dict) or "train_config" not in record:
+        raise ValueError("record must be a weights record with a 'train_config'")
+    tc, dc = record["train_config"], record.get("dataset_config", {})
+    stages = ", ".join(f"K={k} × {e}" for k, e in tc["stages"])
+    parts = [stages, f"seed {tc.get('seed', 0)}"]
+    if dc.get("n_transient"):
+        box = dc.get("transient_box")
+        parts.append(f"{dc['n_transient']} transient runs"
+                     + (f" from V in [{box[0][0]:g}, {box[0][1]:g}] mV" if box else ""))
+    if dc.get("n_noise"):
+        parts.append(f"{dc['n_noise']} noisy pairs (σ = {dc.get('noise_sigma'):g})")
+    if tc.get("random_runs"):
+        parts.append(f"selection penalises {tc['random_runs']} random-start runs")
+    return "; ".join(parts)
+
+
+def selection_criterion(net: MapNet, val_trajectories, val_V_S, *, n_random: int = 48,
+                        t_random: float = 100.0, seed: int = 303) -> float:
+    """The trajectories-only criterion that picks a variant (lower is better):
+    :func:`hhlib.evaluation.dynamics_score` of free runs against ``val_trajectories``
+    (n, T, 3) at ``val_V_S`` (n,) mV, plus 10 times the fraction of ``n_random`` runs of
+    ``t_random`` s from random states in the physical box (``seed``), at the validation
+    values in turn, that leave the physical box. The same for every variant, whatever
+    its training selected its epoch by; it never looks at the fixed point."""
+    X = _real_array(val_trajectories, "val_trajectories")
+    vs = _real_array(val_V_S, "val_V_S")
+    if X.ndim != 3 or X.shape[-1] != 3 or vs.shape != (X.shape[0],) or vs.size < 1:
+        raise ValueError(f"val_trajectories (n, T, 3) and val_V_S (n,) must match, got "
+                         f"{X.shape} and {vs.shape}")
+    if isinstance(n_random, (bool, np.bool_)) or not isinstance(n_random, (int, np.integer)) \
+            or n_random < 1:
+        raise ValueError(f"n_random must be an integer >= 1, got {n_random!r}")
+    score = dynamics_score(net, X, vs)
+    x, _ = random_starts(vs, n_random, seed=seed)
+    v = vs[np.arange(n_random) % vs.size]
+    Y = net.rollout(x, v, int(round(t_random / net.dt)), check=False)
+    return float(score + 10.0 * (1.0 - is_physical(Y).mean()))
+
+
+def evaluate_variant(net: MapNet, record: dict, *, val_trajectories, val_V_S, test_V_S,
+                     test_x0, t_compare: float,
+                     t_min: float, params: HHParams, V_S_grid, tol, n_random: int,
+                     t_random: float, seed: int = 7) -> dict[str, Any]:
+    """The columns of :data:`ABLATION_HEADERS` (after name and recipe) for one variant.
+
+    ``val_trajectories``/``val_V_S``: the validation data of :func:`selection_criterion`;
+    ``test_V_S`` (k,) mV and ``test_x0`` (k, 3): held-out values and start states for free
+    runs of ``t_compare`` s, statistics over ``t >= t_min``; ``V_S_grid`` (m,) mV and ``tol``
+    (V mV, n, S): the fixed-point grid and position tolerances; ``n_random`` runs of
+    ``t_random`` s from random states in the physical box at random held-out values
+    (``seed``). Returns a dict of plain numbers."""
+    if not isinstance(net, MapNet):
+        raise TypeError(f"net must be a MapNet, got {type(net).__name__}")
+    if not isinstance(record, dict) or "best_val_score" not in record:
+        raise ValueError("record must be the network's weights record (load_pretrained)")
+    if not isinstance(params, HHParams) or params.variant != net.variant:
+        raise ValueError(f"params must be HHParams of the network's variant {net.variant!r}")
+    for k, v in (("n_random", n_random), ("seed", seed)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"{k} must be an integer >= 0, got {v!r}")
+    for k, v in (("t_random", t_random), ("t_compare", t_compare)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                np.floating)) or not v > 0:
+            raise ValueError(f"{k} must be a number > 0 (s), got {v!r}")
+    grid = _real_array(V_S_grid, "V_S_grid")
+    if grid.ndim != 1 or grid.size < 1:
+        raise ValueError(f"V_S_grid must be a non-empty 1-D array (mV), got {grid.shape}")
+    rows = compare_free_runs(net, test_V_S, test_x0, t_compare, t_min)
+    counts = free_run_counts(rows)
+    out: dict[str, Any] = {
+        "criterion": selection_criterion(net, val_trajectories, val_V_S),
+        "val_score": float(record["best_val_score"]),
+        "checks_ok": counts["n_checks_ok"], "checks": counts["n_checks"],
+        "regime_ok": counts["n_regime"], "n_test": counts["n_test"]}
+    if n_random:
+        x, vs = random_starts(np.asarray(test_V_S, dtype=float), n_random, seed=seed)
+        Y = net.rollout(x, vs, int(round(t_random / net.dt)), check=False)
+        out.update(random_ok=int(is_physical(Y).sum()), random_runs=int(n_random),
+                   non_finite=int((~np.isfinite(Y).all(axis=(1, 2))).sum()))
+        del Y
+    else:
+        out.update(random_ok=0, random_runs=0, non_finite=0)
+    cmp = compare_fixed_points(net, params, grid)
+    checks = fixed_point_checks(cmp, tol)
+    err = np.where(np.isnan(checks.err), np.inf, checks.err)
+    out.update(exactly_one=int((cmp.n_found == 1).sum()), n_grid=int(grid.size),
+               worst_V=float(err[:, 0].max()), worst_n=float(err[:, 1].max()),
+               worst_S=float(err[:, 2].max()), eig_ok=int(checks.eig_ok.sum()),
+               train_minutes=float(record.get("train_seconds", float("nan"))) / 60.0)
+    return out
+
+
+def ablation_rows(results: dict[str, tuple[dict, dict]]) -> list[tuple]:
+    """Table rows in :data:`ABLATION_HEADERS` order from ``{name: (record, evaluation)}``."""
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be a non-empty dict name -> (record, evaluation)")
+    rows = []
+    for name, (record, r) in results.items():
+        rows.append((name, describe_recipe(record), f"{r['criterion']:.3g}",
+                     f"{r['checks_ok']} of {r['checks']}",
+                     f"{r['random_ok']} of {r['random_runs']}", r["non_finite"],
+                     f"{r['exactly_one']} of {r['n_grid']}", f"{r['worst_V']:.3g}",
+                     f"{r['worst_n']:.2g}", f"{r['worst_S']:.2g}",
+                     f"{r['eig_ok']} of {r['n_grid']}", f"{r['train_minutes']:.1f}"))
+    return rows
+
+
+def _check_results(results: Any) -> dict:
+    if not isinstance(results, dict) or not results or not all(
+            isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], dict)
+            for v in results.values()):
+        raise ValueError("results must be a non-empty dict name -> (record, evaluation)")
+    return results
+
+
+def chosen_by_validation(results: dict[str, tuple[dict, dict]]) -> str:
+    """The variant a trajectories-only rule picks: the lowest :func:`selection_criterion`
+    (validation data only); ties go to the first."""
+    results = _check_results(results)
+    return min(results, key=lambda name: results[name][1]["criterion"])
+
+
+def ablation_text(results: dict[str, tuple[dict, dict]], chosen: str) -> str:
+    """Sentences that compare the chosen variant with the others, from the numbers: which
+    variant keeps the most random-start runs physical and which has the most grid values
+    with exactly one fixed point, and whether that is the chosen one."""
+    results = _check_results(results)
+    if chosen not in results:
+        raise ValueError(f"chosen must name one of {sorted(results)}, got {chosen!r}")
+
+    def leader(key: str) -> tuple[str, int]:
+        name = max(results, key=lambda n: results[n][1][key])
+        return name, results[name][1][key]
+
+    out = []
+    for key, what in (("random_ok", "keeps the most random-start runs physical"),
+                      ("exactly_one", "has exactly one fixed point at the most grid values")):
+        name, value = leader(key)
+        tie = [n for n in results if results[n][1][key] == value]
+        if chosen in tie:
+            others = len(tie) - 1
+            out.append(f"The chosen variant {what}"
+                       + (f" (tied with {others} other{'s' if others > 1 else ''})" if others
+                          else "") + ".")
+        else:
+            out.append(f"`{name}` {what} ({value}, against "
+                       f"{results[chosen][1][key]} for the chosen one).")
+    return " ".join(out)

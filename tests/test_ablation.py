@@ -1,0 +1,99 @@
+"""hhlib.ablation: the same evaluation for every variant of the map."""
+import numpy as np
+import pytest
+
+from hhlib.ablation import ABLATION_HEADERS, ablation_rows, describe_recipe, evaluate_variant
+from hhlib.model import HHParams
+from hhlib.network import load_pretrained
+from hhlib.recovery import compare_fixed_points, fixed_point_checks
+
+TOL = (0.5, 0.005, 0.002)
+
+
+def test_describe_recipe_names_what_differs():
+    base = {"train_config": {"stages": [[1, 80]], "seed": 3}, "dataset_config": {}}
+    assert describe_recipe(base) == "K=1 × 80; seed 3"
+    robust = {"train_config": {"stages": [[1, 80]], "seed": 0, "random_runs": 48},
+              "dataset_config": {"n_transient": 160, "transient_box": [[-75, -15], [0, 0.3],
+                                                                        [0, 0.35]]}}
+    text = describe_recipe(robust)
+    assert "160 transient runs from V in [-75, -15] mV" in text and "48 random-start" in text
+    with pytest.raises(ValueError, match="record"):
+        describe_recipe({"name": "x"})
+
+
+def test_evaluate_variant_columns_agree_with_direct_computations():
+    net, rec = load_pretrained("original")
+    P = HHParams()
+    vs = np.array([-40.0, -32.0])
+    x0 = np.array([[-60.0, 0.001, 0.18], [-60.0, 0.001, 0.18]])
+    grid = np.array([-42.0, -36.0])
+    val = np.tile(x0[:1, None], (1, 501, 1))        # one "trajectory" at rest, 5 s
+    r = evaluate_variant(net, rec, val_trajectories=val, val_V_S=np.array([-41.0]),
+                         test_V_S=vs, test_x0=x0, t_compare=20.0, t_min=10.0,
+                         params=P, V_S_grid=grid, tol=TOL, n_random=4, t_random=2.0)
+    cmp = compare_fixed_points(net, P, grid)
+    checks = fixed_point_checks(cmp, TOL)
+    assert r["exactly_one"] == int((cmp.n_found == 1).sum()) and r["n_grid"] == 2
+    assert r["worst_V"] == pytest.approx(np.nanmax(checks.err[:, 0]))
+    assert r["eig_ok"] == int(checks.eig_ok.sum())
+    assert 0 <= r["random_ok"] <= r["random_runs"] == 4 and 0 <= r["non_finite"] <= 4
+    assert r["n_test"] == 2 and 0 <= r["checks_ok"] <= r["checks"]
+    assert r["val_score"] == pytest.approx(rec["best_val_score"])
+    rows = ablation_rows({"original": (rec, r)})
+    assert len(rows) == 1 and len(rows[0]) == len(ABLATION_HEADERS)
+    assert rows[0][4] == f"{r['random_ok']} of 4"
+
+
+def test_evaluate_variant_rejects_bad_input():
+    net, rec = load_pretrained("original")
+    kw = dict(val_trajectories=np.zeros((1, 11, 3)) + [-60.0, 0.001, 0.18], val_V_S=[-40.0],
+              test_V_S=[-40.0], test_x0=[[-60.0, 0.001, 0.18]], t_compare=20.0, t_min=10.0,
+              params=HHParams(), V_S_grid=[-40.0], tol=TOL, n_random=1, t_random=1.0)
+    with pytest.raises(TypeError, match="net"):
+        evaluate_variant("original", rec, **kw)
+    with pytest.raises(ValueError, match="record"):
+        evaluate_variant(net, {}, **kw)
+    with pytest.raises(ValueError, match="params"):
+        evaluate_variant(net, rec, **{**kw, "params": HHParams.bistable()})
+    with pytest.raises(ValueError, match="n_random"):
+        evaluate_variant(net, rec, **{**kw, "n_random": -1})
+    with pytest.raises(ValueError, match="t_random"):
+        evaluate_variant(net, rec, **{**kw, "t_random": 0})
+    with pytest.raises(ValueError, match="V_S_grid"):
+        evaluate_variant(net, rec, **{**kw, "V_S_grid": []})
+    with pytest.raises(ValueError, match="results"):
+        ablation_rows({})
+
+
+def test_choice_uses_the_validation_score_only():
+    from hhlib.ablation import ablation_text, chosen_by_validation
+    res = {"a": ({}, {"criterion": 0.05, "random_ok": 60, "exactly_one": 43}),
+           "b": ({}, {"criterion": 0.02, "random_ok": 90, "exactly_one": 20}),
+           "c": ({}, {"criterion": 0.03, "random_ok": 90, "exactly_one": 10})}
+    assert chosen_by_validation(res) == "b"          # not the one with the best fixed points
+    text = ablation_text(res, "b")
+    assert "The chosen variant keeps the most random-start runs physical (tied with 1 other)" \
+        in text
+    assert "`a` has exactly one fixed point at the most grid values (43, against 20" in text
+    with pytest.raises(ValueError, match="chosen"):
+        ablation_text(res, "z")
+    with pytest.raises(ValueError, match="results"):
+        chosen_by_validation({"a": 1})
+
+
+def test_selection_criterion_penalises_leaving_the_box():
+    from hhlib.ablation import selection_criterion
+    from hhlib.network import MapNet
+    val = np.zeros((2, 51, 3)) + [-60.0, 0.001, 0.18]      # reference runs at rest
+    vs = np.array([-40.0, -35.0])
+    # the untrained map is the identity: it stays where it starts, at rest, in the box
+    still = MapNet(dt=0.01, hidden=(4,))
+    assert selection_criterion(still, val, vs, n_random=4, t_random=1.0) == 0.0
+    # a map that adds 5 mV to V every step: still "at rest" by its spikes (one crossing),
+    # but every random-start run leaves the box within a second: the full penalty of 10
+    drift = MapNet(dt=0.01, hidden=(4,), d_mean=(5.0, 0.0, 0.0))
+    assert selection_criterion(drift, val, vs, n_random=4, t_random=1.0) == \
+        pytest.approx(10.0)
+    with pytest.raises(ValueError, match="n_random"):
+        selection_criterion(still, val, vs, n_random=0)
