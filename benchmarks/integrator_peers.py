@@ -241,15 +241,22 @@ def _torch_field(vs):
     return f
 
 
+def _torch_problem(vs: np.ndarray, t_end: float):
+    """The torch peers' common inputs: V_S (B,), the start state repeated (B, 3) and the
+    sample times (T,), float64."""
+    import torch
+    nt = int(round(t_end / DT)) + 1
+    return (torch.tensor(vs, dtype=torch.float64),
+            torch.tensor(X0, dtype=torch.float64).repeat(len(vs), 1),
+            torch.arange(nt, dtype=torch.float64) * DT)
+
+
 def _torchdiffeq() -> Callable:
     import torch
     from torchdiffeq import odeint
 
     def run(vs: np.ndarray, t_end: float, rtol: float) -> np.ndarray:
-        nt = int(round(t_end / DT)) + 1
-        vs_t = torch.tensor(vs, dtype=torch.float64)
-        y0 = torch.tensor(X0, dtype=torch.float64).repeat(len(vs), 1)
-        ts = torch.arange(nt, dtype=torch.float64) * DT
+        vs_t, y0, ts = _torch_problem(vs, t_end)
         with torch.no_grad():
             ys = odeint(_torch_field(vs_t), y0, ts, rtol=rtol, atol=rtol * 1e-2,
                         method="dopri5")
@@ -262,10 +269,8 @@ def _torchode() -> Callable:
     import torchode as to
 
     def run(vs: np.ndarray, t_end: float, rtol: float) -> np.ndarray:
-        nt = int(round(t_end / DT)) + 1
-        vs_t = torch.tensor(vs, dtype=torch.float64)
-        y0 = torch.tensor(X0, dtype=torch.float64).repeat(len(vs), 1)
-        ts = (torch.arange(nt, dtype=torch.float64) * DT).repeat(len(vs), 1)
+        vs_t, y0, ts = _torch_problem(vs, t_end)
+        ts = ts.repeat(len(vs), 1)          # torchode: one row of sample times per run
         term = to.ODETerm(_torch_field(vs_t))
         solver = to.AutoDiffAdjoint(to.Dopri5(term=term),
                                     to.IntegralController(atol=rtol * 1e-2, rtol=rtol, term=term))
