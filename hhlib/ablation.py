@@ -26,11 +26,12 @@ import numpy as np
 
 from .evaluation import compare_free_runs, dynamics_score, free_run_counts, random_starts
 from .model import HHParams, _real_array, is_physical
-from .network import MapNet
+from .network import DiscreteMap, MapNet
 from .recovery import compare_fixed_points, fixed_point_checks
+from .sweeps import map_chunks
 
 __all__ = ["ABLATION_HEADERS", "describe_recipe", "selection_criterion", "evaluate_variant",
-           "ablation_rows",
+           "evaluate_all", "ablation_rows",
            "chosen_by_validation", "ablation_text"]
 
 ABLATION_HEADERS = ["variant", "recipe", "selection criterion", "held-out targets met",
@@ -55,6 +56,8 @@ def describe_recipe(record: dict) -> str:
         parts.append(f"{dc['n_noise']} noisy pairs (σ = {dc.get('noise_sigma'):g})")
     if tc.get("random_runs"):
         parts.append(f"selection penalises {tc['random_runs']} random-start runs")
+    if tc.get("jacobian_weight"):
+        parts.append(f"Jacobian penalty {tc['jacobian_weight']:g} in the physical box")
     return "; ".join(parts)
 
 
@@ -81,10 +84,10 @@ def selection_criterion(net: MapNet, val_trajectories, val_V_S, *, n_random: int
     return float(score + 10.0 * (1.0 - is_physical(Y).mean()))
 
 
-def evaluate_variant(net: MapNet, record: dict, *, val_trajectories, val_V_S, test_V_S,
+def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_S, test_V_S,
                      test_x0, t_compare: float,
                      t_min: float, params: HHParams, V_S_grid, tol, n_random: int,
-                     t_random: float, seed: int = 7) -> dict[str, Any]:
+                     t_random: float, seed: int = 7, details: bool = False) -> dict[str, Any]:
     """The columns of :data:`ABLATION_HEADERS` (after name and recipe) for one variant.
 
     ``val_trajectories``/``val_V_S``: the validation data of :func:`selection_criterion`;
@@ -92,9 +95,11 @@ def evaluate_variant(net: MapNet, record: dict, *, val_trajectories, val_V_S, te
     runs of ``t_compare`` s, statistics over ``t >= t_min``; ``V_S_grid`` (m,) mV and ``tol``
     (V mV, n, S): the fixed-point grid and position tolerances; ``n_random`` runs of
     ``t_random`` s from random states in the physical box at random held-out values
-    (``seed``). Returns a dict of plain numbers."""
-    if not isinstance(net, MapNet):
-        raise TypeError(f"net must be a MapNet, got {type(net).__name__}")
+    (``seed``). Returns a dict of plain numbers; with ``details``, also the fixed-point
+    comparison and its checks under ``"fixed_points"`` (per grid value, for plots)."""
+    if not isinstance(net, DiscreteMap):
+        raise TypeError(f"net must be a MapNet (or another DiscreteMap: a vector field's or "
+                        f"a fitted model's step), got {type(net).__name__}")
     if not isinstance(record, dict) or "best_val_score" not in record:
         raise ValueError("record must be the network's weights record (load_pretrained)")
     if not isinstance(params, HHParams) or params.variant != net.variant:
@@ -131,7 +136,36 @@ def evaluate_variant(net: MapNet, record: dict, *, val_trajectories, val_V_S, te
                worst_V=float(err[:, 0].max()), worst_n=float(err[:, 1].max()),
                worst_S=float(err[:, 2].max()), eig_ok=int(checks.eig_ok.sum()),
                train_minutes=float(record.get("train_seconds", float("nan"))) / 60.0)
+    if details:
+        out["fixed_points"] = (cmp, checks)
     return out
+
+
+def _evaluate_one(evaluate, net, record: dict, kwargs: dict) -> dict[str, Any]:
+    import torch
+    torch.set_num_threads(1)       # one core per evaluation, as in the chapters
+    return evaluate(net, record, **kwargs)
+
+
+def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evaluate_variant,
+                 executor: Any = None, max_workers: int | None = None,
+                 **kwargs: Any) -> dict[str, tuple[dict, dict]]:
+    """``{name: (record, evaluate(net, record, **kwargs))}`` for ``models`` = ``{name: (net,
+    record)}``, in the order given. The evaluations are independent and single-threaded, so
+    each runs in its own process (:func:`hhlib.sweeps.map_chunks`: local processes, one per
+    core, unless ``executor`` is given); every number is the one an evaluation in this
+    process gives. ``evaluate`` is :func:`evaluate_variant` or another module-level function
+    with its signature (e.g. :func:`hhlib.baselines.evaluate_model`)."""
+    if not isinstance(models, dict) or not models or not all(
+            isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], DiscreteMap)
+            and isinstance(v[1], dict) for v in models.values()):
+        raise TypeError("models must be a non-empty dict name -> (model, record), as "
+                        "load_pretrained returns them")
+    if not callable(evaluate):
+        raise TypeError(f"evaluate must be callable, got {type(evaluate).__name__}")
+    out = map_chunks(_evaluate_one, [(evaluate, net, rec, kwargs) for net, rec in
+                                     models.values()], executor, max_workers)
+    return {name: (rec, r) for (name, (_, rec)), r in zip(models.items(), out)}
 
 
 def ablation_rows(results: dict[str, tuple[dict, dict]]) -> list[tuple]:

@@ -22,7 +22,7 @@ import numpy as np
 from .data import PHYSICAL_START_BOX
 from .integrate import simulate_ensemble
 from .model import HHParams, _real_array, is_physical
-from .network import MapNet
+from .network import DiscreteMap, MapNet
 from .spikes import burst_statistics, spike_detection
 
 __all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "paired_runs",
@@ -43,8 +43,9 @@ class FreeRunTargets:
 
 def _check_runs(net: Any, V_S: Any, x0: Any, t_end: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validated (V_S (B,), x0 (B, 3)) for paired runs of ``t_end`` s of ``net`` and the ODE."""
-    if not isinstance(net, MapNet):
-        raise TypeError(f"net must be a MapNet, got {type(net).__name__}")
+    if not isinstance(net, DiscreteMap):
+        raise TypeError(f"net must be a MapNet (or another DiscreteMap), got "
+                        f"{type(net).__name__}")
     V_S = np.atleast_1d(_real_array(V_S, "V_S"))
     x0 = _real_array(x0, "x0")
     if V_S.ndim != 1 or not np.all(np.isfinite(V_S)):
@@ -244,8 +245,9 @@ def compare_networks(nets: dict[str, MapNet], cuts: np.ndarray, cut_V_S: np.ndar
     if not isinstance(nets, dict) or not nets:
         raise TypeError("nets must be a non-empty dict of name -> MapNet")
     for name, m in nets.items():
-        if not isinstance(m, MapNet):
-            raise TypeError(f"nets[{name!r}] must be a MapNet, got {type(m).__name__}")
+        if not isinstance(m, DiscreteMap):
+            raise TypeError(f"nets[{name!r}] must be a MapNet (or another DiscreteMap), got "
+                            f"{type(m).__name__}")
     cuts = _real_array(cuts, "cuts")
     cut_V_S = _real_array(cut_V_S, "cut_V_S")
     if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 2:

@@ -30,8 +30,9 @@ from torch import nn
 
 from .model import PHYSICAL_BOUNDS, _real_array, physical_samples
 
-__all__ = ["MapNet", "save_pretrained", "load_pretrained", "WEIGHTS_DIR", "normalisation",
-           "weights_checksum", "RESERVED_RECORD_KEYS"]
+__all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "save_pretrained", "load_pretrained",
+           "read_verified", "WEIGHTS_DIR", "normalisation", "weights_checksum",
+           "RESERVED_RECORD_KEYS"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -58,23 +59,22 @@ def _check_range(V_S_range: Any, name: str = "V_S_range") -> tuple[float, float]
     return float(r[0]), float(r[1])
 
 
-class MapNet(nn.Module):
-    """F(x, V_S): one step of length ``dt`` s of the model's flow, learned.
-
-    ``x`` = (V mV, n, S); ``V_S`` in mV. Normalisation constants are buffers, saved with the
-    weights. Call :meth:`step` or :meth:`rollout` with NumPy arrays (NumPy comes back) or
-    torch tensors (tensors come back, autograd works).
+class DiscreteMap(nn.Module):
+    """A learned map x_{k+1} = F(x_k, V_S) with time step ``dt`` s: what every model in the
+    book is evaluated as (the network map, a vector field's Runge-Kutta step, a fitted
+    SINDy model's). Subclasses define ``forward(x (B, 3), V_S (B,))``; this class holds the
+    time step, the trained V_S range, the model variant, the state and increment
+    normalisation (buffers, saved with the weights) and the array interface :meth:`step`
+    and :meth:`rollout` (NumPy in, NumPy out; torch tensors in, tensors out).
     """
 
-    def __init__(self, dt: float, hidden: tuple[int, ...] = (128, 128, 128),
-                 V_S_range: tuple[float, float] = (-44.0, -30.0),
+    def __init__(self, dt: float, V_S_range: tuple[float, float] = (-44.0, -30.0),
                  x_mean=(0.0, 0.0, 0.0), x_std=(1.0, 1.0, 1.0),
                  d_mean=(0.0, 0.0, 0.0), d_std=(1.0, 1.0, 1.0), variant: str = "original"):
         super().__init__()
         if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
                                         and math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a finite number > 0 s, got {dt!r}")
-        hidden = _check_hidden(hidden)
         lo, hi = _check_range(V_S_range)
         if not isinstance(variant, str) or variant not in ("original", "bistable"):
             raise ValueError(f"variant must be 'original' or 'bistable', got {variant!r}")
@@ -87,19 +87,9 @@ class MapNet(nn.Module):
             if name.endswith("std") and not np.all(a > 0):
                 raise ValueError(f"{name} must be > 0 for every variable, got {v}")
             norm[name] = a
-        self._dt, self.hidden, self.V_S_range, self.variant = float(dt), hidden, (lo, hi), variant
+        self._dt, self.V_S_range, self.variant = float(dt), (lo, hi), variant
         for name, a in norm.items():
             self.register_buffer(name, torch.as_tensor(a, dtype=torch.float32))
-        layers: list[nn.Module] = []
-        width = 4
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.SiLU()]
-            width = h
-        layers.append(nn.Linear(width, 3))
-        self.mlp = nn.Sequential(*layers)
-        # Start as the identity map: the last layer's output is the (normalised) increment.
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
 
     @property
     def dt(self) -> float:
@@ -108,8 +98,7 @@ class MapNet(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (normalisation included), JSON-serialisable."""
-        return {"dt": self._dt, "hidden": list(self.hidden), "V_S_range": list(self.V_S_range),
-                "variant": self.variant,
+        return {"dt": self._dt, "V_S_range": list(self.V_S_range), "variant": self.variant,
                 **{k: getattr(self, k).double().tolist()
                    for k in ("x_mean", "x_std", "d_mean", "d_std")}}
 
@@ -118,9 +107,15 @@ class MapNet(nn.Module):
         return (V_S - 0.5 * (lo + hi)) / (0.5 * (hi - lo))
 
     def forward(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
-        """Next state for ``x`` (B, 3) and ``V_S`` (B,), both tensors."""
-        z = torch.cat([(x - self.x_mean) / self.x_std, self._vs_norm(V_S)[:, None]], dim=-1)
-        return x + self.d_mean + self.d_std * self.mlp(z)
+        raise NotImplementedError("a DiscreteMap subclass defines forward(x, V_S)")
+
+    def _fused_step(self, V_S: torch.Tensor):
+        """``step(x, out=None)`` at fixed ``V_S``, for :meth:`rollout`; subclasses may fuse
+        operations for speed (:class:`MapNet` does)."""
+        def step(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+            y = self(x, V_S)
+            return y if out is None else out.copy_(y)
+        return step
 
     # ------------------------------------------------------------------ array interface
     def _prepare(self, x, V_S, name: str = "x", extrapolate: bool = False
@@ -239,12 +234,45 @@ class MapNet(nn.Module):
                       f"{PHYSICAL_BOUNDS} (the first at step {first}); {nonfinite} became "
                       "non-finite", UserWarning, stacklevel=3)
 
-    def _fused_step(self, V_S: torch.Tensor):
-        """The same map with the normalisations folded into the first and last layers and
-        the V_S input into a per-trajectory bias: a long rollout pays per-call overhead for
-        every torch operation, so fewer operations per step is what makes it fast. The
-        returned ``step(x, out=None)`` reuses its hidden-layer buffers and writes into
-        ``out`` when given: no allocation per step, the same numbers."""
+class MapNet(DiscreteMap):
+    """F(x, V_S): one step of length ``dt`` s of the model's flow, learned.
+
+    ``x`` = (V mV, n, S); ``V_S`` in mV. An MLP with ``hidden`` layer widths (SiLU) takes the
+    normalised state and V_S and returns the normalised increment. Call :meth:`step` or
+    :meth:`rollout` with NumPy arrays (NumPy comes back) or torch tensors (tensors come
+    back, autograd works).
+    """
+
+    def __init__(self, dt: float, hidden: tuple[int, ...] = (128, 128, 128),
+                 V_S_range: tuple[float, float] = (-44.0, -30.0),
+                 x_mean=(0.0, 0.0, 0.0), x_std=(1.0, 1.0, 1.0),
+                 d_mean=(0.0, 0.0, 0.0), d_std=(1.0, 1.0, 1.0), variant: str = "original"):
+        hidden = _check_hidden(hidden)
+        super().__init__(dt, V_S_range, x_mean, x_std, d_mean, d_std, variant)
+        self.hidden = hidden
+        layers: list[nn.Module] = []
+        width = 4
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.SiLU()]
+            width = h
+        layers.append(nn.Linear(width, 3))
+        self.mlp = nn.Sequential(*layers)
+        # Start as the identity map: the last layer's output is the (normalised) increment.
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "hidden": list(self.hidden)}
+
+    def forward(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+        """Next state for ``x`` (B, 3) and ``V_S`` (B,), both tensors."""
+        z = torch.cat([(x - self.x_mean) / self.x_std, self._vs_norm(V_S)[:, None]], dim=-1)
+        return x + self.d_mean + self.d_std * self.mlp(z)
+
+    def _fused_increment(self, V_S: torch.Tensor):
+        """``inc(x, out=None)``: the network's output in state units, x_{k+1} - x_k for the
+        map, at fixed ``V_S``, with the normalisations folded into the first and last
+        layers (see :meth:`_fused_step`)."""
         lin = [m for m in self.mlp if isinstance(m, nn.Linear)]
         W0 = lin[0].weight
         Wx = (W0[:, :3] / self.x_std).T.contiguous()
@@ -260,15 +288,77 @@ class MapNet(nn.Module):
         hid = [torch.empty_like(b0)] + [torch.empty((b0.shape[0], W.shape[1]), dtype=b0.dtype,
                                                     device=b0.device) for W, _ in mids]
 
-        def step(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        def inc(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
             h = torch.addmm(b0, torch.sub(x, mean, out=xc), Wx, out=hid[0])
             silu(h, inplace=True)
             for (W, b), buf in zip(mids, hid[1:]):
                 h = torch.addmm(b, h, W, out=buf)
                 silu(h, inplace=True)
             if out is None:
-                return torch.addmm(bL, h, WL).add_(x)
-            return torch.addmm(bL, h, WL, out=out).add_(x)
+                return torch.addmm(bL, h, WL)
+            return torch.addmm(bL, h, WL, out=out)
+
+        return inc
+
+    def _fused_step(self, V_S: torch.Tensor):
+        """The same map with the normalisations folded into the first and last layers and
+        the V_S input into a per-trajectory bias: a long rollout pays per-call overhead for
+        every torch operation, so fewer operations per step is what makes it fast. The
+        returned ``step(x, out=None)`` reuses its hidden-layer buffers and writes into
+        ``out`` when given: no allocation per step, the same numbers."""
+        inc = self._fused_increment(V_S)
+
+        def step(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+            return inc(x, out).add_(x)
+
+        return step
+
+
+class VectorFieldNet(MapNet):
+    """A learned vector field dx/dt = f(x, V_S) (a "neural ODE"), used as a map through one
+    classical Runge-Kutta (RK4) step of length ``dt``: the same MLP, inputs and
+    normalisation as :class:`MapNet`, but its output is the rate of change, in units of
+    the one-step increments' spread per ``dt``. Its fixed points are the zeros of f and its
+    eigenvalues those of df/dx (:meth:`field`); the RK4 map has the same fixed points, and
+    log(mu) / dt of its multipliers differs from them by the RK4 error, O((lambda dt)^5).
+    """
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "kind": "vector_field"}
+
+    def field(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+        """f(x, V_S) in (mV, 1, 1) per s for ``x`` (B, 3) and ``V_S`` (B,), tensors."""
+        z = torch.cat([(x - self.x_mean) / self.x_std, self._vs_norm(V_S)[:, None]], dim=-1)
+        return (self.d_mean + self.d_std * self.mlp(z)) / self._dt
+
+    def forward(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+        h = self._dt
+        k1 = self.field(x, V_S)
+        k2 = self.field(x + 0.5 * h * k1, V_S)
+        k3 = self.field(x + 0.5 * h * k2, V_S)
+        k4 = self.field(x + h * k3, V_S)
+        return x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+    def _fused_step(self, V_S: torch.Tensor):
+        """The RK4 step with :meth:`MapNet._fused_increment` for the four evaluations of
+        f (times dt) and preallocated stage buffers: the arithmetic of :meth:`forward`,
+        a few times fewer tensor operations per step."""
+        inc = self._fused_increment(V_S)
+        B = V_S.shape[0]
+        k, acc, xs = (torch.empty((B, 3), dtype=V_S.dtype, device=V_S.device)
+                      for _ in range(3))
+
+        def step(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+            inc(x, out=acc)                                   # k1 dt
+            inc(torch.add(x, acc, alpha=0.5, out=xs), out=k)  # k2 dt
+            acc.add_(k, alpha=2.0)
+            inc(torch.add(x, k, alpha=0.5, out=xs), out=k)    # k3 dt
+            acc.add_(k, alpha=2.0)
+            inc(torch.add(x, k, out=xs), out=k)               # k4 dt
+            acc.add_(k)
+            if out is None:
+                return torch.add(x, acc, alpha=1.0 / 6.0)
+            return torch.add(x, acc, alpha=1.0 / 6.0, out=out)
 
         return step
 
@@ -359,7 +449,7 @@ def _replace_pair(pairs: list[tuple[Path, Path]]) -> None:
                 bak.unlink(missing_ok=True)
 
 
-def save_pretrained(net: MapNet, name: str, record: dict[str, Any],
+def save_pretrained(net: DiscreteMap, name: str, record: dict[str, Any],
                     directory: Path | None = None) -> Path:
     """Write ``name.pt`` (state dict) and ``name.json`` (config, record, ``sha256`` of the
     ``.pt`` file and ``checksum`` of weights and config together, see
@@ -370,8 +460,9 @@ def save_pretrained(net: MapNet, name: str, record: dict[str, Any],
     written to unique temporary names in ``directory`` and then renamed over the old ones:
     a failure at any point leaves the previous pair intact. Record keys that the function
     writes itself (:data:`RESERVED_RECORD_KEYS`) are rejected."""
-    if not isinstance(net, MapNet):
-        raise TypeError(f"net must be a MapNet, got {type(net).__name__}")
+    if not isinstance(net, DiscreteMap):
+        raise TypeError(f"net must be a DiscreteMap (a MapNet, VectorFieldNet or fitted "
+                        f"model), got {type(net).__name__}")
     _check_name(name)
     if not isinstance(record, dict):
         raise TypeError(f"record must be a dict, got {type(record).__name__}")
@@ -414,11 +505,15 @@ def save_pretrained(net: MapNet, name: str, record: dict[str, Any],
     return pt
 
 
-def load_pretrained(name: str = "original", directory: Path | None = None
-                    ) -> tuple[MapNet, dict[str, Any]]:
-    """Load weights after checking their ``checksum`` (weights and config together, see
-    :func:`weights_checksum`) and the ``.pt`` file's ``sha256``; returns ``(net, record)``.
-    A missing or wrong checksum is an error naming the file."""
+_NETWORK_KINDS = {"map": MapNet, "vector_field": VectorFieldNet}
+
+
+def read_verified(name: str, directory: Path | None = None
+                  ) -> tuple[dict[str, Any], bytes, Path]:
+    """The record and ``.pt`` bytes of saved model ``name`` after checking its ``checksum``
+    (weights and config together, see :func:`weights_checksum`) and the ``.pt`` file's
+    ``sha256``: ``(record, pt_bytes, pt_path)``. A missing or wrong checksum is an error
+    naming the file. :func:`load_pretrained` and the fitted baselines' loaders build on it."""
     _check_name(name)
     directory = Path(directory) if directory is not None else WEIGHTS_DIR
     meta_path, pt = directory / f"{name}.json", directory / f"{name}.pt"
@@ -449,9 +544,25 @@ def load_pretrained(name: str = "original", directory: Path | None = None
         raise RuntimeError(f"checksum mismatch for {meta_path}: weights and config give "
                            f"{check[:12]}..., record {meta['checksum'][:12]}... (the record's "
                            "config or the weights were edited)")
+    return meta, pt_bytes, pt
+
+
+def load_pretrained(name: str = "original", directory: Path | None = None
+                    ) -> tuple[MapNet, dict[str, Any]]:
+    """Load a network (a :class:`MapNet` or, by its record's ``kind``, a
+    :class:`VectorFieldNet`) after :func:`read_verified` has checked its checksums;
+    returns ``(net, record)``."""
+    meta, pt_bytes, pt = read_verified(name, directory)
+    meta_path = pt.with_suffix(".json")
     cfg = dict(meta["config"])
+    kind = cfg.pop("kind", "map")
+    if kind not in _NETWORK_KINDS:
+        raise ValueError(f"weights record {meta_path} holds a model of kind {kind!r}, not a "
+                         f"network ({sorted(_NETWORK_KINDS)}); a fitted SINDy model loads "
+                         "with hhlib.baselines.load_sindy")
     try:
-        net = MapNet(cfg.pop("dt"), tuple(cfg.pop("hidden")), tuple(cfg.pop("V_S_range")), **cfg)
+        net = _NETWORK_KINDS[kind](cfg.pop("dt"), tuple(cfg.pop("hidden")),
+                                   tuple(cfg.pop("V_S_range")), **cfg)
         net.load_state_dict(torch.load(io.BytesIO(pt_bytes), map_location="cpu",
                                        weights_only=True))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:

@@ -180,29 +180,32 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
         r = np.linalg.norm(g / scale, axis=-1)
         return np.where(np.isfinite(r), r, np.inf)
 
-    g = G(X)
-    r = norm(g)
-    steps = 0.5 ** np.arange(12)
-    for _ in range(max_iter):
-        act = r >= tol
-        if not act.any():
-            break
-        J = _jac(m, X[act], V_S) - np.eye(3)
-        ok = np.isfinite(J).all(axis=(1, 2)) & (np.abs(np.linalg.det(J)) > 1e-300)
-        dx = np.zeros((act.sum(), 3))
-        dx[ok] = np.linalg.solve(J[ok], -g[act][ok][..., None])[..., 0]
-        # Try every step length at once; keep the longest that lowers the residual.
-        trial = X[act][None] + steps[:, None, None] * dx[None]
-        gt = G(trial.reshape(-1, 3)).reshape(len(steps), -1, 3)
-        rt = norm(gt)
-        better = rt < r[act][None]
-        first = np.where(better.any(0), better.argmax(0), -1)
-        idx = np.flatnonzero(act)
-        moved = first >= 0
-        X[idx[moved]] = trial[first[moved], np.flatnonzero(moved)]
-        g[idx[moved]] = gt[first[moved], np.flatnonzero(moved)]
-        r[idx[moved]] = rt[first[moved], np.flatnonzero(moved)]
-        r[idx[~moved]] = np.where(r[idx[~moved]] < tol, r[idx[~moved]], np.inf)  # stuck
+    # Newton from far starts can overflow (a fitted polynomial grows fast off the data):
+    # such starts get a non-finite residual and are dropped, so NumPy's warnings are noise.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        g = G(X)
+        r = norm(g)
+        steps = 0.5 ** np.arange(12)
+        for _ in range(max_iter):
+            act = r >= tol
+            if not act.any():
+                break
+            J = _jac(m, X[act], V_S) - np.eye(3)
+            ok = np.isfinite(J).all(axis=(1, 2)) & (np.abs(np.linalg.det(J)) > 1e-300)
+            dx = np.zeros((act.sum(), 3))
+            dx[ok] = np.linalg.solve(J[ok], -g[act][ok][..., None])[..., 0]
+            # Try every step length at once; keep the longest that lowers the residual.
+            trial = X[act][None] + steps[:, None, None] * dx[None]
+            gt = G(trial.reshape(-1, 3)).reshape(len(steps), -1, 3)
+            rt = norm(gt)
+            better = rt < r[act][None]
+            first = np.where(better.any(0), better.argmax(0), -1)
+            idx = np.flatnonzero(act)
+            moved = first >= 0
+            X[idx[moved]] = trial[first[moved], np.flatnonzero(moved)]
+            g[idx[moved]] = gt[first[moved], np.flatnonzero(moved)]
+            r[idx[moved]] = rt[first[moved], np.flatnonzero(moved)]
+            r[idx[~moved]] = np.where(r[idx[~moved]] < tol, r[idx[~moved]], np.inf)  # stuck
     found: list[np.ndarray] = []
     lo, hi = dom.T
     inside = np.all((X >= lo) & (X <= hi), axis=1)
@@ -416,13 +419,21 @@ def _sweep_grid(V_S) -> np.ndarray:
 def sweep_regimes(run, V_S, t_min: float) -> dict:
     """Run ``run`` (from :func:`sweep_runner`) over the grid ``V_S`` and summarise each run
     after the transient ``t_min`` s: ``{"stats": [BurstStats], "isis": [ISIs (s)],
-    "regimes": ["rest" | "bursting" | "tonic"]}``, one entry per value of ``V_S``."""
-    from .spikes import sweep_statistics
+    "regimes": ["rest" | "bursting" | "tonic" | "diverged"]}``, one entry per value of
+    ``V_S``. A run that becomes non-finite (a model that blows up) is ``"diverged"``, with
+    no spikes and NaN statistics."""
+    from .spikes import BurstStats, sweep_statistics
     if not callable(run):
         raise TypeError(f"run must be callable as run(V_S) -> (t, V), got {type(run).__name__}")
     t_min = _number(t_min, "t_min")
     t, V = run(_sweep_grid(V_S))
-    stats, isis = sweep_statistics(t, V, t_min=t_min)
+    ok = np.isfinite(V).all(axis=1)
+    found, isis_ok = sweep_statistics(t, V[ok], t_min=t_min) if ok.any() else ([], [])
+    nan = float("nan")
+    stats = [BurstStats("diverged", 0, nan, nan, nan, nan, nan, 0)] * len(ok)
+    isis = [np.empty(0)] * len(ok)
+    for i, st, isi in zip(np.flatnonzero(ok), found, isis_ok):
+        stats[i], isis[i] = st, isi
     return {"stats": stats, "isis": isis, "regimes": [s.regime for s in stats]}
 
 

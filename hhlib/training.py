@@ -23,7 +23,8 @@ from .evaluation import dynamics_score
 from .model import _real_array, is_physical
 from .network import MapNet, _check_hidden, _check_range, _is_int, normalisation
 
-__all__ = ["TrainConfig", "train", "train_on_dataset", "rollout_loss", "TrainingError"]
+__all__ = ["TrainConfig", "train", "train_on_dataset", "rollout_loss", "jacobian_penalty",
+           "TrainingError"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,11 @@ class TrainConfig:
     # validation V_S; the criterion adds 10 x the fraction that leaves the physical box.
     random_runs: int = 0
     random_run_time: float = 100.0
+    # Jacobian regularisation (0 = off): adds this weight times the mean squared norm of
+    # the network's Jacobian (normalised increment with respect to normalised state, a
+    # Hutchinson estimate) at jacobian_points random states in the physical box per batch.
+    jacobian_weight: float = 0.0
+    jacobian_points: int = 256
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", _check_hidden(self.hidden))
@@ -60,11 +66,16 @@ class TrainConfig:
                              f"integer pairs, got {self.stages!r}")
         object.__setattr__(self, "stages", tuple((int(k), int(e)) for k, e in st))
         for k in ("batch_size", "val_steps", "patience", "select_from_epoch", "seed",
-                  "random_runs"):
+                  "random_runs", "jacobian_points"):
             v = getattr(self, k)
             low = 0 if k in ("seed", "random_runs") else 1
             if not _is_int(v) or v < low:
                 raise ValueError(f"{k} must be an integer >= {low}, got {v!r}")
+        w = self.jacobian_weight
+        if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, float, np.integer,
+                                                                np.floating)) \
+                or not (math.isfinite(w) and w >= 0):
+            raise ValueError(f"jacobian_weight must be a finite number >= 0, got {w!r}")
         for k in ("lr", "lr_final", "max_minutes", "random_run_time"):
             v = getattr(self, k)
             if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
@@ -105,6 +116,23 @@ def rollout_loss(net: MapNet, windows: torch.Tensor, V_S: torch.Tensor) -> torch
     return err / K
 
 
+def jacobian_penalty(net: MapNet, n: int, gen: torch.Generator) -> torch.Tensor:
+    """Mean of |J v|^2 over ``n`` random states uniform in the physical box
+    (:data:`hhlib.data.PHYSICAL_START_BOX`) at random V_S in the trained range, J the
+    Jacobian of the network's MLP (normalised increment, or field, with respect to the
+    normalised state) and v standard normal: an unbiased estimate of the squared Frobenius
+    norm, one forward-mode pass. Differentiable in the weights."""
+    from .data import PHYSICAL_START_BOX
+    box = torch.tensor(PHYSICAL_START_BOX, dtype=net.x_mean.dtype)
+    x = box[:, 0] + (box[:, 1] - box[:, 0]) * torch.rand((n, 3), generator=gen)
+    lo, hi = net.V_S_range
+    vs = lo + (hi - lo) * torch.rand(n, generator=gen)
+    z = torch.cat([(x - net.x_mean) / net.x_std, net._vs_norm(vs)[:, None]], dim=-1)
+    v = torch.cat([torch.randn((n, 3), generator=gen), torch.zeros((n, 1))], dim=-1)
+    _, jv = torch.func.jvp(net.mlp, (z,), (v,))
+    return (jv ** 2).sum(dim=-1).mean()
+
+
 def _windows(cuts: torch.Tensor, K: int, gen: torch.Generator) -> torch.Tensor:
     """One random window of K + 1 samples from each cut."""
     N, L1, _ = cuts.shape
@@ -138,8 +166,9 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
           V_S_range: tuple[float, float] | None = None, variant: str = "original",
           val_trajectories: np.ndarray | None = None, val_traj_V_S: np.ndarray | None = None,
           extra_cuts: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-          progress: bool = True) -> tuple[MapNet, dict[str, Any]]:
-    """Train a MapNet on cuts (N, L + 1, 3) with their V_S (N,).
+          net_class: type = MapNet, progress: bool = True) -> tuple[MapNet, dict[str, Any]]:
+    """Train a MapNet (or ``net_class``, a subclass such as
+    :class:`hhlib.network.VectorFieldNet`) on cuts (N, L + 1, 3) with their V_S (N,).
 
     Model selection and early stopping: with ``val_trajectories`` (n, T, 3) at
     ``val_traj_V_S`` (n,), the criterion is :func:`dynamics_score` of free runs against
@@ -163,6 +192,9 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
     (:func:`is_physical`), so the selected epoch is bounded off the attractor too."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not (isinstance(net_class, type) and issubclass(net_class, MapNet)):
+        raise TypeError(f"net_class must be MapNet or a subclass of it (e.g. VectorFieldNet), "
+                        f"got {net_class!r}")
     train_cuts, train_V_S = _check_cuts(train_cuts, train_V_S, "train")
     val_cuts, val_V_S = _check_cuts(val_cuts, val_V_S, "val")
     if val_cuts.shape[1] != train_cuts.shape[1]:
@@ -219,7 +251,7 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
         rr_steps = int(round(config.random_run_time / dt))
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    net = MapNet(dt, config.hidden, V_S_range, variant=variant, **normalisation(train_cuts))
+    net = net_class(dt, config.hidden, V_S_range, variant=variant, **normalisation(train_cuts))
     tc = torch.as_tensor(train_cuts, dtype=torch.float32)
     tv = torch.as_tensor(train_V_S, dtype=torch.float32)
     vc = torch.as_tensor(val_cuts[:, : config.val_steps + 1], dtype=torch.float32)
@@ -277,6 +309,9 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
             for i in range(0, data.shape[0], bs):
                 j = perm[i: i + bs]
                 loss = rollout_loss(net, data[j], vs[j])
+                if config.jacobian_weight:
+                    loss = loss + config.jacobian_weight * jacobian_penalty(
+                        net, config.jacobian_points, gen)
                 if not torch.isfinite(loss):
                     raise diverged(f"non-finite training loss ({float(loss)})")
                 opt.zero_grad(set_to_none=True)
@@ -351,8 +386,8 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
     return net, hist
 
 
-def train_on_dataset(ds: Any, config: TrainConfig, *, progress: bool = True
-                     ) -> tuple[MapNet, dict[str, Any]]:
+def train_on_dataset(ds: Any, config: TrainConfig, *, net_class: type = MapNet,
+                     progress: bool = True) -> tuple[MapNet, dict[str, Any]]:
     """:func:`train` on a :class:`hhlib.data.Dataset`'s attractor cuts (its ``extra_cuts``
     are not used: this is the shipped recipe), selecting the epoch by the dynamics score of
     free runs against its validation trajectories; the time step, V_S range and variant are
@@ -365,4 +400,4 @@ def train_on_dataset(ds: Any, config: TrainConfig, *, progress: bool = True
     return train(ds.cuts["train"], ds.cut_V_S["train"], ds.cuts["val"], ds.cut_V_S["val"],
                  c.dt, config, V_S_range=c.V_S_range, variant=c.variant,
                  val_trajectories=ds.trajectories["val"], val_traj_V_S=ds.V_S["val"],
-                 progress=progress)
+                 net_class=net_class, progress=progress)

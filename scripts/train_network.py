@@ -11,6 +11,12 @@ Regenerate the shipped weights exactly with (2-core CPU, about 10-15 minutes eac
         --patience 60 --transient-runs 160 --random-runs 48
     .venv/bin/python scripts/train_network.py --name original-transient-wide --stages 1:60 \
         --patience 60 --transient-runs 160 --random-runs 48 --transient-box -75 -15 0 0.3 0 0.35
+    .venv/bin/python scripts/train_network.py --name original-transient-jacobian --stages 1:60 \
+        --patience 60 --transient-runs 160 --random-runs 48 --jacobian-weight 1e-7
+    .venv/bin/python scripts/train_network.py --name vector-field --kind vector_field \
+        --stages 1:50 --patience 50 --max-minutes 14  # chapter "Other discovery methods"
+        # (shipped: stopped by the 14-minute budget at epoch 39 of 50 on a busy 2-core
+        # machine; its selected epoch, 24, came before that)
     for k in 1 2 3 4 5; do                   # the seed ensemble of chapter "Dynamics recovery"
         .venv/bin/python scripts/train_network.py --name original-seed$k --seed $k \
             --stages 1:80 --patience 80
@@ -34,7 +40,7 @@ import torch
 
 from hhlib import __version__
 from hhlib.data import DatasetConfig, check_writable_dir, load_or_make_dataset
-from hhlib.network import WEIGHTS_DIR, save_pretrained
+from hhlib.network import WEIGHTS_DIR, MapNet, VectorFieldNet, save_pretrained
 from hhlib.training import TrainConfig, TrainingError, train
 from hhlib.network import _check_name
 
@@ -114,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="perturbation in units of each variable's state spread")
     ap.add_argument("--random-runs", type=_nonnegative_int, default=0,
                     help="random-start free runs whose boundedness joins the selection")
+    ap.add_argument("--jacobian-weight", type=float, default=0.0,
+                    help="weight of the Jacobian penalty at random states in the physical box "
+                         "(hhlib.training.jacobian_penalty); 0 = off")
+    ap.add_argument("--kind", choices=("map", "vector_field"), default="map",
+                    help="map: the network is the step map (the paper's); vector_field: the "
+                         "network is dx/dt, used through one RK4 step (a neural ODE)")
     args = ap.parse_args(argv)
 
     # Every check that can fail runs here, before the dataset build and the training.
@@ -134,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tcfg = TrainConfig(stages=args.stages, seed=args.seed, max_minutes=args.max_minutes,
                            patience=args.patience, select_from_epoch=args.select_from_epoch,
-                           random_runs=args.random_runs)
+                           random_runs=args.random_runs,
+                           jacobian_weight=args.jacobian_weight)
     except (TypeError, ValueError) as e:
         ap.error(str(e))
     if max(k for k, _ in tcfg.stages) > dcfg.cut_len or tcfg.val_steps > dcfg.cut_len:
@@ -152,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                           ds.cut_V_S["val"], dcfg.dt, tcfg, V_S_range=dcfg.V_S_range,
                           variant=dcfg.variant, val_trajectories=ds.trajectories["val"],
                           val_traj_V_S=ds.V_S["val"], progress=True,
+                          net_class=VectorFieldNet if args.kind == "vector_field" else MapNet,
                           extra_cuts={k: (ds.extra_cuts[k], ds.extra_V_S[k])
                                       for k in ds.extra_cuts} or None)
     except TrainingError as e:

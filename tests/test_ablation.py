@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from hhlib.ablation import ABLATION_HEADERS, ablation_rows, describe_recipe, evaluate_variant
+from hhlib.ablation import (ABLATION_HEADERS, ablation_rows, describe_recipe, evaluate_all,
+                            evaluate_variant)
 from hhlib.model import HHParams
 from hhlib.network import load_pretrained
 from hhlib.recovery import compare_fixed_points, fixed_point_checks
@@ -97,3 +98,25 @@ def test_selection_criterion_penalises_leaving_the_box():
         pytest.approx(10.0)
     with pytest.raises(ValueError, match="n_random"):
         selection_criterion(still, val, vs, n_random=0)
+
+
+def test_evaluate_all_in_processes_gives_the_in_process_numbers():
+    """evaluate_all runs each evaluation in its own (spawned) process; the numbers are the
+    ones evaluate_variant gives here, bit for bit (same code, one thread each)."""
+    import torch
+    torch.set_num_threads(1)
+    net, rec = load_pretrained("original")
+    other, other_rec = load_pretrained("original-transient")
+    kw = dict(val_trajectories=np.zeros((1, 201, 3)) + [-60.0, 0.001, 0.18],
+              val_V_S=[-40.0], test_V_S=[-40.0, -32.0], test_x0=[[-60.0, 0.001, 0.18]] * 2,
+              t_compare=20.0, t_min=10.0, params=HHParams(), V_S_grid=[-40.0, -34.0],
+              tol=TOL, n_random=3, t_random=5.0)
+    both = evaluate_all({"a": (net, rec), "b": (other, other_rec)}, **kw)
+    assert list(both) == ["a", "b"] and both["b"][0] is other_rec
+    for name, m, r in (("a", net, rec), ("b", other, other_rec)):
+        here = evaluate_variant(m, r, **kw)
+        assert both[name][1] == here
+    with pytest.raises(TypeError, match="models must be a non-empty dict"):
+        evaluate_all({"a": net}, **kw)
+    with pytest.raises(TypeError, match="evaluate must be callable"):
+        evaluate_all({"a": (net, rec)}, evaluate="evaluate_variant", **kw)

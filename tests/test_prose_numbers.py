@@ -41,6 +41,7 @@ ALLOWED: dict[str, str] = {
     # Names that contain digits: SciPy's solvers, the Dormand-Prince order pair "5(4)" that
     # names the method, and floating-point types.
     r"\(?(RK45|RK23|DOP853)('s)?\)?": "a SciPy solver's name",
+    r"\(?RK4('s)?\)?": "the name of the classical fourth-order Runge-Kutta method",
     r"Tsit5": "a diffrax solver's name",
     r"\(?5\(4\)\)?": "the name of the Dormand-Prince 5(4) pair",
     r"\(?float(16|32|64)\)?": "a floating-point type",

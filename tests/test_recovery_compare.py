@@ -347,3 +347,22 @@ def test_jacobian_is_used_consistently():
                                rtol=1e-8)
     rows = fixed_point_rows(cmp, [-38.2])
     assert rows[0][0] == -38.0 and rows[0][-1] == cmp.n_found[0]
+
+
+def test_sweep_regimes_marks_runs_that_blow_up():
+    """A run that becomes non-finite is "diverged" with no ISIs; the others are summarised
+    as before."""
+    import numpy as np
+    from hhlib.recovery import sweep_regimes
+    t = np.arange(0, 20.0, 0.01)
+    spiking = np.where(np.sin(2 * np.pi * t / 0.5) > 0.95, 0.0, -60.0)
+
+    def run(V_S):
+        V = np.tile(spiking, (len(V_S), 1))
+        V[1, 500:] = np.nan
+        return t, V
+
+    out = sweep_regimes(run, np.array([-40.0, -35.0, -30.0]), 2.0)
+    assert out["regimes"][1] == "diverged" and out["isis"][1].size == 0
+    assert out["regimes"][0] == out["regimes"][2] == "tonic"
+    assert np.isnan(out["stats"][1].isi_mean)

@@ -122,3 +122,26 @@ def test_train_config_validation():
         TrainConfig(random_runs=-1)
     with pytest.raises(ValueError, match="random_run_time"):
         TrainConfig(random_run_time=0.0)
+
+
+def test_jacobian_penalty_estimates_the_frobenius_norm():
+    """The Hutchinson estimate converges to the mean squared Frobenius norm of the MLP's
+    Jacobian with respect to the state inputs, computed exactly by autograd; a network
+    that starts as the identity map (last layer zero) has none."""
+    import torch
+    from hhlib.network import MapNet
+    from hhlib.training import jacobian_penalty
+    torch.manual_seed(0)
+    net = MapNet(0.01, (16,), x_mean=(-50, 0.05, 0.2), x_std=(10, 0.03, 0.03))
+    assert float(jacobian_penalty(net, 64, torch.Generator().manual_seed(1))) == 0.0
+    torch.nn.init.normal_(net.mlp[-1].weight)
+    est = float(jacobian_penalty(net, 40000, torch.Generator().manual_seed(2)))
+    gen = torch.Generator().manual_seed(3)
+    from hhlib.data import PHYSICAL_START_BOX
+    box = torch.tensor(PHYSICAL_START_BOX)
+    x = box[:, 0] + (box[:, 1] - box[:, 0]) * torch.rand((2000, 3), generator=gen)
+    vs = -44 + 14 * torch.rand(2000, generator=gen)
+    z = torch.cat([(x - net.x_mean) / net.x_std, net._vs_norm(vs)[:, None]], dim=-1)
+    J = torch.func.vmap(torch.func.jacrev(net.mlp))(z)[:, :, :3]
+    exact = float((J ** 2).sum(dim=(1, 2)).mean())
+    assert est == pytest.approx(exact, rel=0.05)

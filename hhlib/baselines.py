@@ -1,0 +1,504 @@
+"""Other discovery methods on the same data: a learned vector field and sparse regression.
+
+The paper's method learns the step map x_{k+1} = F(x_k, V_S). Two standard alternatives
+learn the vector field dx/dt = f(x, V_S) instead, from the same training cuts:
+
+* a neural vector field (:class:`hhlib.network.VectorFieldNet`, trained like the map by
+  :func:`hhlib.training.train` through one RK4 step of length dt);
+* sparse identification of nonlinear dynamics (SINDy, Brunton, Proctor & Kutz 2016):
+  derivatives of the cuts by finite differences (``pysindy.FiniteDifference``), a library
+  of candidate terms, and sequentially thresholded least squares (``pysindy.STLSQ``).
+  :class:`SindyMap` holds the fitted right-hand side and steps it with RK4.
+
+Every model is then a :class:`hhlib.network.DiscreteMap` with the same time step, and
+:func:`evaluate_model` measures it with the code of chapters 4 and 5
+(:func:`hhlib.ablation.evaluate_variant`), plus the Neimark-Sacker point of its slow pair
+(:func:`hhlib.recovery.map_hopf_point`). The fixed points of the RK4 map of f are the
+zeros of f, and log(mu)/dt of its multipliers differs from the eigenvalues of df/dx by
+the RK4 error only: :func:`field_eigenvalues` computes the latter directly as a check.
+
+Candidate libraries (in the normalised state z = (x - mean)/spread and normalised V_S):
+
+* ``"polynomial"``: every monomial in (z_V, z_n, z_S, v) up to ``degree``;
+* ``"sigmoid"``: the monomials up to ``degree`` plus, for generic centres c every 10 mV
+  from -70 to -10 mV (:data:`SIGMOID_CENTRES`, width :data:`SIGMOID_WIDTH`), the sigmoid
+  s_c(V) = 1 / (1 + exp((c - V) / width)) alone and times z_V, z_n and v. The centres are
+  a plain grid, not the model's half-activation voltages.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from .ablation import evaluate_variant
+from .model import HHParams, _real_array
+from .network import (DiscreteMap, VectorFieldNet, load_pretrained, normalisation,
+                      read_verified)
+from .recovery import map_fixed_points, map_hopf_point, map_jacobian
+
+__all__ = ["LIBRARIES", "SIGMOID_CENTRES", "SIGMOID_WIDTH", "library_names", "SindyMap",
+           "fit_sindy", "load_sindy", "load_model", "field_eigenvalues", "evaluate_model",
+           "BASELINE_HEADERS", "baseline_rows", "baseline_text", "method_of",
+           "map_eigenvalue_check", "derivative_error", "grid_errors", "plot_grid_errors", "plot_bifurcation_panels"]
+
+LIBRARIES = ("polynomial", "sigmoid")
+SIGMOID_CENTRES = (-70.0, -60.0, -50.0, -40.0, -30.0, -20.0, -10.0)   # mV, a plain grid
+SIGMOID_WIDTH = 6.0                                                   # mV
+_VARS = ("V", "n", "S", "V_S")
+
+
+def _check_library(library: Any, degree: Any) -> tuple[str, int]:
+    if library not in LIBRARIES:
+        raise ValueError(f"library must be one of {LIBRARIES}, got {library!r}")
+    if isinstance(degree, (bool, np.bool_)) or not isinstance(degree, (int, np.integer)) \
+            or not 1 <= degree <= 5:
+        raise ValueError(f"degree must be an integer from 1 to 5, got {degree!r}")
+    return library, int(degree)
+
+
+def _monomials(degree: int) -> list[tuple[int, ...]]:
+    return [m for d in range(degree + 1)
+            for m in itertools.combinations_with_replacement(range(4), d)]
+
+
+def library_names(library: str, degree: int) -> list[str]:
+    """Names of the candidate terms, in the order of the coefficients: ``"1"``, ``"V n"``,
+    ``"S^2"``, ``"s(-40) n"`` (the sigmoid centred at -40 mV times z_n), ... Variables are
+    normalised (state by its spread, V_S to [-1, 1] over the trained range)."""
+    library, degree = _check_library(library, degree)
+    names = []
+    for m in _monomials(degree):
+        if not m:
+            names.append("1")
+            continue
+        names.append(" ".join(_VARS[i] + (f"^{m.count(i)}" if m.count(i) > 1 else "")
+                              for i in sorted(set(m))))
+    if library == "sigmoid":
+        for c in SIGMOID_CENTRES:
+            s = f"s({c:g})"
+            names += [s, f"{s} V", f"{s} n", f"{s} V_S"]
+    return names
+
+
+def _monomial_index(degree: int) -> torch.Tensor:
+    """(p, degree) column indices of the monomials in the order of :func:`_monomials`,
+    padded with 4, the index of a column of ones: one gather and one product give them
+    all, the constant term included."""
+    rows = [list(m) + [4] * (degree - len(m)) for m in _monomials(degree)]
+    return torch.tensor(rows, dtype=torch.long)
+
+
+def _features(u: torch.Tensor, V: torch.Tensor, library: str,
+              index: torch.Tensor) -> torch.Tensor:
+    """Candidate terms (B, p) from normalised inputs ``u`` (B, 4) and raw V (B,) in mV, in
+    the order of :func:`library_names`; ``index`` from :func:`_monomial_index`. A handful
+    of tensor operations per call, whatever the number of terms: a free run calls this
+    four times per step."""
+    ue = torch.cat([u, torch.ones_like(u[:, :1])], dim=-1)              # V, n, S, V_S, 1
+    terms = ue[:, index].prod(dim=-1)
+    if library == "polynomial":
+        return terms
+    c = torch.as_tensor(SIGMOID_CENTRES, dtype=u.dtype, device=u.device)
+    s = torch.sigmoid((V[:, None] - c) * (1.0 / SIGMOID_WIDTH))         # (B, 7)
+    g = ue[:, _SIGMOID_FACTORS]                                          # 1, V, n, V_S
+    return torch.cat([terms, (s[:, :, None] * g[:, None, :]).flatten(1)], dim=-1)
+
+
+_SIGMOID_FACTORS = torch.tensor([4, 0, 1, 3])
+
+
+class SindyMap(DiscreteMap):
+    """A fitted right-hand side f(x, V_S) = (d_std / dt) * coef @ terms(x, V_S), stepped by
+    ``substeps`` RK4 steps per ``dt``. ``coef`` (3, p) holds one row per variable (V, n,
+    S) over :func:`library_names`; it is a (frozen) parameter, saved with the model."""
+
+    def __init__(self, dt: float, library: str = "polynomial", degree: int = 3,
+                 V_S_range: tuple[float, float] = (-44.0, -30.0),
+                 x_mean=(0.0, 0.0, 0.0), x_std=(1.0, 1.0, 1.0),
+                 d_mean=(0.0, 0.0, 0.0), d_std=(1.0, 1.0, 1.0), variant: str = "original",
+                 substeps: int = 1, coef=None):
+        super().__init__(dt, V_S_range, x_mean, x_std, d_mean, d_std, variant)
+        self.library, self.degree = _check_library(library, degree)
+        if isinstance(substeps, (bool, np.bool_)) or not isinstance(substeps, (int, np.integer)) \
+                or substeps < 1:
+            raise ValueError(f"substeps must be an integer >= 1, got {substeps!r}")
+        self.substeps = int(substeps)
+        self._index = _monomial_index(self.degree)
+        p = len(library_names(self.library, self.degree))
+        c = np.zeros((3, p)) if coef is None else _real_array(coef, "coef")
+        if c.shape != (3, p) or not np.all(np.isfinite(c)):
+            raise ValueError(f"coef must be finite, of shape (3, {p}) for the {library!r} "
+                             f"library of degree {degree}, got shape {c.shape}")
+        self.coef = torch.nn.Parameter(torch.as_tensor(c, dtype=torch.float32),
+                                       requires_grad=False)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "kind": "sindy", "library": self.library,
+                "degree": self.degree, "substeps": self.substeps}
+
+    def terms(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+        """The candidate terms (B, p) at states ``x`` (B, 3) and ``V_S`` (B,)."""
+        u = torch.cat([(x - self.x_mean) / self.x_std, self._vs_norm(V_S)[:, None]], dim=-1)
+        return _features(u, x[:, 0], self.library, self._index)
+
+    def field(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+        """f(x, V_S) in (mV, 1, 1) per s, tensors (B, 3) and (B,)."""
+        return (self.terms(x, V_S) @ self.coef.T) * (self.d_std / self._dt)
+
+    def forward(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+        h = self._dt / self.substeps
+        for _ in range(self.substeps):
+            k1 = self.field(x, V_S)
+            k2 = self.field(x + 0.5 * h * k1, V_S)
+            k3 = self.field(x + 0.5 * h * k2, V_S)
+            k4 = self.field(x + h * k3, V_S)
+            x = x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        return x
+
+    def _fused_step(self, V_S: torch.Tensor):
+        """The RK4 steps of :meth:`forward` for a rollout at fixed ``V_S``: the V_S column,
+        the coefficient scale and the step length folded in once, stage sums in place."""
+        h = self._dt / self.substeps
+        W = (self.coef.T * (self.d_std * (h / self._dt))).contiguous()       # (p, 3): h f
+        v = self._vs_norm(V_S)[:, None]
+        mean, std, lib, index = self.x_mean, self.x_std, self.library, self._index
+        B = V_S.shape[0]
+        k, acc, xs, y = (torch.empty((B, 3), dtype=V_S.dtype, device=V_S.device)
+                         for _ in range(4))
+
+        def inc(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+            u = torch.cat([(x - mean) / std, v], dim=-1)
+            return torch.mm(_features(u, x[:, 0], lib, index), W, out=out)
+
+        def step(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+            for i in range(self.substeps):
+                src = x if i == 0 else y
+                inc(src, acc)
+                inc(torch.add(src, acc, alpha=0.5, out=xs), k)
+                acc.add_(k, alpha=2.0)
+                inc(torch.add(src, k, alpha=0.5, out=xs), k)
+                acc.add_(k, alpha=2.0)
+                inc(torch.add(src, k, out=xs), k)
+                acc.add_(k)
+                torch.add(src, acc, alpha=1.0 / 6.0, out=y)
+            return y.clone() if out is None else out.copy_(y)
+
+        return step
+
+    def n_terms(self) -> int:
+        """Number of non-zero coefficients over the three equations."""
+        return int((self.coef != 0).sum())
+
+    def equations(self, digits: int = 3) -> list[str]:
+        """The fitted equations, one string per variable, in normalised variables:
+        ``dV/dt = (dV scale) * (c1 * 1 + c2 * V n + ...)``; zero terms are left out."""
+        names = library_names(self.library, self.degree)
+        out = []
+        for var, row, scale in zip(_VARS[:3], self.coef.double().numpy(),
+                                   (self.d_std / self._dt).double().tolist()):
+            terms = [f"{c:+.{digits}g} {n}" if n != "1" else f"{c:+.{digits}g}"
+                     for c, n in zip(row, names) if c != 0]
+            out.append(f"d{var}/dt = {scale:.4g} * ({' '.join(terms) or '0'})")
+        return out
+
+
+def fit_sindy(cuts, cut_V_S, dt: float, *, library: str = "polynomial", degree: int = 3,
+              threshold: float = 0.01, alpha: float = 1e-5, fd_order: int = 2,
+              V_S_range=None, variant: str = "original", substeps: int = 1) -> SindyMap:
+    """Fit a :class:`SindyMap` to cuts (N, L + 1, 3) sampled every ``dt`` s at ``cut_V_S``
+    (N,) mV: finite-difference derivatives of order ``fd_order`` (2 or 4) along each cut
+    (``pysindy.FiniteDifference``), the candidate
+    terms of ``library`` (``degree``), and ``pysindy.STLSQ`` (``threshold`` on the
+    coefficients, ridge ``alpha``). The normalisation is that of the
+    cuts (:func:`hhlib.network.normalisation`), as for the networks."""
+    import pysindy as ps
+
+    library, degree = _check_library(library, degree)
+    cuts = _real_array(cuts, "cuts")
+    vs = _real_array(cut_V_S, "cut_V_S")
+    if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 3 or not np.all(np.isfinite(cuts)):
+        raise ValueError(f"cuts must be finite, of shape (N, L + 1 >= 3, 3), got {cuts.shape}")
+    if vs.shape != (cuts.shape[0],) or not np.all(np.isfinite(vs)):
+        raise ValueError(f"cut_V_S must hold one finite V_S per cut (shape ({cuts.shape[0]},)), "
+                         f"got {vs.shape}")
+    for k, v in (("dt", dt), ("threshold", threshold), ("alpha", alpha)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                np.floating)) \
+                or not math.isfinite(v) or v < 0 or (k == "dt" and v == 0):
+            raise ValueError(f"{k} must be a finite number {'> 0' if k == 'dt' else '>= 0'}, "
+                             f"got {v!r}")
+    if fd_order not in (2, 4) or isinstance(fd_order, bool):
+        raise ValueError(f"fd_order must be 2 or 4, got {fd_order!r}")
+    V_S_range = (float(vs.min()), float(vs.max())) if V_S_range is None else V_S_range
+    model = SindyMap(dt, library, degree, V_S_range, variant=variant, substeps=substeps,
+                     **normalisation(cuts))
+    dxdt = ps.FiniteDifference(order=fd_order, axis=1)(cuts, t=float(dt))
+    m = model.double()
+    with torch.no_grad():
+        x = torch.as_tensor(cuts.reshape(-1, 3))
+        v = torch.as_tensor(np.repeat(vs, cuts.shape[1]))
+        theta = m.terms(x, v).numpy()
+    y = dxdt.reshape(-1, 3) * (dt / m.d_std.numpy())
+    # The terms are already of unit scale (normalised variables), so the threshold applies
+    # to the coefficients as they are: a term below it moves the derivative by less than
+    # that fraction of a typical step per dt.
+    opt = ps.STLSQ(threshold=float(threshold), alpha=float(alpha))
+    opt.fit(theta, y)
+    coef = np.asarray(opt.coef_, dtype=float)
+    if not np.all(np.isfinite(coef)):
+        raise RuntimeError("the sparse regression returned non-finite coefficients")
+    model = model.float()
+    model.coef.data = torch.as_tensor(coef, dtype=torch.float32)
+    return model.eval()
+
+
+def load_sindy(name: str, directory=None) -> tuple[SindyMap, dict[str, Any]]:
+    """A shipped :class:`SindyMap` and its record, after the checksums of
+    :func:`hhlib.network.read_verified`."""
+    meta, pt_bytes, pt = read_verified(name, directory)
+    cfg = dict(meta["config"])
+    if cfg.pop("kind", "map") != "sindy":
+        raise ValueError(f"{pt.with_suffix('.json')} is not a SINDy model (load it with "
+                         "hhlib.network.load_pretrained)")
+    import io
+    try:
+        model = SindyMap(cfg.pop("dt"), **{k: tuple(v) if isinstance(v, list) else v
+                                          for k, v in cfg.items()})
+        model.load_state_dict(torch.load(io.BytesIO(pt_bytes), map_location="cpu",
+                                         weights_only=True))
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{pt} does not match its record: {e}") from None
+    return model.eval(), meta
+
+
+def load_model(name: str, directory=None) -> tuple[DiscreteMap, dict[str, Any]]:
+    """Any shipped model by name: a network (:func:`hhlib.network.load_pretrained`) or a
+    fitted SINDy model (:func:`load_sindy`), by the ``kind`` in its record."""
+    meta, _, _ = read_verified(name, directory)
+    if meta["config"].get("kind") == "sindy":
+        return load_sindy(name, directory)
+    return load_pretrained(name, directory)
+
+
+def method_of(model: DiscreteMap) -> str:
+    """What a model learned, in words."""
+    if isinstance(model, SindyMap):
+        return (f"SINDy, {model.library} library of degree {model.degree} "
+                f"({model.n_terms()} terms)")
+    if isinstance(model, VectorFieldNet):
+        return f"neural vector field {list(model.hidden)}, one RK4 step per Δt"
+    if hasattr(model, "hidden"):
+        return f"network map {list(model.hidden)} (the paper's method)"
+    return type(model).__name__
+
+
+def field_eigenvalues(model: DiscreteMap, x, V_S: float) -> np.ndarray:
+    """Eigenvalues (1/s, sorted by real part) of df/dx at state ``x`` (3,) for a model with
+    a vector field (:class:`VectorFieldNet`, :class:`SindyMap`), by autograd in float64;
+    for comparison with log(mu)/dt of the map's multipliers at its fixed points."""
+    if not hasattr(model, "field"):
+        raise TypeError(f"model must have a vector field (a VectorFieldNet or SindyMap), got "
+                        f"{type(model).__name__}")
+    x = _real_array(x, "x")
+    if x.shape != (3,) or not np.all(np.isfinite(x)):
+        raise ValueError(f"x must be 3 finite numbers (V mV, n, S), got shape {x.shape}")
+    import copy
+    m = copy.deepcopy(model).double().eval()
+    vs = torch.tensor([float(V_S)], dtype=torch.float64)
+    J = torch.autograd.functional.jacobian(lambda y: m.field(y[None], vs)[0],
+                                           torch.as_tensor(x)).numpy()
+    lam = np.linalg.eigvals(J)
+    return lam[np.argsort(lam.real)]
+
+
+BASELINE_HEADERS = ["method", "what it learns", "training (min)", "validation score",
+                    "held-out targets met", "random starts physical", "non-finite",
+                    "exactly one fixed point", "worst V* (mV)", "worst n*", "worst S*",
+                    "eigenvalues within tol.", "Neimark–Sacker point (mV)"]
+
+
+def evaluate_model(model: DiscreteMap, record: dict, *, hopf_bracket, hopf_x_start,
+                   **kwargs: Any) -> dict[str, Any]:
+    """:func:`hhlib.ablation.evaluate_variant` (the columns of chapter 4's variant table,
+    same arguments in ``kwargs``, ``details=True``) plus the V_S of the map's
+    Neimark-Sacker point in ``hopf_bracket`` from ``hopf_x_start``
+(:func:`hhlib.recovery.map_hopf_point`): NaN, with the reason under ``"hopf_note"``,
+    when there is none."""
+    out = evaluate_variant(model, record, details=True, **kwargs)
+    try:
+        out["hopf"] = map_hopf_point(model, hopf_bracket, hopf_x_start, extrapolate=True)
+        out["hopf_note"] = ""
+    except ValueError as e:
+        out["hopf"], out["hopf_note"] = float("nan"), str(e)
+    out["method"] = method_of(model)
+    return out
+
+
+def baseline_rows(results: dict[str, tuple[dict, dict]]) -> list[tuple]:
+    """Rows in :data:`BASELINE_HEADERS` order from ``{name: (record, evaluate_model(...))}``."""
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be a non-empty dict name -> (record, evaluation)")
+    rows = []
+    for name, (_, r) in results.items():
+        hopf = "none found" if not math.isfinite(r["hopf"]) else f"{r['hopf']:.3f}"
+        rows.append((name, r["method"], f"{r['train_minutes']:.1f}", f"{r['val_score']:.3g}",
+                     f"{r['checks_ok']} of {r['checks']}",
+                     f"{r['random_ok']} of {r['random_runs']}", r["non_finite"],
+                     f"{r['exactly_one']} of {r['n_grid']}", f"{r['worst_V']:.3g}",
+                     f"{r['worst_n']:.2g}", f"{r['worst_S']:.2g}",
+                     f"{r['eig_ok']} of {r['n_grid']}", hopf))
+    return rows
+
+
+def baseline_text(results: dict[str, tuple[dict, dict]], hopf_ode: float,
+                  hopf_tol: float = 0.15) -> str:
+    """One sentence per method, from its numbers: boundedness from random states, fixed
+    points (how many grid values with exactly one, with all eigenvalues in tolerance) and
+    the Neimark-Sacker point against the ODE's Hopf point ``hopf_ode`` (within
+    ``hopf_tol`` mV or not)."""
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be a non-empty dict name -> (record, evaluation)")
+    out = []
+    for name, (_, r) in results.items():
+        parts = [f"{r['random_ok']} of {r['random_runs']} random-start runs stay physical"
+                 + (f" ({r['non_finite']} become non-finite)" if r["non_finite"] else "")]
+        parts.append(f"{r['checks_ok']} of {r['checks']} held-out statistic targets are met")
+        parts.append(f"it has exactly one fixed point at {r['exactly_one']} of {r['n_grid']} "
+                     f"grid values and all three eigenvalues within tolerance at "
+                     f"{r['eig_ok']}")
+        if math.isfinite(r["hopf"]):
+            d = abs(r["hopf"] - hopf_ode)
+            parts.append(f"its Neimark–Sacker point lies {d:.3g} mV from the ODE's Hopf point "
+                         f"({'within' if d <= hopf_tol else 'outside'} the {hopf_tol:g} mV "
+                         "target)")
+        else:
+            parts.append("it has no Neimark–Sacker point near the ODE's Hopf point")
+        out.append(f"**{name}**: " + "; ".join(parts) + ".")
+    out.append(_leaders(results, hopf_ode))
+    return "\n\n".join(out)
+
+
+def _leaders(results: dict[str, tuple[dict, dict]], hopf_ode: float) -> str:
+    """Which method leads each column (ties named together)."""
+    def best(key: str, what: str) -> str:
+        vals = {n: r[key] for n, (_, r) in results.items()}
+        top = max(vals.values())
+        names = [f"`{n}`" for n, v in vals.items() if v == top]
+        return f"{what}: {' and '.join(names)} ({top})"
+
+    parts = [best("random_ok", "most random-start runs physical"),
+             best("checks_ok", "most held-out targets met"),
+             best("exactly_one", "most grid values with exactly one fixed point"),
+             best("eig_ok", "most grid values with all eigenvalues in tolerance")]
+    gaps = {n: abs(r["hopf"] - hopf_ode) for n, (_, r) in results.items()
+            if math.isfinite(r["hopf"])}
+    if gaps:
+        n = min(gaps, key=gaps.get)
+        parts.append(f"Neimark–Sacker point closest to the ODE's Hopf point: `{n}` "
+                     f"({gaps[n]:.3g} mV)")
+    return "Column by column, " + "; ".join(parts) + "."
+
+
+def map_eigenvalue_check(model: DiscreteMap, V_S: float, x_start) -> float:
+    """Largest relative difference between log(mu)/dt of the map's multipliers and the
+    eigenvalues of df/dx (:func:`field_eigenvalues`) at the map's fixed point that Newton
+    reaches from ``x_start`` (3,): the RK4 error of the map's eigenvalues, so that a reader
+    can see that the map's fixed-point columns are the vector field's. NaN when Newton
+    finds no fixed point from there."""
+    fps = map_fixed_points(model, V_S, starts=_real_array(x_start, "x_start").reshape(1, 3))
+    if not fps:
+        return float("nan")
+    x_fp = fps[0].state
+    mu = np.linalg.eigvals(map_jacobian(model, x_fp, V_S))
+    lam_map = np.log(mu.astype(complex)) / model.dt
+    lam_map = lam_map[np.argsort(lam_map.real)]
+    lam = field_eigenvalues(model, x_fp, V_S)
+    return float(np.max(np.abs(lam_map - lam) / np.maximum(np.abs(lam), 1e-12)))
+
+
+def grid_errors(results: dict[str, tuple[dict, dict]]) -> dict[str, dict[str, np.ndarray]]:
+    """Per method, along the fixed-point grid: ``V_S`` (mV), ``position`` (worst coordinate
+    error in units of its tolerance, inf without a fixed point) and ``eigenvalue`` (worst
+    eigenvalue error in units of its tolerance), from ``evaluate_model``'s details."""
+    from .recovery import error_in_tolerances
+    out = {}
+    for name, (_, r) in results.items():
+        if "fixed_points" not in r:
+            raise ValueError(f"results[{name!r}] has no fixed-point details (evaluate_model)")
+        cmp, checks = r["fixed_points"]
+        eig = np.where(np.isfinite(checks.score), checks.score, np.inf).max(axis=1)
+        out[name] = {"V_S": np.asarray(checks.V_S), "position": error_in_tolerances(checks),
+                     "eigenvalue": eig}
+    return out
+
+
+def plot_grid_errors(axes, errors: dict[str, dict[str, np.ndarray]], ceiling: float = 1e3):
+    """Two axes: the fixed-point position error and the eigenvalue error, in units of their
+    tolerances (log scale, 1 = the target, dotted), against V_S for every method. Missing
+    fixed points (inf) are drawn at ``ceiling`` with a cross."""
+    axs = list(np.ravel(np.asarray(axes, dtype=object)))
+    if len(axs) != 2:
+        raise TypeError(f"axes must be two Matplotlib Axes, got {axes!r}")
+    for ax, key, title in zip(axs, ("position", "eigenvalue"),
+                              ("fixed point (V*, n*, S*)", "eigenvalues")):
+        for i, (name, e) in enumerate(errors.items()):
+            y = np.asarray(e[key], dtype=float)
+            ok = np.isfinite(y)
+            ax.semilogy(e["V_S"][ok], np.maximum(y[ok], 1e-3), "o-", ms=3, lw=1,
+                        color=f"C{i}", label=name)
+            if (~ok).any():
+                ax.plot(e["V_S"][~ok], np.full((~ok).sum(), ceiling), "x", color=f"C{i}")
+        ax.axhline(1.0, color="k", ls=":", lw=1)
+        ax.set_xlabel("$V_S$ (mV)")
+        ax.set_ylabel("worst error / tolerance")
+        ax.set_title(title)
+    axs[0].legend(fontsize=8)
+    return axes
+
+
+def plot_bifurcation_panels(axes, V_S, sweeps: dict, V_S_range, reference: str = "ODE"):
+    """One axes per method of ``sweeps`` (name -> :func:`hhlib.recovery.sweep_regimes`
+    result, ``reference`` excluded): its inter-spike intervals (s) against V_S (mV) over
+    the ODE's in grey, the trained range unshaded. A method whose runs become non-finite
+    has no spikes there: the panel says how many values of V_S are affected."""
+    from .plotting import plot_isi_diagram, shade_outside
+    vs = _real_array(V_S, "V_S")
+    names = [n for n in sweeps if n != reference]
+    axs = list(np.ravel(np.asarray(axes, dtype=object)))
+    if len(axs) != len(names):
+        raise TypeError(f"axes must be {len(names)} Matplotlib Axes (one per method), got "
+                        f"{len(axs)}")
+    for i, (ax, name) in enumerate(zip(axs, names)):
+        plot_isi_diagram(ax, vs, sweeps[reference]["isis"], color="0.7", s=4, label=reference)
+        plot_isi_diagram(ax, vs, sweeps[name]["isis"], color=f"C{i}", s=3, label=name)
+        shade_outside(ax, V_S_range, vs[0] - 0.2, vs[-1] + 0.2)
+        ax.set_title(name)
+        ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    return axes
+
+
+def derivative_error(cuts, cut_V_S, dt: float, params: HHParams, fd_order: int = 2
+                     ) -> np.ndarray:
+    """RMS error of the finite-difference derivatives SINDy fits to (order ``fd_order``
+    along cuts (N, L + 1, 3) sampled every ``dt`` s), relative to the RMS of the model's
+    exact vector field at the same states, per variable (V, n, S). A diagnostic of the
+    data for the reader: nothing is fitted or selected with it."""
+    import pysindy as ps
+    from .model import rhs
+
+    cuts = _real_array(cuts, "cuts")
+    vs = _real_array(cut_V_S, "cut_V_S")
+    if cuts.ndim != 3 or cuts.shape[-1] != 3 or vs.shape != (cuts.shape[0],):
+        raise ValueError(f"cuts (N, L + 1, 3) and cut_V_S (N,) must match, got {cuts.shape} "
+                         f"and {vs.shape}")
+    if not isinstance(params, HHParams):
+        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    if fd_order not in (2, 4) or isinstance(fd_order, bool):
+        raise ValueError(f"fd_order must be 2 or 4, got {fd_order!r}")
+    d = ps.FiniteDifference(order=fd_order, axis=1)(cuts, t=float(dt)).reshape(-1, 3)
+    true = rhs(cuts.reshape(-1, 3), params.replace(V_S=np.repeat(vs, cuts.shape[1])))
+    return np.sqrt(((d - true) ** 2).mean(axis=0) / (true ** 2).mean(axis=0))
