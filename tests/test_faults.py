@@ -137,6 +137,7 @@ SHIPPED = sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
 def test_the_networks_the_book_needs_ship():
     assert {"original", "original-multistep", "bistable"} <= set(SHIPPED)
     assert {"vector-field", "sindy-polynomial", "sindy-sigmoid"} <= set(SHIPPED)
+    assert {"original-transient-jacobian", "bistable-transient"} <= set(SHIPPED)
     assert {f"original-seed{k}" for k in range(1, 6)} <= set(SHIPPED)
 
 
