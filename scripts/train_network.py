@@ -13,6 +13,12 @@ Regenerate the shipped weights exactly with (2-core CPU, about 10-15 minutes eac
         --patience 60 --transient-runs 160 --random-runs 48 --transient-box -75 -15 0 0.3 0 0.35
     .venv/bin/python scripts/train_network.py --name original-transient-jacobian --stages 1:60 \
         --patience 60 --transient-runs 160 --random-runs 48 --jacobian-weight 1e-7
+    .venv/bin/python scripts/train_network.py --name original-transient-80 --stages 1:80 \
+        --patience 80 --transient-runs 160 --random-runs 48
+    .venv/bin/python scripts/train_network.py --name original-transient-80-seed1 --seed 1 \
+        --stages 1:80 --patience 80 --transient-runs 160 --random-runs 48
+    .venv/bin/python scripts/train_network.py --name bistable-transient --variant bistable \
+        --stages 1:60 --patience 60 --transient-runs 160 --random-runs 48
     .venv/bin/python scripts/train_network.py --name vector-field --kind vector_field \
         --stages 1:50 --patience 50 --max-minutes 14  # chapter "Other discovery methods"
         # (shipped: stopped by the 14-minute budget at epoch 39 of 50 on a busy 2-core
