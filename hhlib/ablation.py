@@ -152,13 +152,10 @@ def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evalua
                  **kwargs: Any) -> dict[str, tuple[dict, dict]]:
     """``{name: (record, evaluate(net, record, **kwargs))}`` for ``models`` = ``{name: (net,
     record)}``, in the order given. The evaluations are independent and single-threaded, so
-    each runs in its own process (:func:`hhlib.sweeps.map_chunks`; ``executor`` to run them
-    elsewhere); every number is the one an evaluation in this process gives. By default
-    every model gets a process at once (``max_workers`` caps them): evaluations differ in
-    cost several times over, and the operating system sharing the cores among all of them
-    ends them together, where one process per core would run them in uneven rounds.
-    ``evaluate`` is :func:`evaluate_variant` or another module-level function with its
-    signature (e.g. :func:`hhlib.baselines.evaluate_model`)."""
+    each runs in its own process (:func:`hhlib.sweeps.map_chunks`: local processes, one per
+    core, unless ``executor`` is given); every number is the one an evaluation in this
+    process gives. ``evaluate`` is :func:`evaluate_variant` or another module-level function
+    with its signature (e.g. :func:`hhlib.baselines.evaluate_model`)."""
     if not isinstance(models, dict) or not models or not all(
             isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], DiscreteMap)
             and isinstance(v[1], dict) for v in models.values()):
@@ -167,7 +164,7 @@ def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evalua
     if not callable(evaluate):
         raise TypeError(f"evaluate must be callable, got {type(evaluate).__name__}")
     out = map_chunks(_evaluate_one, [(evaluate, net, rec, kwargs) for net, rec in
-                                     models.values()], executor, max_workers or len(models))
+                                     models.values()], executor, max_workers)
     return {name: (rec, r) for (name, (_, rec)), r in zip(models.items(), out)}
 
 
