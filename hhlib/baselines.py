@@ -326,7 +326,7 @@ def evaluate_model(model: DiscreteMap, record: dict, *, hopf_bracket, hopf_x_sta
     """:func:`hhlib.ablation.evaluate_variant` (the columns of chapter 4's variant table,
     same arguments in ``kwargs``, ``details=True``) plus the V_S of the map's
     Neimark-Sacker point in ``hopf_bracket`` from ``hopf_x_start``
-(:func:`hhlib.recovery.map_hopf_point`): NaN, with the reason under ``"hopf_note"``,
+    (:func:`hhlib.recovery.map_hopf_point`): NaN, with the reason under ``"hopf_note"``,
     when there is none."""
     out = evaluate_variant(model, record, details=True, **kwargs)
     try:
