@@ -142,8 +142,7 @@ class SindyMap(DiscreteMap):
 
     def terms(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
         """The candidate terms (B, p) at states ``x`` (B, 3) and ``V_S`` (B,)."""
-        u = torch.cat([(x - self.x_mean) / self.x_std, self._vs_norm(V_S)[:, None]], dim=-1)
-        return _features(u, x[:, 0], self.library, self._index)
+        return _features(self._inputs(x, V_S), x[:, 0], self.library, self._index)
 
     def field(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
         """f(x, V_S) in (mV, 1, 1) per s, tensors (B, 3) and (B,)."""

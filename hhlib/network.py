@@ -106,6 +106,10 @@ class DiscreteMap(nn.Module):
         lo, hi = self.V_S_range
         return (V_S - 0.5 * (lo + hi)) / (0.5 * (hi - lo))
 
+    def _inputs(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+        """The normalised inputs (B, 4): state by its mean and spread, V_S to [-1, 1]."""
+        return torch.cat([(x - self.x_mean) / self.x_std, self._vs_norm(V_S)[:, None]], dim=-1)
+
     def forward(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError("a DiscreteMap subclass defines forward(x, V_S)")
 
@@ -266,8 +270,7 @@ class MapNet(DiscreteMap):
 
     def forward(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
         """Next state for ``x`` (B, 3) and ``V_S`` (B,), both tensors."""
-        z = torch.cat([(x - self.x_mean) / self.x_std, self._vs_norm(V_S)[:, None]], dim=-1)
-        return x + self.d_mean + self.d_std * self.mlp(z)
+        return x + self.d_mean + self.d_std * self.mlp(self._inputs(x, V_S))
 
     def _fused_increment(self, V_S: torch.Tensor):
         """``inc(x, out=None)``: the network's output in state units, x_{k+1} - x_k for the
@@ -328,8 +331,7 @@ class VectorFieldNet(MapNet):
 
     def field(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
         """f(x, V_S) in (mV, 1, 1) per s for ``x`` (B, 3) and ``V_S`` (B,), tensors."""
-        z = torch.cat([(x - self.x_mean) / self.x_std, self._vs_norm(V_S)[:, None]], dim=-1)
-        return (self.d_mean + self.d_std * self.mlp(z)) / self._dt
+        return (self.d_mean + self.d_std * self.mlp(self._inputs(x, V_S))) / self._dt
 
     def forward(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
         h = self._dt

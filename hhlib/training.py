@@ -127,7 +127,7 @@ def jacobian_penalty(net: MapNet, n: int, gen: torch.Generator) -> torch.Tensor:
     x = box[:, 0] + (box[:, 1] - box[:, 0]) * torch.rand((n, 3), generator=gen)
     lo, hi = net.V_S_range
     vs = lo + (hi - lo) * torch.rand(n, generator=gen)
-    z = torch.cat([(x - net.x_mean) / net.x_std, net._vs_norm(vs)[:, None]], dim=-1)
+    z = net._inputs(x, vs)
     v = torch.cat([torch.randn((n, 3), generator=gen), torch.zeros((n, 1))], dim=-1)
     _, jv = torch.func.jvp(net.mlp, (z,), (v,))
     return (jv ** 2).sum(dim=-1).mean()
