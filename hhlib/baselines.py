@@ -36,8 +36,8 @@ import torch
 
 from .ablation import evaluate_variant
 from .model import HHParams, _real_array
-from .network import (DiscreteMap, VectorFieldNet, load_pretrained, normalisation,
-                      read_verified)
+from .network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
+                      normalisation, read_verified)
 from .recovery import map_fixed_points, map_hopf_point, map_jacobian
 
 __all__ = ["LIBRARIES", "SIGMOID_CENTRES", "SIGMOID_WIDTH", "library_names", "SindyMap",
@@ -165,28 +165,12 @@ class SindyMap(DiscreteMap):
         W = (self.coef.T * (self.d_std * (h / self._dt))).contiguous()       # (p, 3): h f
         v = self._vs_norm(V_S)[:, None]
         mean, std, lib, index = self.x_mean, self.x_std, self.library, self._index
-        B = V_S.shape[0]
-        k, acc, xs, y = (torch.empty((B, 3), dtype=V_S.dtype, device=V_S.device)
-                         for _ in range(4))
 
         def inc(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
             u = torch.cat([(x - mean) / std, v], dim=-1)
             return torch.mm(_features(u, x[:, 0], lib, index), W, out=out)
 
-        def step(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-            for i in range(self.substeps):
-                src = x if i == 0 else y
-                inc(src, acc)
-                inc(torch.add(src, acc, alpha=0.5, out=xs), k)
-                acc.add_(k, alpha=2.0)
-                inc(torch.add(src, k, alpha=0.5, out=xs), k)
-                acc.add_(k, alpha=2.0)
-                inc(torch.add(src, k, out=xs), k)
-                acc.add_(k)
-                torch.add(src, acc, alpha=1.0 / 6.0, out=y)
-            return y.clone() if out is None else out.copy_(y)
-
-        return step
+        return fused_rk4(inc, V_S, self.substeps)
 
     def n_terms(self) -> int:
         """Number of non-zero coefficients over the three equations."""
