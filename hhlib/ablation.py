@@ -10,8 +10,9 @@ of the map needs, each column computed the same way for every variant:
   values of V_S that leave the physical box;
 * held-out dynamics: statistic targets met in free runs at the test values of V_S
   (:func:`hhlib.evaluation.compare_free_runs`);
-* boundedness: free runs from random states in the physical box, how many stay physical
-  and how many become non-finite;
+* boundedness: free runs from random states in the physical box, how many stay physical,
+  how many become non-finite, and how many end (in their second half) in the regime the
+  ODE has at their V_S: bursting, tonic spiking or rest;
 * fixed points (what the map is meant to discover, never used to select it): at how many
   values of a grid the map has exactly one fixed point, the worst position errors and at
   how many values all three eigenvalues meet their tolerances
@@ -25,17 +26,19 @@ from typing import Any
 import numpy as np
 
 from .evaluation import compare_free_runs, dynamics_score, free_run_counts, random_starts
+from .spikes import burst_statistics, spike_detection
 from .model import HHParams, _real_array, is_physical
 from .network import DiscreteMap, MapNet
 from .recovery import compare_fixed_points, fixed_point_checks
 from .sweeps import map_chunks
 
 __all__ = ["ABLATION_HEADERS", "describe_recipe", "selection_criterion", "evaluate_variant",
-           "evaluate_all", "ablation_rows",
+           "evaluate_all", "random_start_runs", "robust_targets", "ablation_rows",
            "chosen_by_validation", "ablation_text"]
 
 ABLATION_HEADERS = ["variant", "recipe", "selection criterion", "held-out targets met",
-                    "random starts physical", "non-finite", "exactly one fixed point",
+                    "random starts physical", "non-finite", "ending in the ODE's regime",
+                    "exactly one fixed point",
                     "worst V* (mV)", "worst n*", "worst S*", "eigenvalues within tol.",
                     "training (min)"]
 
@@ -47,7 +50,14 @@ def describe_recipe(record: dict) -> str:
         raise ValueError("record must be a weights record with a 'train_config'")
     tc, dc = record["train_config"], record.get("dataset_config", {})
     stages = ", ".join(f"K={k} × {e}" for k, e in tc["stages"])
-    parts = [stages, f"seed {tc.get('seed', 0)}"]
+    if record.get("member_seeds"):
+        seeds = record["member_seeds"]
+        parts = [stages, f"mean of {len(seeds)} networks, seeds "
+                 + ", ".join(str(s) for s in seeds)]
+    else:
+        parts = [stages, f"seed {tc.get('seed', 0)}"]
+    if tuple(tc.get("hidden", (128, 128, 128))) != (128, 128, 128):
+        parts.append("hidden layers " + " × ".join(str(h) for h in tc["hidden"]))
     if dc.get("n_transient"):
         box = dc.get("transient_box")
         parts.append(f"{dc['n_transient']} transient runs"
@@ -121,18 +131,13 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
         "val_score": float(record["best_val_score"]),
         "checks_ok": counts["n_checks_ok"], "checks": counts["n_checks"],
         "regime_ok": counts["n_regime"], "n_test": counts["n_test"]}
-    if n_random:
-        x, vs = random_starts(np.asarray(test_V_S, dtype=float), n_random, seed=seed)
-        Y = net.rollout(x, vs, int(round(t_random / net.dt)), check=False)
-        out.update(random_ok=int(is_physical(Y).sum()), random_runs=int(n_random),
-                   non_finite=int((~np.isfinite(Y).all(axis=(1, 2))).sum()))
-        del Y
-    else:
-        out.update(random_ok=0, random_runs=0, non_finite=0)
+    out["ode_regimes"] = [(row["V_S"], row["ode"].regime) for row in rows]
+    _with_random_runs(out, random_start_runs(net, test_V_S, n_random, t_random, seed))
     cmp = compare_fixed_points(net, params, grid)
     checks = fixed_point_checks(cmp, tol)
     err = np.where(np.isnan(checks.err), np.inf, checks.err)
     out.update(exactly_one=int((cmp.n_found == 1).sum()), n_grid=int(grid.size),
+               fp_ok=int(checks.fp_ok.sum()),
                worst_V=float(err[:, 0].max()), worst_n=float(err[:, 1].max()),
                worst_S=float(err[:, 2].max()), eig_ok=int(checks.eig_ok.sum()),
                train_minutes=float(record.get("train_seconds", float("nan"))) / 60.0)
@@ -141,10 +146,42 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
     return out
 
 
-def _evaluate_one(evaluate, net, record: dict, kwargs: dict) -> dict[str, Any]:
+def random_start_runs(net: DiscreteMap, test_V_S, n_random: int, t_random: float,
+                      seed: int = 7) -> dict[str, Any]:
+    """Boundedness from random states: ``n_random`` free runs of ``t_random`` s from random
+    states in the physical box (:func:`hhlib.evaluation.random_starts`, ``seed``) at random
+    values of ``test_V_S`` (mV), one batch. Returns how many stay physical
+    (``random_ok``), ``random_runs``, how many become non-finite (``non_finite``) and
+    ``random_regimes``: per run (V_S, the regime of its second half, or None if it left
+    the box). All zero (and no regimes) when ``n_random`` is 0."""
+    if not n_random:
+        return {"random_ok": 0, "random_runs": 0, "non_finite": 0, "random_regimes": []}
+    x, vs = random_starts(np.asarray(test_V_S, dtype=float), n_random, seed=seed)
+    Y = net.rollout(x, vs, int(round(t_random / net.dt)), check=False)
+    ok = is_physical(Y)
+    t = np.arange(Y.shape[1]) * net.dt
+    kw = spike_detection(net.variant)
+    regimes = [(float(v), burst_statistics(t, y[:, 0], t_min=0.5 * t[-1], **kw).regime
+                if good else None) for v, y, good in zip(vs, Y, ok)]
+    return {"random_ok": int(ok.sum()), "random_runs": int(n_random),
+            "non_finite": int((~np.isfinite(Y).all(axis=(1, 2))).sum()),
+            "random_regimes": regimes}
+
+
+def _with_random_runs(out: dict[str, Any], runs: dict[str, Any]) -> dict[str, Any]:
+    """``out`` with the random-start counts and ``random_attractor``: runs that stay
+    physical and end in the regime of the ODE at their V_S (``out["ode_regimes"]``)."""
+    ode = dict(out["ode_regimes"])
+    out.update(runs)
+    out["random_attractor"] = sum(r is not None and r == ode.get(v)
+                                  for v, r in runs["random_regimes"])
+    return out
+
+
+def _evaluate_part(fn, args: tuple, kwargs: dict) -> dict[str, Any]:
     import torch
-    torch.set_num_threads(1)       # one core per evaluation, as in the chapters
-    return evaluate(net, record, **kwargs)
+    torch.set_num_threads(1)       # one core per task, as in the chapters
+    return fn(*args, **kwargs)
 
 
 def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evaluate_variant,
@@ -152,8 +189,8 @@ def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evalua
                  **kwargs: Any) -> dict[str, tuple[dict, dict]]:
     """``{name: (record, evaluate(net, record, **kwargs))}`` for ``models`` = ``{name: (net,
     record)}``, in the order given. The evaluations are independent and single-threaded, so
-    each runs in its own process (:func:`hhlib.sweeps.map_chunks`: local processes, one per
-    core, unless ``executor`` is given); every number is the one an evaluation in this
+    they run in separate processes (:func:`hhlib.sweeps.map_chunks`: local processes, one
+    per core, unless ``executor`` is given); every number is the one an evaluation in this
     process gives. ``evaluate`` is :func:`evaluate_variant` or another module-level function
     with its signature (e.g. :func:`hhlib.baselines.evaluate_model`)."""
     if not isinstance(models, dict) or not models or not all(
@@ -163,9 +200,23 @@ def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evalua
                         "load_pretrained returns them")
     if not callable(evaluate):
         raise TypeError(f"evaluate must be callable, got {type(evaluate).__name__}")
-    out = map_chunks(_evaluate_one, [(evaluate, net, rec, kwargs) for net, rec in
-                                     models.values()], executor, max_workers)
-    return {name: (rec, r) for (name, (_, rec)), r in zip(models.items(), out)}
+    # Two tasks per model, so that the cores share uneven work evenly: the random-start
+    # runs (most of the cost), all models' first, then the rest of each evaluation without
+    # them. The numbers are those of one evaluate() call with all the arguments.
+    split = bool(kwargs.get("n_random")) and all(k in kwargs for k in ("test_V_S", "t_random"))
+    tasks = []
+    if split:
+        args = (kwargs["test_V_S"], kwargs["n_random"], kwargs["t_random"],
+                kwargs.get("seed", 7))
+        tasks = [(random_start_runs, (net, *args), {}) for net, _ in models.values()]
+    rest = {**kwargs, "n_random": 0} if split else kwargs
+    tasks += [(evaluate, (net, rec), rest) for net, rec in models.values()]
+    out = map_chunks(_evaluate_part, tasks, executor, max_workers)
+    res = out[-len(models):]
+    if split:
+        for r, runs in zip(res, out[:len(models)]):
+            _with_random_runs(r, runs)
+    return {name: (rec, r) for (name, (_, rec)), r in zip(models.items(), res)}
 
 
 def ablation_rows(results: dict[str, tuple[dict, dict]]) -> list[tuple]:
@@ -177,10 +228,54 @@ def ablation_rows(results: dict[str, tuple[dict, dict]]) -> list[tuple]:
         rows.append((name, describe_recipe(record), f"{r['criterion']:.3g}",
                      f"{r['checks_ok']} of {r['checks']}",
                      f"{r['random_ok']} of {r['random_runs']}", r["non_finite"],
+                     f"{r['random_attractor']} of {r['random_runs']}",
                      f"{r['exactly_one']} of {r['n_grid']}", f"{r['worst_V']:.3g}",
                      f"{r['worst_n']:.2g}", f"{r['worst_S']:.2g}",
                      f"{r['eig_ok']} of {r['n_grid']}", f"{r['train_minutes']:.1f}"))
     return rows
+
+
+def robust_targets(r: dict[str, Any], hopf_error: float | None = None) -> list:
+    """The targets of a map that holds off the attractor, as
+    :class:`hhlib.targets.Target` rows, for one :func:`evaluate_variant` result: at least
+    98 % of the random-start runs physical, none non-finite, every physical one ending in
+    the ODE's regime; exactly one fixed point at >= 95 % of the grid, the position
+    tolerances met at >= 90 % and all eigenvalues within tolerance at >= 75 %; every
+    held-out regime and statistic target met; with ``hopf_error`` (mV: the map's
+    Neimark-Sacker point minus the ODE's Hopf point, NaN if the map has none), that it is
+    within 0.15 mV."""
+    from .targets import Target
+
+    need = {"random_ok", "random_runs", "non_finite", "random_attractor", "exactly_one",
+            "fp_ok", "eig_ok", "n_grid", "checks_ok", "checks", "regime_ok", "n_test"}
+    if not isinstance(r, dict) or need - set(r):
+        raise ValueError(f"r must be an evaluate_variant result (keys {sorted(need)})")
+    if not r["random_runs"]:
+        raise ValueError("r has no random-start runs (n_random was 0)")
+
+    def pct(k: int, n: int) -> float:
+        return 100.0 * k / n if n else float("nan")
+
+    return [
+        Target.at_least("random starts physical", pct(r["random_ok"], r["random_runs"]), 98,
+                        " %", "{:.0f}"),
+        Target.at_most("random starts non-finite", r["non_finite"], 0, "", "{:.0f}"),
+        Target.at_least("physical random starts ending in the ODE's regime",
+                        pct(r["random_attractor"], r["random_ok"]), 100, " %", "{:.0f}"),
+        Target.at_least("exactly one fixed point", pct(r["exactly_one"], r["n_grid"]), 95,
+                        " % of the grid", "{:.0f}"),
+        Target.at_least("fixed-point position within tolerance", pct(r["fp_ok"], r["n_grid"]),
+                        90, " % of the grid", "{:.0f}"),
+        Target.at_least("eigenvalues within tolerance", pct(r["eig_ok"], r["n_grid"]), 75,
+                        " % of the grid", "{:.0f}"),
+        Target("held-out regimes and statistic targets", "all",
+               r["checks_ok"] + r["regime_ok"],
+               r["checks_ok"] == r["checks"] and r["regime_ok"] == r["n_test"],
+               f"{r['regime_ok']} of {r['n_test']} regimes, {r['checks_ok']} of "
+               f"{r['checks']} statistics"),
+    ] + ([] if hopf_error is None else [
+        Target.at_most("Neimark–Sacker point from the ODE's Hopf point", abs(hopf_error),
+                       0.15, " mV", "{:.3f}")])
 
 
 def _check_results(results: Any) -> dict:

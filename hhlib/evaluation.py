@@ -21,13 +21,13 @@ import numpy as np
 
 from .data import PHYSICAL_START_BOX
 from .integrate import simulate_ensemble
-from .model import HHParams, _real_array, is_physical
+from .model import PHYSICAL_BOUNDS, HHParams, _real_array, is_physical
 from .network import DiscreteMap, MapNet
 from .spikes import burst_statistics, spike_detection
 
 __all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "paired_runs",
            "compare_networks", "free_run_summary", "free_run_counts", "free_run_table",
-           "RANDOM_START_BOX", "random_starts", "LongRuns", "long_runs", "network_targets",
+           "RANDOM_START_BOX", "physical_box_text", "random_starts", "LongRuns", "long_runs", "network_targets",
            "schedule_text", "training_kind", "better_or_worse", "record_rows", "network_rows",
            "records_side_by_side"]
 
@@ -310,6 +310,13 @@ def free_run_table(rows: list[dict[str, Any]], targets: FreeRunTargets = FreeRun
 # Where random initial states are drawn (V mV, n, S): around the attractor, wider than it;
 # the same box the robust-training data draw their transient starts from.
 RANDOM_START_BOX = PHYSICAL_START_BOX
+
+
+def physical_box_text() -> str:
+    """:data:`hhlib.model.PHYSICAL_BOUNDS` in words, for the chapters' prose."""
+    (v0, v1), (n0, n1), (s0, s1) = PHYSICAL_BOUNDS.values()
+    return (f"{v0:g} ≤ V ≤ {v1:g} mV, {n0:g} ≤ n ≤ {n1:g} and {s0:g} ≤ S ≤ {s1:g}"
+            .replace("-", "−"))
 
 
 def random_starts(V_S_pool: np.ndarray, n: int, seed: int = 7,

@@ -30,7 +30,8 @@ from torch import nn
 
 from .model import PHYSICAL_BOUNDS, _real_array, physical_samples
 
-__all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "save_pretrained", "load_pretrained",
+__all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
+           "load_pretrained", "load_ensemble",
            "read_verified", "WEIGHTS_DIR", "normalisation", "weights_checksum",
            "RESERVED_RECORD_KEYS"]
 
@@ -268,9 +269,13 @@ class MapNet(DiscreteMap):
     def config(self) -> dict[str, Any]:
         return {**super().config(), "hidden": list(self.hidden)}
 
+    def increment(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+        """x_{k+1} - x_k in state units for ``x`` (B, 3) and ``V_S`` (B,), both tensors."""
+        return self.d_mean + self.d_std * self.mlp(self._inputs(x, V_S))
+
     def forward(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
         """Next state for ``x`` (B, 3) and ``V_S`` (B,), both tensors."""
-        return x + self.d_mean + self.d_std * self.mlp(self._inputs(x, V_S))
+        return x + self.increment(x, V_S)
 
     def _fused_increment(self, V_S: torch.Tensor):
         """``inc(x, out=None)``: the network's output in state units, x_{k+1} - x_k for the
@@ -346,6 +351,107 @@ class VectorFieldNet(MapNet):
         f (times dt) and preallocated stage buffers (:func:`fused_rk4`): the arithmetic of
         :meth:`forward`, a few times fewer tensor operations per step."""
         return fused_rk4(self._fused_increment(V_S), V_S)
+
+
+class EnsembleMap(DiscreteMap):
+    """The mean of several network maps: x_{k+1} = x_k + (1/M) sum_i g_i(x_k, V_S), with
+    g_i the increment of member i (:meth:`MapNet.increment`). The members must be
+    :class:`MapNet` with the same time step, V_S range, variant and layer widths (networks
+    trained alike from different seeds); the ensemble's normalisation buffers are the
+    first member's (they set the scale of fixed-point residuals, nothing else). Its
+    rollouts evaluate all members in one batched matrix product per layer."""
+
+    def __init__(self, members):
+        members = list(members) if hasattr(members, "__iter__") else members
+        if not isinstance(members, list) or len(members) < 2 or not all(
+                type(m) is MapNet for m in members):
+            raise TypeError("members must be a sequence of at least two MapNet (network "
+                            "maps; not vector fields or fitted models)")
+        m0 = members[0]
+        for m in members[1:]:
+            for what in ("dt", "V_S_range", "variant", "hidden"):
+                if getattr(m, what) != getattr(m0, what):
+                    raise ValueError(f"members must share {what}: {getattr(m0, what)!r} and "
+                                     f"{getattr(m, what)!r}")
+        super().__init__(m0.dt, m0.V_S_range, *(getattr(m0, k).double().numpy() for k in
+                                                ("x_mean", "x_std", "d_mean", "d_std")),
+                         variant=m0.variant)
+        self.members = nn.ModuleList(members)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "members": [m.config() for m in self.members]}
+
+    def forward(self, x: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+        return x + torch.stack([m.increment(x, V_S) for m in self.members]).mean(0)
+
+    def _fused_step(self, V_S: torch.Tensor):
+        """Every member's layer as one batched product (``baddbmm`` over members), the
+        normalisations folded in as in :meth:`MapNet._fused_increment`."""
+        lins = [[m for m in net.mlp if isinstance(m, nn.Linear)] for net in self.members]
+        nets = list(self.members)
+        Wx = torch.stack([(ls[0].weight[:, :3] / n.x_std).T for ls, n in zip(lins, nets)])
+        b0 = torch.stack([ls[0].bias + n._vs_norm(V_S)[:, None] * ls[0].weight[:, 3]
+                          for ls, n in zip(lins, nets)])                       # (M, B, h)
+        mean = torch.stack([n.x_mean for n in nets])[:, None]                  # (M, 1, 3)
+        mids = [(torch.stack([ls[j].weight.T for ls in lins]),
+                 torch.stack([ls[j].bias for ls in lins])[:, None]) for j in
+                range(1, len(lins[0]) - 1)]
+        WL = torch.stack([(ls[-1].weight * n.d_std[:, None]).T for ls, n in zip(lins, nets)])
+        bL = torch.stack([ls[-1].bias * n.d_std + n.d_mean for ls, n in zip(lins, nets)]
+                         )[:, None]
+        silu = nn.functional.silu
+        M, B = b0.shape[0], b0.shape[1]
+        xc = torch.empty((M, B, 3), dtype=b0.dtype, device=b0.device)
+        hid = [torch.empty_like(b0)] + [torch.empty((M, B, W.shape[2]), dtype=b0.dtype,
+                                                    device=b0.device) for W, _ in mids]
+        d = torch.empty((M, B, 3), dtype=b0.dtype, device=b0.device)
+
+        def step(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+            h = torch.baddbmm(b0, torch.sub(x[None], mean, out=xc), Wx, out=hid[0])
+            silu(h, inplace=True)
+            for (W, b), buf in zip(mids, hid[1:]):
+                h = torch.baddbmm(b, h, W, out=buf)
+                silu(h, inplace=True)
+            torch.baddbmm(bL, h, WL, out=d)
+            y = torch.mean(d, 0) if out is None else torch.mean(d, 0, out=out)
+            return y.add_(x)
+
+        return step
+
+
+def load_ensemble(names, directory: Path | None = None) -> tuple[EnsembleMap, dict[str, Any]]:
+    """The :class:`EnsembleMap` of the shipped networks ``names`` (each checked by
+    :func:`load_pretrained`) and a record for it: the members' common recipe
+    (``train_config`` but the seed, ``dataset_config``), their names and seeds, the summed
+    training time, and ``best_val_score`` NaN (no training selected the ensemble)."""
+    if isinstance(names, str) or not hasattr(names, "__iter__"):
+        raise TypeError(f"names must be a sequence of weights names, got {names!r}")
+    names = list(names)
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ValueError(f"names must hold at least two different weights names, got {names}")
+    loaded = [load_pretrained(n, directory) for n in names]
+    recs = [r for _, r in loaded]
+
+    from .data import DatasetConfig
+
+    def alike(a: dict, b: dict) -> bool:
+        # An option a record predates is off in it: compare the keys both records hold.
+        ta, tb = a.get("train_config", {}), b.get("train_config", {})
+        return DatasetConfig.from_record(a) == DatasetConfig.from_record(b) and all(
+            ta[k] == tb[k] for k in set(ta) & set(tb) if k != "seed")
+
+    if not all(alike(recs[0], r) for r in recs[1:]):
+        raise ValueError(f"the networks {names} were not trained alike (their train_config "
+                         "apart from the seed, or their dataset_config, differ)")
+    net = EnsembleMap([m for m, _ in loaded])
+    net.eval()
+    record = {"name": f"mean of {', '.join(names)}", "members": names,
+              "member_seeds": [r["train_config"].get("seed", 0) for r in recs],
+              "train_config": recs[0]["train_config"],
+              "dataset_config": recs[0].get("dataset_config", {}),
+              "train_seconds": float(sum(r.get("train_seconds", float("nan")) for r in recs)),
+              "best_val_score": float("nan")}
+    return net, record
 
 
 def fused_rk4(inc, V_S: torch.Tensor, substeps: int = 1):

@@ -19,6 +19,7 @@ say what they show. The ``plot_*`` functions only draw results computed by these
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
@@ -39,7 +40,8 @@ __all__ = ["MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts"
            "FixedPointChecks", "fixed_point_checks", "worst_at", "agree_up_to",
            "TARGET_LABELS", "recovery_targets", "target_table", "recovery_summary",
            "recovery_verdict", "data_proximity", "error_in_tolerances", "follows_data",
-           "SeedSpread", "seed_spread", "spread_rows", "spread_verdict",
+           "SeedSpread", "seed_spread", "spread_rows", "spread_verdict", "ENSEMBLE_HEADERS",
+           "ensemble_summary", "ensemble_row",
            # figures
            "plot_isi_side_by_side", "plot_isi_overlay", "plot_burst_statistics",
            "plot_fixed_point_comparison", "plot_eigenvalue_comparison", "plot_slow_pair"]
@@ -108,8 +110,9 @@ def _jac(m, x: np.ndarray, V_S) -> np.ndarray:
     xb = xt[None] if single else xt
     vs = torch.as_tensor(np.broadcast_to(np.asarray(V_S, dtype=float), (xb.shape[0],)).copy())
     # Row b of the output depends on row b of the input only, so the Jacobian of the
-    # batch-summed output, (3, k, 3), holds every per-state Jacobian in three passes.
-    Js = torch.autograd.functional.jacobian(lambda y: m(y, vs).sum(0), xb)
+    # batch-summed output, (3, k, 3), holds every per-state Jacobian: three backward
+    # passes, batched into one (vectorize).
+    Js = torch.autograd.functional.jacobian(lambda y: m(y, vs).sum(0), xb, vectorize=True)
     J = Js.permute(1, 0, 2).detach().numpy()
     return J[0] if single else J
 
@@ -1188,6 +1191,48 @@ def spread_verdict(spread: SeedSpread, where=None) -> str:
         out.append(f"It lies outside at most values for {_listed(bias)}: those errors are "
                    "shared by every seed, a bias of the recipe rather than of one draw.")
     return " ".join(out)
+
+
+ENSEMBLE_HEADERS = ["recipe", "networks", "position targets met (per network)",
+                    "all eigenvalues in tolerance (per network)",
+                    "ODE's V*, n*, S* inside the range", "ODE's eigenvalues inside the range",
+                    "largest sd of V* (mV)"]
+
+
+def ensemble_summary(comparisons, tol, where=None) -> dict[str, Any]:
+    """What the seed ensemble of one recipe says about its fixed point: the
+    :func:`compare_fixed_points` results of its networks on one grid, counted over the
+    values selected by ``where`` (default all). Returns ``n`` networks and ``n_values``;
+    ``fp_ok_min``/``fp_ok_max``: values meeting the position targets ``tol``, smallest
+    to largest network; ``eig_ok_min``/``eig_ok_max`` the same for the eigenvalue
+    tolerances; ``cov_all`` and ``cov_lam``: values where the ODE's fixed point (all
+    three coordinates) and all its eigenvalues lie inside the networks' range;
+    ``sd_V_max`` (mV): the largest standard deviation of V*; ``spread_text``:
+    :func:`spread_verdict`."""
+    cmps = list(comparisons)
+    spread = seed_spread(cmps)
+    sel = np.ones(spread.V_S.size, bool) if where is None else np.asarray(where, dtype=bool)
+    checks = [fixed_point_checks(c, tol, where=sel) for c in cmps]
+    fp = [int(c.fp_ok.sum()) for c in checks]
+    eig = [int(c.eig_ok.sum()) for c in checks]
+    sd = spread.std[sel, 0]
+    return {"n": len(cmps), "n_values": int(sel.sum()), "fp_ok_min": min(fp),
+            "fp_ok_max": max(fp), "eig_ok_min": min(eig), "eig_ok_max": max(eig),
+            "cov_all": int(spread.covered[sel].all(axis=1).sum()),
+            "cov_lam": int(spread.lam_covered[sel].all(axis=1).sum()),
+            "sd_V_max": float(np.nanmax(sd)) if np.isfinite(sd).any() else float("nan"),
+            "spread_text": spread_verdict(spread, sel)}
+
+
+def ensemble_row(recipe: str, comparisons, tol, where=None) -> tuple:
+    """A row of :data:`ENSEMBLE_HEADERS` for the seed ensemble of one recipe, from
+    :func:`ensemble_summary` (same arguments)."""
+    e = ensemble_summary(comparisons, tol, where)
+    k = e["n_values"]
+    return (recipe, e["n"], f"{e['fp_ok_min']} to {e['fp_ok_max']} of {k}",
+            f"{e['eig_ok_min']} to {e['eig_ok_max']} of {k}", f"{e['cov_all']} of {k}",
+            f"{e['cov_lam']} of {k}",
+            f"{e['sd_V_max']:.3f}" if math.isfinite(e["sd_V_max"]) else "no fixed point")
 
 
 def _listed(items: list[str]) -> str:

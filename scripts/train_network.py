@@ -15,8 +15,16 @@ Regenerate the shipped weights exactly with (2-core CPU, about 10-15 minutes eac
         --patience 60 --transient-runs 160 --random-runs 48 --jacobian-weight 1e-7
     .venv/bin/python scripts/train_network.py --name original-transient-80 --stages 1:80 \
         --patience 80 --transient-runs 160 --random-runs 48
-    .venv/bin/python scripts/train_network.py --name original-transient-80-seed1 --seed 1 \
-        --stages 1:80 --patience 80 --transient-runs 160 --random-runs 48
+    for k in 1 2 3 4; do                     # chapter 4's ensemble, with seed 0 above
+        .venv/bin/python scripts/train_network.py --name original-transient-80-seed$k \
+            --seed $k --stages 1:80 --patience 80 --transient-runs 160 --random-runs 48
+    done
+    .venv/bin/python scripts/train_network.py --name original-transient-80-noise \
+        --stages 1:80 --patience 80 --transient-runs 160 --random-runs 48 \
+        --noise-pairs 50000 --noise-sigma 0.05
+    .venv/bin/python scripts/train_network.py --name original-transient-80-deep \
+        --stages 1:80 --patience 80 --transient-runs 160 --random-runs 48 \
+        --hidden 128,128,128,128
     .venv/bin/python scripts/train_network.py --name bistable-transient --variant bistable \
         --stages 1:60 --patience 60 --transient-runs 160 --random-runs 48
     .venv/bin/python scripts/train_network.py --name vector-field --kind vector_field \
@@ -61,6 +69,18 @@ def parse_stages(text: str) -> tuple[tuple[int, int], ...]:
         raise argparse.ArgumentTypeError(f"stages must be K:epochs pairs with K >= 1 and "
                                          f"epochs >= 1, like 1:20,8:30,32:60, got {text!r}")
     return stages
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """'128,128,128,128' -> (128, 128, 128, 128): the hidden layer widths."""
+    try:
+        widths = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(f"hidden must be comma-separated widths >= 1, like "
+                                         f"128,128,128, got {text!r}")
+    return widths
 
 
 def _int_at_least(lo: int):
@@ -129,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jacobian-weight", type=float, default=0.0,
                     help="weight of the Jacobian penalty at random states in the physical box "
                          "(hhlib.training.jacobian_penalty); 0 = off")
+    ap.add_argument("--hidden", type=parse_hidden, default=TrainConfig().hidden,
+                    help="hidden layer widths, e.g. 128,128,128,128 (depth and width)")
     ap.add_argument("--kind", choices=("map", "vector_field"), default="map",
                     help="map: the network is the step map (the paper's); vector_field: the "
                          "network is dx/dt, used through one RK4 step (a neural ODE)")
@@ -152,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tcfg = TrainConfig(stages=args.stages, seed=args.seed, max_minutes=args.max_minutes,
                            patience=args.patience, select_from_epoch=args.select_from_epoch,
-                           random_runs=args.random_runs,
+                           random_runs=args.random_runs, hidden=args.hidden,
                            jacobian_weight=args.jacobian_weight)
     except (TypeError, ValueError) as e:
         ap.error(str(e))

@@ -120,3 +120,43 @@ def test_evaluate_all_in_processes_gives_the_in_process_numbers():
         evaluate_all({"a": net}, **kw)
     with pytest.raises(TypeError, match="evaluate must be callable"):
         evaluate_all({"a": (net, rec)}, evaluate="evaluate_variant", **kw)
+
+
+def test_random_start_runs_report_the_regime_each_run_ends_in():
+    from hhlib.ablation import _with_random_runs, random_start_runs
+    from hhlib.network import MapNet
+    still = MapNet(dt=0.01, hidden=(4,))             # the identity: every run stays at rest
+    runs = random_start_runs(still, [-40.0, -32.0], 6, 2.0, seed=1)
+    assert runs["random_ok"] == 6 and runs["non_finite"] == 0
+    assert [r for _, r in runs["random_regimes"]] == ["rest"] * 6
+    # counted against the ODE's regime at each run's V_S: rest at -40 mV only here
+    out = _with_random_runs({"ode_regimes": [(-40.0, "rest"), (-32.0, "bursting")]}, runs)
+    n40 = sum(v == -40.0 for v, _ in runs["random_regimes"])
+    assert 0 < n40 < 6 and out["random_attractor"] == n40
+    drift = MapNet(dt=0.01, hidden=(4,), d_mean=(5.0, 0.0, 0.0))    # leaves the box
+    gone = random_start_runs(drift, [-40.0], 3, 2.0)
+    assert gone["random_ok"] == 0 and [r for _, r in gone["random_regimes"]] == [None] * 3
+    assert random_start_runs(still, [-40.0], 0, 2.0)["random_regimes"] == []
+
+
+def test_robust_targets_follow_the_numbers():
+    from hhlib.ablation import robust_targets
+    r = dict(random_ok=98, random_runs=100, non_finite=0, random_attractor=97, exactly_one=41,
+             fp_ok=39, eig_ok=33, n_grid=43, checks_ok=21, checks=21, regime_ok=12, n_test=12)
+    met = {t.name: t.met for t in robust_targets(r)}
+    assert met["random starts physical"] and met["random starts non-finite"]
+    assert not met["physical random starts ending in the ODE's regime"]   # 97 of 98
+    assert met["exactly one fixed point"]                   # 41 / 43 = 95.3 %
+    assert met["fixed-point position within tolerance"]     # 39 / 43 = 90.7 %
+    assert met["eigenvalues within tolerance"]              # 33 / 43 = 76.7 %
+    assert met["held-out regimes and statistic targets"]
+    assert len(met) == 7
+    with_hopf = robust_targets(r, hopf_error=-0.2)
+    assert with_hopf[-1].name.startswith("Neimark") and not with_hopf[-1].met
+    assert not robust_targets(r, hopf_error=float("nan"))[-1].met     # none found: a miss
+    assert not {t.name: t.met for t in robust_targets({**r, "exactly_one": 40})}[
+        "exactly one fixed point"]                          # 93 %
+    with pytest.raises(ValueError, match="evaluate_variant"):
+        robust_targets({"random_ok": 1})
+    with pytest.raises(ValueError, match="random-start"):
+        robust_targets({**r, "random_runs": 0})

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from hhlib import evaluation as ev  # noqa: E402
 from hhlib.integrate import simulate_ensemble  # noqa: E402
-from hhlib.model import PHYSICAL_BOUNDS, HHParams  # noqa: E402
+from hhlib.model import PHYSICAL_BOUNDS, PHYSICAL_SLACK, HHParams  # noqa: E402
 from hhlib.network import MapNet  # noqa: E402
 from hhlib.plotting import plot_paired_runs, plot_phase_pair, plot_training_history  # noqa: E402
 from hhlib.training import TrainConfig, train_on_dataset  # noqa: E402
@@ -192,9 +192,11 @@ def test_random_starts_are_the_seeded_draws_in_the_box():
 
 def _long_Y():
     """Four runs of 11 samples (dt = 0.1 s): on the attractor fine; on the attractor with
-    n < 0 at samples 3-4; random start fine; random start non-finite from sample 6."""
+    n < 0 beyond the box's slack at samples 3-4 (and within it at 7); random start fine;
+    random start non-finite from sample 6."""
     Y = np.tile(np.array([-55.0, 0.02, 0.18]), (4, 11, 1))
-    Y[1, 3:5, 1] = -0.001
+    Y[1, 3:5, 1] = -2 * PHYSICAL_SLACK
+    Y[1, 7, 1] = -0.5 * PHYSICAL_SLACK
     Y[3, 5, 0] = PHYSICAL_BOUNDS["V"][1] + 10.0
     Y[3, 6:] = np.nan
     return Y

@@ -139,6 +139,8 @@ def test_the_networks_the_book_needs_ship():
     assert {"vector-field", "sindy-polynomial", "sindy-sigmoid"} <= set(SHIPPED)
     assert {"original-transient-jacobian", "bistable-transient"} <= set(SHIPPED)
     assert {f"original-seed{k}" for k in range(1, 6)} <= set(SHIPPED)
+    assert {f"original-transient-80-seed{k}" for k in range(1, 5)} <= set(SHIPPED)
+    assert {"original-transient-80-noise", "original-transient-80-deep"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -151,16 +153,17 @@ def test_shipped_weights_pass_the_new_checksum(name):
         from hhlib.data import DatasetConfig
         ref = load_pretrained("original")[1]
         assert DatasetConfig.from_record(rec) == DatasetConfig.from_record(ref)
-    # Trained alike: the seed ensemble shares the shipped network's data configuration and
-    # recipe. Not its data digest: the seeds' data were rebuilt by the compiled integrator,
+    # Trained alike: each seed ensemble shares its seed-zero network's data configuration
+    # and recipe. Not necessarily its data digest: the seeds' data were rebuilt by the compiled integrator,
     # equal to the shipped data up to rounding (tests/test_datasets_reproduced.py).
-    if name.startswith("original-seed"):
-        ref = load_pretrained("original")[1]
+    if name.startswith("original-seed") or name.startswith("original-transient-80-seed"):
+        ref = load_pretrained(name.rsplit("-seed", 1)[0] if "transient" in name
+                              else "original")[1]
         from hhlib.data import DatasetConfig
         from hhlib.training import TrainConfig
         assert DatasetConfig.from_record(rec) == DatasetConfig.from_record(ref)
         assert TrainConfig.from_record(rec, seed=0) == TrainConfig.from_record(ref, seed=0)
-        assert rec["train_config"]["seed"] == int(name.removeprefix("original-seed"))
+        assert rec["train_config"]["seed"] == int(name.rsplit("-seed", 1)[1])
     assert rec["checksum"] == network.weights_checksum(
         (WEIGHTS_DIR / f"{name}.pt").read_bytes(), net.config())
 

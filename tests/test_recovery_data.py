@@ -122,3 +122,16 @@ def test_spread_verdict_separates_noise_from_bias():
     assert "V* (2 of 2) and the eigenvalues (2 of 2): those errors are shared" in text
     with pytest.raises(ValueError, match="where"):
         spread_verdict(one_side, where=[False, False])
+
+
+def test_ensemble_row_counts_per_network_and_coverage():
+    from hhlib.recovery import ENSEMBLE_HEADERS, ensemble_row
+    # V* off by -0.2, 0.4 (fails the 0.5 mV target? no: 0.4 passes) and 0.6 mV (fails)
+    cmps = [_cmp(np.array([d, 0.0, 0.0])) for d in (-0.2, 0.4, 0.6)]
+    row = ensemble_row("test recipe", cmps, (0.5, 0.005, 0.002))
+    assert len(row) == len(ENSEMBLE_HEADERS) and row[:2] == ("test recipe", 3)
+    assert row[2] == "0 to 2 of 2"                 # the 0.6 mV network meets none
+    assert row[4] == "2 of 2"                      # members on both sides of the ODE
+    assert float(row[6]) == pytest.approx(np.std([-0.2, 0.4, 0.6], ddof=1), abs=1e-3)
+    one = ensemble_row("r", cmps, (0.5, 0.005, 0.002), where=np.array([True, False]))
+    assert one[2] == "0 to 1 of 1" and one[4] == "1 of 1"
