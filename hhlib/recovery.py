@@ -143,7 +143,6 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     A ``V_S`` outside the map's trained range (``net.V_S_range``) warns unless
     ``extrapolate`` says that is meant.
     """
-    import torch
     _check_net(net)
     V_S = _number(V_S, "V_S")
     tol = _number(tol, "tol", low=0.0)
@@ -170,14 +169,27 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
         warnings.warn(f"V_S outside the trained range [{rng[0]}, {rng[1]}] mV: the map "
                       "extrapolates, and its fixed points there (or their absence) say nothing "
                       "about the model", UserWarning, stacklevel=2)
-    m = _as_float64_map(net)
-    scale = m.x_std.numpy() if hasattr(m, "x_std") else np.ones(3)
+    return _fixed_points_at(_as_float64_map(net), np.array([V_S]), X, tol, max_iter, dedup,
+                            dom)[0]
 
-    def G(x: np.ndarray) -> np.ndarray:
+
+def _fixed_points_at(m, vs: np.ndarray, X0: np.ndarray, tol: float, max_iter: int,
+                     dedup: float, dom: np.ndarray) -> list[list[MapFixedPoint]]:
+    """:func:`map_fixed_points` of the float64 map ``m`` at every value of ``vs`` (k,)
+    from the starts ``X0`` (s, 3), arguments already checked: one damped Newton over all
+    k * s (start, V_S) pairs, each pair on its own, so that the map's per-call overhead is
+    paid once per iteration for all values. (Which of a fitted polynomial's many fixed
+    points a start reaches can change with the last bits of a batched evaluation: its
+    Newton basins are fractal.)"""
+    import torch
+    scale = m.x_std.numpy() if hasattr(m, "x_std") else np.ones(3)
+    X = np.tile(X0, (vs.size, 1))
+    V = np.repeat(vs.astype(float), X0.shape[0])
+
+    def G(x: np.ndarray, v: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             xt = torch.as_tensor(x)
-            return (m(xt, torch.full((x.shape[0],), float(V_S), dtype=torch.float64))
-                    - xt).numpy()
+            return (m(xt, torch.as_tensor(v)) - xt).numpy()
 
     def norm(g: np.ndarray) -> np.ndarray:
         r = np.linalg.norm(g / scale, axis=-1)
@@ -186,44 +198,65 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     # Newton from far starts can overflow (a fitted polynomial grows fast off the data):
     # such starts get a non-finite residual and are dropped, so NumPy's warnings are noise.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        g = G(X)
+        g = G(X, V)
         r = norm(g)
         steps = 0.5 ** np.arange(12)
         for _ in range(max_iter):
             act = r >= tol
             if not act.any():
                 break
-            J = _jac(m, X[act], V_S) - np.eye(3)
+            J = _jac(m, X[act], V[act]) - np.eye(3)
             ok = np.isfinite(J).all(axis=(1, 2)) & (np.abs(np.linalg.det(J)) > 1e-300)
             dx = np.zeros((act.sum(), 3))
             dx[ok] = np.linalg.solve(J[ok], -g[act][ok][..., None])[..., 0]
-            # Try every step length at once; keep the longest that lowers the residual.
-            trial = X[act][None] + steps[:, None, None] * dx[None]
-            gt = G(trial.reshape(-1, 3)).reshape(len(steps), -1, 3)
-            rt = norm(gt)
-            better = rt < r[act][None]
-            first = np.where(better.any(0), better.argmax(0), -1)
+            # Keep the longest step that lowers the residual: the full step first, then
+            # halves, each tried only where every longer one failed.
             idx = np.flatnonzero(act)
-            moved = first >= 0
-            X[idx[moved]] = trial[first[moved], np.flatnonzero(moved)]
-            g[idx[moved]] = gt[first[moved], np.flatnonzero(moved)]
-            r[idx[moved]] = rt[first[moved], np.flatnonzero(moved)]
+            x_a, r_a = X[idx], r[idx]
+            moved = np.zeros(idx.size, bool)
+            pending = np.arange(idx.size)
+            for h in steps:
+                if not pending.size:
+                    break
+                trial = x_a[pending] + h * dx[pending]
+                gt = G(trial, V[idx[pending]])
+                rt = norm(gt)
+                better = rt < r_a[pending]
+                sel = idx[pending[better]]
+                X[sel], g[sel], r[sel] = trial[better], gt[better], rt[better]
+                moved[pending[better]] = True
+                pending = pending[~better]
             r[idx[~moved]] = np.where(r[idx[~moved]] < tol, r[idx[~moved]], np.inf)  # stuck
-    found: list[np.ndarray] = []
     lo, hi = dom.T
-    inside = np.all((X >= lo) & (X <= hi), axis=1)
-    for x in X[(r < tol) & inside]:
-        if not any(np.all(np.abs(x - y) <= dedup * scale) for y in found):
-            found.append(x)
-    out = []
-    for x in sorted(found, key=lambda y: y[0]):
-        mu = np.linalg.eigvals(_jac(m, x, V_S))
-        mu = mu[np.argsort(np.abs(mu))]
-        lam = np.log(mu.astype(complex)) / m.dt
-        out.append(MapFixedPoint(state=x, multipliers=mu, eigenvalues=lam,
-                                 stable=bool(np.all(np.abs(mu) < 1)),
-                                 residual=float(norm(G(x[None]))[0]),
-                                 aliased=bool(np.any((np.abs(mu.imag) < 1e-12) & (mu.real < 0)))))
+    good = (r < tol) & np.all((X >= lo) & (X <= hi), axis=1)
+    n = X0.shape[0]
+    found: list[list[np.ndarray]] = []
+    for i in range(vs.size):
+        here: list[np.ndarray] = []
+        for x in X[i * n:(i + 1) * n][good[i * n:(i + 1) * n]]:
+            if not any(np.all(np.abs(x - y) <= dedup * scale) for y in here):
+                here.append(x)
+        found.append(sorted(here, key=lambda y: y[0]))
+    pts = np.array([x for f in found for x in f]).reshape(-1, 3)
+    at = np.repeat(vs.astype(float), [len(f) for f in found])
+    if not len(pts):
+        return [[] for _ in found]
+    Js = _jac(m, pts, at)
+    res = norm(G(pts, at))
+    out: list[list[MapFixedPoint]] = []
+    k = 0
+    for f in found:
+        here_out = []
+        for x in f:
+            mu = np.linalg.eigvals(Js[k])
+            mu = mu[np.argsort(np.abs(mu))]
+            lam = np.log(mu.astype(complex)) / m.dt
+            here_out.append(MapFixedPoint(
+                state=x, multipliers=mu, eigenvalues=lam, stable=bool(np.all(np.abs(mu) < 1)),
+                residual=float(res[k]),
+                aliased=bool(np.any((np.abs(mu.imag) < 1e-12) & (mu.real < 0)))))
+            k += 1
+        out.append(here_out)
     return out
 
 
@@ -543,6 +576,23 @@ def _state_scale(net) -> np.ndarray:
     return np.asarray(s.detach().cpu().numpy() if hasattr(s, "detach") else s)
 
 
+def _map_fixed_points_grid(net, vs: np.ndarray, starts, extrapolate: bool):
+    """:func:`map_fixed_points` with its defaults at every value of ``vs`` at once."""
+    if starts is None:
+        X = default_starts()
+    else:
+        X = _real_array(starts, "starts").copy()
+        if X.ndim != 2 or X.shape[1] != 3 or X.shape[0] < 1 or not np.all(np.isfinite(X)):
+            raise ValueError(f"starts must be finite, of shape (k >= 1, 3), got {X.shape}")
+    rng = getattr(net, "V_S_range", None)
+    if rng is not None and not extrapolate and (vs.min() < rng[0] or vs.max() > rng[1]):
+        warnings.warn(f"V_S outside the trained range [{rng[0]}, {rng[1]}] mV: the map "
+                      "extrapolates, and its fixed points there (or their absence) say nothing "
+                      "about the model", UserWarning, stacklevel=3)
+    return _fixed_points_at(_as_float64_map(net), vs, X, 1e-10, 60, 1e-6,
+                            _real_array(DOMAIN, "domain"))
+
+
 def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int = 0,
                          extrapolate: bool = False) -> FixedPointComparison:
     """At each V_S of ``V_S_grid`` (mV): the ODE's fixed point number ``ode_index`` of
@@ -557,7 +607,7 @@ def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int =
         raise TypeError(f"params must be HHParams, got {type(params).__name__}")
     vs = _sweep_grid(V_S_grid)
     ode = [fixed_points(params.replace(V_S=float(v)))[ode_index] for v in vs]
-    found = [map_fixed_points(net, float(v), starts, extrapolate=extrapolate) for v in vs]
+    found = _map_fixed_points_grid(net, vs, starts, extrapolate)
     scale = _state_scale(net)
     map_state = np.full((vs.size, 3), np.nan)
     map_lam = np.full((vs.size, 3), np.nan, dtype=complex)
