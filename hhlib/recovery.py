@@ -41,7 +41,7 @@ __all__ = ["MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts"
            "TARGET_LABELS", "recovery_targets", "target_table", "recovery_summary",
            "recovery_verdict", "data_proximity", "error_in_tolerances", "follows_data",
            "SeedSpread", "seed_spread", "spread_rows", "spread_verdict", "ENSEMBLE_HEADERS",
-           "ensemble_summary", "ensemble_row",
+           "ensemble_summary", "ensemble_row", "fixed_point_counts",
            # figures
            "plot_isi_side_by_side", "plot_isi_overlay", "plot_burst_statistics",
            "plot_fixed_point_comparison", "plot_eigenvalue_comparison", "plot_slow_pair"]
@@ -1241,6 +1241,16 @@ def spread_verdict(spread: SeedSpread, where=None) -> str:
         out.append(f"It lies outside at most values for {_listed(bias)}: those errors are "
                    "shared by every seed, a bias of the recipe rather than of one draw.")
     return " ".join(out)
+
+
+def fixed_point_counts(cmp: FixedPointComparison, tol, where=None) -> dict[str, int]:
+    """Over the values of ``cmp`` selected by ``where`` (default all): at how many the map
+    has exactly one fixed point (``one``), meets the position targets ``tol`` (``fp_ok``)
+    and has all eigenvalues within tolerance (``eig_ok``; :func:`fixed_point_checks`)."""
+    checks = fixed_point_checks(cmp, tol, where)
+    sel = np.ones(cmp.V_S.size, bool) if where is None else np.asarray(where, dtype=bool)
+    return {"one": int((cmp.n_found[sel] == 1).sum()), "fp_ok": int(checks.fp_ok.sum()),
+            "eig_ok": int(checks.eig_ok.sum())}
 
 
 ENSEMBLE_HEADERS = ["recipe", "networks", "position targets met (per network)",

@@ -135,3 +135,14 @@ def test_ensemble_row_counts_per_network_and_coverage():
     assert float(row[6]) == pytest.approx(np.std([-0.2, 0.4, 0.6], ddof=1), abs=1e-3)
     one = ensemble_row("r", cmps, (0.5, 0.005, 0.002), where=np.array([True, False]))
     assert one[2] == "0 to 1 of 1" and one[4] == "1 of 1"
+
+
+def test_fixed_point_counts():
+    from hhlib.recovery import fixed_point_counts
+    c = _cmp(np.array([0.6, 0.0, 0.0]))             # V* 0.6 mV off: fails the 0.5 mV target
+    c.n_found[1] = 2
+    counts = fixed_point_counts(c, (0.5, 0.005, 0.002))
+    assert counts["one"] == 1 and counts["fp_ok"] == 0
+    assert fixed_point_counts(_cmp(np.zeros(3)), (0.5, 0.005, 0.002),
+                              where=np.array([True, False])) == {"one": 1, "fp_ok": 1,
+                                                                 "eig_ok": 1}
