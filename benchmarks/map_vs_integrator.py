@@ -29,7 +29,12 @@ ISI: ``hhlib.evaluation.FreeRunTargets``). Ratios are of times measured in the s
 Hardware limit: a ``torch.mm`` micro-benchmark (float32, 2048 x 2048, best of several) in
 the same run at each thread setting, and at the network's own shape (B x 128 by 128 x 128);
 the network's achieved rate counts the multiply-adds of its layers as they run (2 FLOP
-each; the V_S input is folded into a bias, so the first layer has 3 inputs).
+each; the V_S input is folded into a bias, so the first layer has 3 inputs), once over the
+whole timed rollout (which includes converting its float32 result to float64 NumPy and the
+physical-box check) and once for the step alone, in short runs each paired with a
+``torch.mm`` timing right after it (``step_rates``, the median of the pairs' ratios): on a
+shared machine whose speed drifts by tens of per cent from minute to minute, only timings
+taken a moment apart compare.
 
 Usage (from the repository root)::
 
@@ -191,6 +196,48 @@ def mm_rate(threads: int, n: int = MM_SIZE, device: str = "cpu", shape: tuple | 
     return 2 * M * K * N / best / 1e9
 
 
+def step_rates(model: MapNet, x0: np.ndarray, vs: np.ndarray, threads: int,
+               seconds: float = 0.2, pairs: int = 12, n: int = MM_SIZE) -> dict[str, Any]:
+    """The map's step against ``torch.mm`` on a machine whose speed drifts: ``pairs`` times,
+    about ``seconds`` of steps as :meth:`MapNet.rollout` runs them (the fused in-place step,
+    inference mode; without the conversion of the result to float64 NumPy and the
+    physical-box check that a rollout adds), then right after it about 2 GFLOP of (n x n)
+    float32 ``torch.mm``, both with ``threads`` threads. Returns the pairs' rates (GFLOP/s)
+    and the medians of the step's rate, of mm's and of their ratio: each ratio compares two
+    timings a moment apart."""
+    torch.set_num_threads(threads)
+    xt, vt, _, _ = model._prepare(x0, vs, "x0", False)
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
+    out = torch.empty(n, n)
+    inner = max(1, int(2e9 // (2 * n ** 3)))
+    rates = []
+    with torch.inference_mode():
+        step = model._fused_step(vt)
+        buf = [xt.clone(), torch.empty_like(xt)]
+
+        def steps(k: int) -> float:
+            t0 = time.perf_counter()
+            for i in range(k):
+                step(buf[i % 2], out=buf[1 - i % 2])
+            return time.perf_counter() - t0
+
+        n_steps = int(np.clip(seconds * 20 / steps(20), 20, 100_000))
+        torch.mm(a, b, out=out)
+        for _ in range(pairs):
+            t_step = steps(n_steps)
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                torch.mm(a, b, out=out)
+            t_mm = time.perf_counter() - t0
+            rates.append([net_flops_per_step(model) * x0.shape[0] * n_steps / t_step / 1e9,
+                          inner * 2 * n ** 3 / t_mm / 1e9])
+    r = np.array(rates)
+    return {"step_GFLOP_s": float(np.median(r[:, 0])), "step_mm_GFLOP_s": float(np.median(r[:, 1])),
+            "step_fraction_of_mm_rate": float(np.median(r[:, 0] / r[:, 1])),
+            "step_pairs_GFLOP_s": rates, "step_n_steps": n_steps}
+
+
 def net_flops_per_step(net: MapNet) -> int:
     """Multiply-adds x 2 of one step of one trajectory, as the fused map runs them."""
     widths = [3, *net.hidden, 3]
@@ -340,6 +387,7 @@ def bench_one(B: int, args: argparse.Namespace, net: MapNet, ref_cache: dict,
             shape = mm_rate(threads, shape=(B, net.hidden[0], net.hidden[0]))
             m["mm_rate_network_shape_GFLOP_s"] = shape
             m["fraction_of_mm_rate_network_shape"] = m["achieved_GFLOP_s"] / shape
+            m.update(step_rates(model, x0, vs, threads))
         methods[name] = m
     torch.set_num_threads(1)
 
@@ -419,7 +467,10 @@ def format_table(results: list[dict]) -> str:
                              f"{100 * m['fraction_of_mm_rate']:.0f} % of the torch.mm rate"
                              + (f" ({100 * m['fraction_of_mm_rate_network_shape']:.0f} % of mm at "
                                 f"the network's shape)" if "fraction_of_mm_rate_network_shape"
-                                in m else ""))
+                                in m else "")
+                             + (f"; the step alone {m['step_GFLOP_s']:.1f} GFLOP/s = "
+                                f"{100 * m['step_fraction_of_mm_rate']:.0f} %"
+                                if "step_fraction_of_mm_rate" in m else ""))
     return "\n".join(lines)
 
 
@@ -652,14 +703,17 @@ def _threads_key(methods: dict) -> str | None:
 
 def headline(rep: dict) -> dict[str, float]:
     """The chapter's headline numbers at the largest batch: B_max, the map's share of the
-    torch.mm rate (%), GFLOP/s of map and mm, ms per trajectory-second of map, integrator
-    and loop, and the map's speed-ups over the integrator and the loop."""
+    torch.mm rate (%), GFLOP/s of map and mm, the same share and rate of the step alone
+    (:func:`step_rates`), ms per trajectory-second of map, integrator and loop, and the map's
+    speed-ups over the integrator and the loop."""
     B_max, top = largest_batch(rep)
     net1, ens, loop = top["rollout_cpu_1thread"], top["ensemble"], top["lsoda_loop"]
     return {"B_max": float(B_max),
             "frac_mm": float(100 * net1["fraction_of_mm_rate"]),
             "gflops_net": float(net1["achieved_GFLOP_s"]),
             "gflops_mm": float(rep["mm_rate"]["cpu_1thread"]["square_GFLOP_s"]),
+            "frac_mm_step": float(100 * net1["step_fraction_of_mm_rate"]),
+            "gflops_step": float(net1["step_GFLOP_s"]),
             "ms_net": float(1e3 * net1["time_per_trajectory_model_second_s"]),
             "ms_ens": float(1e3 * ens["time_per_trajectory_model_second_s"]),
             "ms_loop": float(1e3 * loop["time_per_trajectory_model_second_s"]),
@@ -701,7 +755,9 @@ def rate_lines(rep: dict) -> str:
                 f"B = {B_max}, {method_label(k)}: {m['achieved_GFLOP_s']:.1f} GFLOP/s = "
                 f"{100 * m['fraction_of_mm_rate']:.0f} % of the torch.mm rate at the same "
                 f"threads ({100 * m['fraction_of_mm_rate_network_shape']:.0f} % of torch.mm at "
-                f"the network's own shape, {m['mm_rate_network_shape_GFLOP_s']:.1f} GFLOP/s)")
+                f"the network's own shape, {m['mm_rate_network_shape_GFLOP_s']:.1f} GFLOP/s); "
+                f"the step alone, median of runs paired with torch.mm: "
+                f"{m['step_GFLOP_s']:.1f} GFLOP/s = {100 * m['step_fraction_of_mm_rate']:.0f} %")
     for B, r in sorted(by_batch(rep).items()):
         net_m, ens_m = r["methods"]["rollout_cpu_1thread"], r["methods"]["ensemble"]
         lines.append(f"B = {B}: network (1 thread) / simulate_ensemble time ratio "
@@ -837,7 +893,8 @@ def verdict(rep: dict) -> str:
             + (f"from B = {be_loop} on ({net1['speedup_over_lsoda_loop']:.2g}× at B = {B_max})"
                if be_loop else "at no B")
             + f", runs at {100 * net1['fraction_of_mm_rate']:.0f} % of the machine's "
-            f"matrix-multiply rate, and its burst statistics met the targets for "
+            f"matrix-multiply rate (its step alone at "
+            f"{100 * net1['step_fraction_of_mm_rate']:.0f} %), and its burst statistics met the targets for "
             f"{net1['accuracy']['within_targets']}/{net1['accuracy']['n_checked']} checked "
             f"trajectories against {ens['accuracy']['within_targets']}/"
             f"{ens['accuracy']['n_checked']} for the integrator.")

@@ -31,7 +31,7 @@ from torch import nn
 from .model import PHYSICAL_BOUNDS, _real_array, physical_samples
 
 __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
-           "load_pretrained", "load_ensemble",
+           "load_pretrained", "load_ensemble", "seed_members",
            "read_verified", "WEIGHTS_DIR", "normalisation", "weights_checksum",
            "RESERVED_RECORD_KEYS"]
 
@@ -452,6 +452,22 @@ def load_ensemble(names, directory: Path | None = None) -> tuple[EnsembleMap, di
               "train_seconds": float(sum(r.get("train_seconds", float("nan")) for r in recs)),
               "best_val_score": float("nan")}
     return net, record
+
+
+def seed_members(name: str, directory: Path | None = None) -> list[str]:
+    """``name`` and the saved networks ``{name}-seed{k}`` (k = 1, 2, ...), trained by the
+    same recipe from other seeds, in the order of k: the members of a seed ensemble
+    (:func:`load_ensemble`), found by their names in ``directory`` (default the shipped
+    weights), so that a seed added there joins every ensemble that names its recipe."""
+    _check_name(name)
+    directory = Path(directory) if directory is not None else WEIGHTS_DIR
+    if not (directory / f"{name}.pt").exists():
+        have = sorted(p.stem for p in directory.glob("*.pt"))
+        raise ValueError(f"no saved network named {name!r} in {directory}; available: {have}")
+    prefix = f"{name}-seed"
+    seeds = sorted((int(p.stem[len(prefix):]), p.stem) for p in directory.glob("*.pt")
+                   if p.stem.startswith(prefix) and p.stem[len(prefix):].isdigit())
+    return [name] + [stem for _, stem in seeds]
 
 
 def fused_rk4(inc, V_S: torch.Tensor, substeps: int = 1):

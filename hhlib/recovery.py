@@ -156,6 +156,16 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     if dom.shape != (3, 2) or not np.all(dom[:, 0] < dom[:, 1]):
         raise ValueError(f"domain must be three (lo, hi) pairs with lo < hi for V (mV), n and "
                          f"S, got {domain!r}")
+    X = _newton_starts(net, np.array([V_S]), starts, extrapolate, stacklevel=3)
+    return _fixed_points_at(_as_float64_map(net), np.array([V_S]), X, tol, max_iter, dedup,
+                            dom)[0]
+
+
+def _newton_starts(net, vs: np.ndarray, starts, extrapolate, stacklevel: int) -> np.ndarray:
+    """The checked Newton starts (default :func:`default_starts`) of :func:`map_fixed_points`
+    at the values ``vs``; warns (for the caller of the public function) when a value lies
+    outside the map's trained range and ``extrapolate`` is not set, ``stacklevel`` as in
+    :func:`warnings.warn`, counted from here."""
     X = default_starts() if starts is None else _real_array(starts, "starts").copy()
     if X.ndim != 2 or X.shape[1] != 3 or X.shape[0] < 1:
         raise ValueError(f"starts must have shape (k >= 1, 3), got {X.shape}")
@@ -164,13 +174,12 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     if not isinstance(extrapolate, (bool, np.bool_)):
         raise TypeError(f"extrapolate must be True or False, got {extrapolate!r}")
     rng = getattr(net, "V_S_range", None)
-    if rng is not None and not extrapolate and not rng[0] <= V_S <= rng[1]:
+    if rng is not None and not extrapolate and (vs.min() < rng[0] or vs.max() > rng[1]):
         # No V_S in the message, so that a continuation across the range warns once.
         warnings.warn(f"V_S outside the trained range [{rng[0]}, {rng[1]}] mV: the map "
                       "extrapolates, and its fixed points there (or their absence) say nothing "
-                      "about the model", UserWarning, stacklevel=2)
-    return _fixed_points_at(_as_float64_map(net), np.array([V_S]), X, tol, max_iter, dedup,
-                            dom)[0]
+                      "about the model", UserWarning, stacklevel=stacklevel)
+    return X
 
 
 def _fixed_points_at(m, vs: np.ndarray, X0: np.ndarray, tol: float, max_iter: int,
@@ -578,17 +587,7 @@ def _state_scale(net) -> np.ndarray:
 
 def _map_fixed_points_grid(net, vs: np.ndarray, starts, extrapolate: bool):
     """:func:`map_fixed_points` with its defaults at every value of ``vs`` at once."""
-    if starts is None:
-        X = default_starts()
-    else:
-        X = _real_array(starts, "starts").copy()
-        if X.ndim != 2 or X.shape[1] != 3 or X.shape[0] < 1 or not np.all(np.isfinite(X)):
-            raise ValueError(f"starts must be finite, of shape (k >= 1, 3), got {X.shape}")
-    rng = getattr(net, "V_S_range", None)
-    if rng is not None and not extrapolate and (vs.min() < rng[0] or vs.max() > rng[1]):
-        warnings.warn(f"V_S outside the trained range [{rng[0]}, {rng[1]}] mV: the map "
-                      "extrapolates, and its fixed points there (or their absence) say nothing "
-                      "about the model", UserWarning, stacklevel=3)
+    X = _newton_starts(net, vs, starts, extrapolate, stacklevel=4)
     return _fixed_points_at(_as_float64_map(net), vs, X, 1e-10, 60, 1e-6,
                             _real_array(DOMAIN, "domain"))
 

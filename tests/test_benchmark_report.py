@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from conftest import REPO  # noqa: E402
@@ -39,7 +40,8 @@ def _report(ens_cpu, net_cpu, loop_wall=(1.0, 16.0), t_end=10.0, cuda=None):
         methods = {"lsoda_loop": _method(lw, lw, extrapolated=B > 1, timed_trajectories=1),
                    "ensemble": _method(e, e, within=3),
                    "rollout_cpu_1thread": _method(m, m, achieved_GFLOP_s=5.0,
-                                                  fraction_of_mm_rate=0.25),
+                                                  fraction_of_mm_rate=0.25, step_GFLOP_s=6.0,
+                                                  step_fraction_of_mm_rate=0.3),
                    "rollout_cuda": ({"skipped": "no CUDA device"} if cuda is None else
                                     _method(m / 10, m / 10, device=cuda))}
         for name, v in methods.items():
@@ -167,6 +169,11 @@ def test_recorded_full_run_is_consistent(bench):
     dt = rep["config"]["dt_s"]
     assert bench.map_step_ns(rep) / dt / 1e6 == pytest.approx(head["ms_net"], rel=1e-9)
     assert head["x_ens"] == pytest.approx(head["ms_ens"] / head["ms_net"], rel=1e-9)
+    # The step's share of torch.mm is the median of its paired timings' ratios.
+    pairs = np.array(top["rollout_cpu_1thread"]["step_pairs_GFLOP_s"])
+    assert head["frac_mm_step"] == pytest.approx(100 * np.median(pairs[:, 0] / pairs[:, 1]),
+                                                 rel=1e-9)
+    assert head["gflops_step"] == pytest.approx(np.median(pairs[:, 0]), rel=1e-9)
     text = bench.run_description(rep, rep["config"]["weights_sha256"])
     assert text.endswith("the shipped weights")
     assert "NOT the shipped weights" in bench.run_description(rep, "0" * 64)

@@ -45,3 +45,7 @@ def test_cost_benchmark_smoke(tmp_path):
         assert a["regimes_match"] == 4, (name, a)
         assert a["within_targets"] == 4, (name, a)
     assert 0 < m["rollout_cpu_1thread"]["fraction_of_mm_rate"]
+    # The step alone does the rollout's arithmetic without converting and checking its
+    # result: not slower than the rollout, up to the noise of a shared machine.
+    one = m["rollout_cpu_1thread"]
+    assert one["step_GFLOP_s"] > 0.5 * one["achieved_GFLOP_s"] > 0

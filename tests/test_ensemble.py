@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hhlib.ablation import describe_recipe
-from hhlib.network import EnsembleMap, MapNet, VectorFieldNet, load_ensemble
+from hhlib.network import EnsembleMap, MapNet, VectorFieldNet, load_ensemble, seed_members
 from hhlib.recovery import map_fixed_points
 
 
@@ -73,3 +73,20 @@ def test_load_ensemble_checks_the_recipe():
     assert isinstance(net, EnsembleMap) and rec["member_seeds"] == [0, 1]
     assert np.isnan(rec["best_val_score"]) and rec["train_seconds"] > 0
     assert "mean of 2 networks, seeds 0, 1" in describe_recipe(rec)
+
+
+def test_seed_members_finds_a_recipes_seeds_in_seed_order(tmp_path):
+    for stem in ["net", "net-seed10", "net-seed2", "net-seedx", "net-wide", "net-wide-seed1"]:
+        (tmp_path / f"{stem}.pt").write_bytes(b"")
+    assert seed_members("net", tmp_path) == ["net", "net-seed2", "net-seed10"]
+    assert seed_members("net-wide", tmp_path) == ["net-wide", "net-wide-seed1"]
+    with pytest.raises(ValueError, match="no saved network named 'other'"):
+        seed_members("other", tmp_path)
+    with pytest.raises(ValueError, match="name must be a plain file stem"):
+        seed_members("../net", tmp_path)
+    # The shipped ensembles: the paper's recipe and the transient recipe, each its seeds.
+    assert seed_members("original") == ["original"] + [f"original-seed{k}" for k in range(1, 6)]
+    assert seed_members("original-transient-80") == ["original-transient-80"] + [
+        f"original-transient-80-seed{k}" for k in range(1, 5)]
+    net, rec = load_ensemble(seed_members("original-transient-80"))
+    assert rec["member_seeds"] == [0, 1, 2, 3, 4]
