@@ -233,7 +233,8 @@ def step_rates(model: MapNet, x0: np.ndarray, vs: np.ndarray, threads: int,
             rates.append([net_flops_per_step(model) * x0.shape[0] * n_steps / t_step / 1e9,
                           inner * 2 * n ** 3 / t_mm / 1e9])
     r = np.array(rates)
-    return {"step_GFLOP_s": float(np.median(r[:, 0])), "step_mm_GFLOP_s": float(np.median(r[:, 1])),
+    return {"step_GFLOP_s": float(np.median(r[:, 0])),
+            "step_mm_GFLOP_s": float(np.median(r[:, 1])),
             "step_fraction_of_mm_rate": float(np.median(r[:, 0] / r[:, 1])),
             "step_pairs_GFLOP_s": rates, "step_n_steps": n_steps}
 
