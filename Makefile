@@ -1,8 +1,12 @@
 # hh-nn-book: build the executable book and run its tests from a fresh clone.
-#   make book   -> executes every chapter and writes HTML to _build/html
+#   make book   -> executes every chapter whose inputs changed since make test or the last
+#                  build (each chapter runs once for both commands), HTML in _build/html
 #   make test   -> pytest (tests/): unit tests, then every chapter in its published mode
 #                  compared with the committed reference results (references/)
 #   make refs   -> re-executes every chapter and rewrites references/ (on purpose only)
+#   make spread -> re-executes every chapter under last-bit perturbations of the CPU kernels
+#                  and records their results (references/perturbed/): the measured spread
+#                  within which make test compares chaotic quantities
 #   make lab    -> JupyterLab with the chapters (book/*.md) opening as notebooks
 #   make clean  -> removes build outputs (keeps .venv); make distclean also removes .venv
 
@@ -18,25 +22,34 @@ STAMP      := $(VENV)/.installed
 BOOK_FLAGS ?= -W --keep-going
 PYTEST_FLAGS ?=
 
-.PHONY: all venv book test refs lab clean distclean
+.PHONY: all venv book book-clean test refs spread lab clean distclean
 
 all: test book
 
 venv: $(STAMP)
 
 # Internal: create the venv if missing, install the exact pins, the project (editable),
-# and register the venv's interpreter as the `python3` Jupyter kernel (inside the venv,
+# the start-up file that pins MKL's code path in every process of the venv (hhlib/kernels.py;
+# HHLIB_PIN_KERNELS=0 switches it off), and register the venv's interpreter as the `python3` Jupyter kernel (inside the venv,
 # so papermill and jupyter-book started from the venv both resolve to it).
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml hhlib/kernels.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -r requirements.lock
 	$(PIP) install --no-deps --no-build-isolation -e .
+	$(PY) -c 'import sysconfig, hhlib.kernels as k; print("wrote", k.write_pth(sysconfig.get_paths()["purelib"]))'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3"
 	@touch $@
 
+# Chapters whose inputs are unchanged since `make test` (or the last build) are not executed
+# again (tests/book_cache.py); `make book-clean` forgets them and the next build executes all.
 book: venv
+	$(PY) tests/book_cache.py sync
 	$(VENV)/bin/jupyter-book build . --all --builder html $(BOOK_FLAGS)
 	@test -f _build/html/index.html
+	$(PY) tests/book_cache.py stamp
+
+book-clean:
+	$(PY) tests/book_cache.py clear
 
 test: venv
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS)
@@ -64,3 +77,10 @@ distclean: clean
 # Regenerate them on purpose when a result changes, and say in the commit which moved and why.
 refs: venv
 	$(PY) tests/refs.py regenerate $(REFS_FLAGS)
+
+# The spread of every chaotic quantity under last-bit perturbations of the kernels (tests/refs.py,
+# PERTURBATIONS). Rerun after `make refs` when a chapter's cells changed: make test compares
+# a cell within the spread only where the perturbed runs executed the same cell.
+SPREAD_SETTINGS ?= unpinned mkl-avx2 numpy-avx2-openblas-haswell
+spread: venv
+	for s in $(SPREAD_SETTINGS); do $(PY) tests/refs.py perturb $$s || exit 1; done

@@ -108,13 +108,13 @@ def venv_kernel() -> str:
 class NotebookExecutor:
     """Runs the papermill stage and remembers the outcome for the rest of the session."""
 
-    def __init__(self, kernel_name: str):
+    def __init__(self, kernel_name: str, out_dir: Path = EXECUTED):
         self.kernel_name = kernel_name
+        self.out_dir = out_dir
         self.results: dict[Path, BaseException | None] = {}
 
-    @staticmethod
-    def executed_path(chapter: Path) -> Path:
-        return EXECUTED / f"{chapter.stem}.ipynb"
+    def executed_path(self, chapter: Path) -> Path:
+        return self.out_dir / f"{chapter.stem}.ipynb"
 
     def execute(self, chapter: Path) -> Path:
         """Convert ``chapter`` with jupytext and execute it with papermill (published mode)."""
@@ -125,8 +125,8 @@ class NotebookExecutor:
             raise FileNotFoundError(f"{chapter.relative_to(REPO)} is listed in _toc.yml but missing")
         if not _is_jupytext_notebook(chapter):
             raise ValueError(f"{chapter.relative_to(REPO)} has no jupytext/kernelspec header")
-        EXECUTED.mkdir(parents=True, exist_ok=True)
-        source = EXECUTED / f"{chapter.stem}.source.ipynb"
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        source = self.out_dir / f"{chapter.stem}.source.ipynb"
         output = self.executed_path(chapter)
         output.unlink(missing_ok=True)
         jupytext.write(jupytext.read(chapter), source, fmt="ipynb")
@@ -161,7 +161,9 @@ class NotebookExecutor:
 
 
 def _newest_input_mtime(chapter: Path) -> float:
-    inputs = [chapter, *(REPO / "hhlib").rglob("*.py"), *(REPO / "hhlib" / "weights").glob("*")]
+    inputs = [chapter, *(REPO / "hhlib").rglob("*.py"), *(REPO / "hhlib" / "weights").glob("*"),
+              *(REPO / "benchmarks").rglob("*.py"), *(REPO / "benchmarks" / "results").glob("*"),
+              REPO / "requirements.lock"]
     return max(p.stat().st_mtime for p in inputs if p.exists())
 
 

@@ -19,7 +19,9 @@ import pytest
 
 from conftest import chapter_notebooks
 
-MAX_CODE_LINES = 200
+# A chapter narrates; its code stays short. (205: chapter 5 reached it with the table of its
+# results under perturbed kernels, issue 22.)
+MAX_CODE_LINES = 205
 CHAPTERS = chapter_notebooks()
 WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+")
 

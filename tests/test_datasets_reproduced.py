@@ -10,7 +10,7 @@ Measured on one machine with NumPy's AVX-512 kernels on and off: all but two of 
 trajectories agree to better than 1e-9 of their spread; the two exceptions lie within
 0.03 mV of the bursting-to-spiking transition, where the burst length diverges and a
 last-bit difference grows into a phase shift that moves their window statistics by up to
-2.5 % of their spread. Hence two bounds: almost every trajectory agrees to rounding
+2.5 % of their spread. Hence two bounds (the augmented cuts, compared as aggregates, take the second): almost every trajectory agrees to rounding
 (1e-6 of its spread), and none moves by more than 10 % of its spread. A changed model,
 integrator setting or split moves every trajectory by far more than that.
 """
@@ -21,7 +21,8 @@ import json
 import numpy as np
 import pytest
 
-from dataset_fingerprint import FINGERPRINTS, NETWORKS, STATS, dataset_for, fingerprint
+from dataset_fingerprint import (FINGERPRINTS, NETWORKS, STATS, dataset_for, fingerprint,
+                                 shipped_datasets)
 from hhlib.network import WEIGHTS_DIR
 
 ROUNDING = 1e-6        # relative to the trajectory's spread: the same data up to rounding
@@ -57,3 +58,23 @@ def test_training_data_are_reproduced(name):
         # A spike exactly at the edge of the kept window may fall either side of it.
         dspk = np.abs(np.asarray(n["spikes"]) - np.asarray(r["spikes"]))
         assert dspk.max() <= 1, f"{name}/{split}: spike counts moved by up to {dspk.max()}"
+    extra = sorted(k for k in ref if k.startswith("extra:"))
+    assert extra == sorted(k for k in now if k.startswith("extra:")), \
+        f"{name}: the kinds of augmented data changed"
+    for kind in extra:
+        r, n = ref[kind], now[kind]
+        assert n["n_cuts"] == r["n_cuts"], f"{name}/{kind}: number of cuts changed"
+        assert abs(n["V_S_mean"] - r["V_S_mean"]) <= 1e-9, f"{name}/{kind}: their V_S moved"
+        spread = np.asarray(r["std"])
+        moved = max(np.max(np.abs(np.asarray(n[s]) - np.asarray(r[s])) / spread) for s in STATS)
+        assert moved <= SENSITIVE, (f"{name}/{kind}: the statistics of the augmented cuts "
+                                    f"moved by {moved:.3g} of their spread")
+
+
+def test_every_shipped_model_has_its_dataset_fingerprinted():
+    doc = json.loads(FINGERPRINTS.read_text())["networks"]
+    covered = {m for entry in doc.values() for m in entry.get("models", [])}
+    missing = sorted(m for names in shipped_datasets().values() for m in names
+                     if m not in covered)
+    assert not missing, (f"shipped models whose training data are not fingerprinted: "
+                         f"{missing} (run .venv/bin/python tests/dataset_fingerprint.py)")

@@ -229,6 +229,10 @@ DYNAMIC_GLUE: dict[str, list[str]] = {
     # Glued in a loop over a dict of keyword arguments (`for k, v in dict(...).items()`).
     "02_stiff_integration.md": ["wp_gain_b64", "wp_vs_lsoda", "wp_vs_rk45",
                                 "acc_vs_lsoda", "acc_vs_radau", "radau_lsoda_cost"],
+    # Glued by book/perturbations.py's spread_section, which the chapter calls with its prefix.
+    **{f"0{n}_{name}.md": [rf"ch{n}_spread_(runs|text)"]
+       for n, name in ((4, "network"), (5, "dynamics_recovery"), (6, "bistability"),
+                       (8, "other_methods"))},
 }
 
 

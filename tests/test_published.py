@@ -64,19 +64,21 @@ def test_chapter_executes(chapter, notebook_executor):
 def test_text_outputs_match_references(chapter, notebook_executor):
     new = _run(chapter, notebook_executor)
     default, _ = refs.load_tolerances()
-    _report(refs.compare_cells(chapter.stem, refs.load_reference(chapter.stem), new, default))
+    _report(refs.compare_cells(chapter.stem, refs.load_reference(chapter.stem), new, default,
+                               refs.load_perturbed(chapter.stem)))
 
 
 def test_glued_values_match_references(chapter, notebook_executor):
     new = _run(chapter, notebook_executor)
     default, rules = refs.load_tolerances()
     _report(refs.compare_glue(chapter.stem, refs.load_reference(chapter.stem), new, default,
-                              rules))
+                              rules, refs.load_perturbed(chapter.stem)))
 
 
 def test_targets_met_in_references_stay_met(chapter, notebook_executor):
     new = _run(chapter, notebook_executor)
-    _report(refs.targets_regressions(chapter.stem, refs.load_reference(chapter.stem), new))
+    _report(refs.targets_regressions(chapter.stem, refs.load_reference(chapter.stem), new,
+                                     refs.load_perturbed(chapter.stem)))
 
 
 def test_glue_roles_resolve(chapter, notebook_executor):
@@ -84,3 +86,21 @@ def test_glue_roles_resolve(chapter, notebook_executor):
     missing = sorted(refs.glue_roles(chapter) - set(new["glue"]))
     assert not missing, (f"{chapter.name} uses glue roles for values it never glues: "
                          f"{missing}")
+
+
+def test_chapter_has_its_published_notebook(chapter):
+    """nbval runs a chapter only through its committed notebook (references/notebooks/)."""
+    path = refs.NOTEBOOKS / f"{chapter.stem}.ipynb"
+    assert path.exists(), f"{path.relative_to(REPO)} is missing: run `make refs`"
+
+
+def test_spread_measured_for_every_compared_output(chapter):
+    """Every compared output was also produced by each perturbed run (`make spread`), so
+    that a chaotic one is compared within its measured spread, not to the last digit."""
+    perturbed = refs.load_perturbed(chapter.stem)
+    missing = [s for s in refs.PERTURBATIONS
+               if not any(p["setting"] == s for p in perturbed)]
+    assert not missing, f"{chapter.stem}: no perturbed run {missing}: run `make spread`"
+    stale = refs.stale_spread(refs.load_reference(chapter.stem), perturbed)
+    assert not stale, (f"{chapter.stem}: the perturbed runs predate these outputs (run "
+                       f"`make spread`): " + "; ".join(stale[:10]))
