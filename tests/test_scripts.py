@@ -56,13 +56,14 @@ def test_help_names_the_scratch_folder_and_force(script, monkeypatch, capsys):
 def test_a_shipped_name_is_refused_before_any_work(script, shipped, monkeypatch, tmp_path, capsys):
     assert (WEIGHTS_DIR / f"{shipped}.pt").exists()
     mod = _script(script, monkeypatch)
+    monkeypatch.setattr(mod, "SCRATCH_DIR", tmp_path / "scratch")   # the default, not made here
     for out in ([], ["--out", str(tmp_path)], ["--out", str(WEIGHTS_DIR)]):
         with pytest.raises(SystemExit) as e:
             mod.main(["--name", shipped, *SCRIPTS[script], *out])
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert "--force" in err and f"{shipped}.pt" in err
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.rglob("*")] == ["scratch"]
 
 
 @pytest.mark.parametrize("script", list(SCRIPTS))
