@@ -57,12 +57,15 @@ test: venv
 # JupyterLab on the chapters, for students: jupytext (pinned) opens and saves each
 # book/*.md as a notebook with a double click. .jupyter/ (put on Jupyter's config path for
 # this command only) sets that default viewer and turns off JupyterLab's online extension
-# manager, news and update checks. A chapter's kernel starts in book/, as in the build.
-# E.g. `make lab LAB_FLAGS="--no-browser --port 8890"`.
+# manager, news (and the prompt asking about them) and update checks. A chapter's kernel
+# starts in book/, as in the build.
+# E.g. `make lab LAB_FLAGS="--no-browser --port 8890"`. As root (containers, some
+# classroom machines) Jupyter refuses to start without --allow-root, so it is added then.
 LAB_FLAGS ?=
+LAB_ROOT   = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: venv
 	JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
-	  $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_FLAGS)
+	  $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ROOT) $(LAB_FLAGS)
 
 clean:
 	rm -rf _build tests/_executed .jupyter_cache .pytest_cache

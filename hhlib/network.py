@@ -33,7 +33,7 @@ from .model import PHYSICAL_BOUNDS, _real_array, physical_samples
 __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
            "load_pretrained", "load_ensemble", "seed_members",
            "read_verified", "WEIGHTS_DIR", "normalisation", "weights_checksum",
-           "RESERVED_RECORD_KEYS"]
+           "RESERVED_RECORD_KEYS", "existing_weights"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -543,6 +543,16 @@ def _check_name(name: Any) -> str:
         raise ValueError(f"name must be a plain file stem (letters, digits, '-', '_'; no "
                          f"path separators, not starting with '.'), got {name!r}")
     return name
+
+
+def existing_weights(name: str, directory: Path | str) -> list[Path]:
+    """The files a training script must not replace without ``--force``: ``name``'s
+    ``.pt``/``.json`` in ``directory``, and those in :data:`WEIGHTS_DIR` (a shipped name,
+    even written elsewhere, would be confused with the network the chapters load)."""
+    _check_name(name)
+    dirs = dict.fromkeys(Path(d).resolve() for d in (directory, WEIGHTS_DIR))
+    return [d / f"{name}{ext}" for d in dirs for ext in (".pt", ".json")
+            if (d / f"{name}{ext}").exists()]
 
 
 def _replace_pair(pairs: list[tuple[Path, Path]]) -> None:

@@ -6,6 +6,7 @@ which a chapter calls once on purpose.
 """
 from __future__ import annotations
 
+import re
 from typing import Iterable, Sequence
 
 import matplotlib as mpl
@@ -39,6 +40,12 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], fmt: str = 
         if isinstance(x, (float, np.floating)):
             return "–" if np.isnan(x) else fmt.format(x)
         return str(x)
+
+    def escaped(text):
+        # An unescaped "|" inside a cell ends the cell, and a row with too many cells makes
+        # the whole table render as raw text (chapter 2's "max |dV|" headers did).
+        # A "|" already escaped by the caller is left alone.
+        return re.sub(r"(?<!\\)\|", r"\\|", text)
     if isinstance(headers, str):
         raise TypeError(f"headers must be a sequence of column titles, got the string {headers!r}")
     headers = list(headers)
@@ -46,8 +53,8 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], fmt: str = 
     for i, r in enumerate(rows):
         if len(r) != len(headers):
             raise ValueError(f"rows[{i}] has {len(r)} cells for {len(headers)} headers")
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(x) for x in r) + " |" for r in rows]
+    lines = ["| " + " | ".join(escaped(str(h)) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(escaped(cell(x)) for x in r) + " |" for r in rows]
     return "\n".join(lines)
 
 

@@ -1,10 +1,14 @@
-"""Fit the SINDy baselines of chapter "Other discovery methods" and ship their coefficients
-into hhlib/weights/ (a .pt state dict and a .json record with checksums, as the networks).
+r"""Fit the SINDy baselines of chapter "Other discovery methods": a .pt state dict and a .json
+record with checksums, as the networks, by default into the git-ignored scratch folder
+weights-scratch/. A name of the shipped models (hhlib/weights/), or one already in --out, is
+refused before any work unless --force is given.
 
 Regenerate the shipped models with (2-core CPU, about 10 minutes each):
 
-    .venv/bin/python scripts/fit_sindy.py --name sindy-polynomial --library polynomial --degree 3
-    .venv/bin/python scripts/fit_sindy.py --name sindy-sigmoid --library sigmoid --degree 2
+    .venv/bin/python scripts/fit_sindy.py --name sindy-polynomial --library polynomial --degree 3 \
+        --out hhlib/weights --force
+    .venv/bin/python scripts/fit_sindy.py --name sindy-sigmoid --library sigmoid --degree 2 \
+        --out hhlib/weights --force
 
 Data: the shipped ``original`` network's training cuts (``DatasetConfig.from_record`` of its
 record), so every method sees exactly the same cuts. The sparsity threshold, the ridge weight
@@ -31,7 +35,11 @@ from hhlib import __version__
 from hhlib.baselines import LIBRARIES, fit_sindy
 from hhlib.data import DatasetConfig, check_writable_dir, load_or_make_dataset
 from hhlib.evaluation import dynamics_score
-from hhlib.network import WEIGHTS_DIR, _check_name, load_pretrained, save_pretrained
+from hhlib.network import _check_name, existing_weights, load_pretrained, save_pretrained
+
+# Outside hhlib/weights, so that a trial fit cannot replace a shipped model (as in
+# scripts/train_network.py).
+SCRATCH_DIR = Path(__file__).resolve().parent.parent / "weights-scratch"
 
 
 def _thresholds(text: str) -> tuple[float, ...]:
@@ -61,14 +69,23 @@ def main(argv: list[str] | None = None) -> int:
                     help="finite-difference orders to choose among (validation dynamics score)")
     ap.add_argument("--substeps", type=int, choices=range(1, 9), metavar="1..8", default=1,
                     help="RK4 steps per map step Δt")
-    ap.add_argument("--out", default=None, help="directory (default: hhlib/weights)")
+    ap.add_argument("--out", default=None,
+                    help="directory (default: weights-scratch/ in the repository, git-ignored; "
+                         "the shipped ones: hhlib/weights with --force)")
+    ap.add_argument("--force", action="store_true",
+                    help="overwrite a model of the same name in --out, shipped ones included")
     args = ap.parse_args(argv)
     try:
         _check_name(args.name)
-        out = WEIGHTS_DIR if args.out is None else Path(args.out)
+        out = SCRATCH_DIR if args.out is None else Path(args.out)
         check_writable_dir(out, "--out")
+        taken = existing_weights(args.name, out)
     except (ValueError, PermissionError) as e:
         ap.error(str(e))
+    if taken and not args.force:
+        ap.error(f"--name {args.name!r} would replace or shadow existing weights "
+                 f"({', '.join(map(str, taken))}); the shipped ones in hhlib/weights are what "
+                 f"the chapters load. Choose another --name, or pass --force to overwrite.")
 
     torch.set_num_threads(1)
     _, rec = load_pretrained("original")

@@ -77,6 +77,18 @@ def test_one_folded_settings_cell(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_settings_cell_checks_every_parameter_and_the_injected_names(path):
+    """``check_parameters(globals(), ...)`` with every name of the parameters cell, so that a
+    misspelt ``papermill -p fats True`` stops the chapter (issue 26)."""
+    code, _ = _cells(path)
+    i = next(k for k, c in enumerate(code) if "parameters" in _tags(c))
+    params = re.findall(r"^(\w+)\s*=", code[i].source, re.M)
+    call = re.search(r"check_parameters\(globals\(\), ([^)]*)\)", code[i + 1].source)
+    assert call, f"{path.name}: the settings cell must call check_parameters(globals(), ...)"
+    assert call.group(1) == ", ".join(f"{p}={p}" for p in params), call.group(0)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_plumbing_is_folded(path):
     code, _ = _cells(path)
     first_import = next(c for c in code if re.search(r"^(import|from) \S", c.source, re.M)

@@ -41,8 +41,7 @@ def lab(tmp_path_factory):
     port = _free_port()
     flags = [f"--port={port}", "--ServerApp.ip=127.0.0.1", "--no-browser",
              "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        flags.append("--allow-root")        # containers and CI often run as root
+    # No --allow-root here: the Makefile adds it as root (containers and CI often run as root).
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path_factory.mktemp("jupyter_runtime")))
     log = tmp_path_factory.mktemp("lab") / "lab.log"
     with open(log, "w", encoding="utf-8") as fh:
@@ -94,3 +93,64 @@ def test_no_online_extension_manager(lab):
         page = r.read().decode("utf-8")
     assert '"can_install": false' in page
     assert '"news": {"disabled": true}' in page
+
+
+# ------------------------------------------------------------- settings, against the schemas
+OVERRIDES = REPO / ".jupyter" / "labconfig" / "default_setting_overrides.json"
+SCHEMAS = Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+
+
+def _schema(plugin: str) -> dict:
+    """The installed JupyterLab's settings schema of ``plugin`` ("@scope/package:name")."""
+    package, name = plugin.split(":")
+    path = SCHEMAS / package / f"{name}.json"
+    if not SCHEMAS.is_dir():
+        pytest.skip(f"no JupyterLab schemas at {SCHEMAS}")
+    assert path.is_file(), f"{plugin}: no such plugin in the installed JupyterLab ({path})"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _valid(value, prop: dict) -> bool:
+    if "oneOf" in prop:
+        return any(value == c.get("const") for c in prop["oneOf"])
+    if "enum" in prop:
+        return value in prop["enum"]
+    kind = {"boolean": bool, "string": str, "object": dict, "array": list}.get(prop.get("type"))
+    return kind is None or isinstance(value, kind)
+
+
+def test_every_overridden_setting_exists_in_the_installed_schema():
+    """A misspelt plugin or setting name is silently ignored by JupyterLab: check each one."""
+    overrides = json.loads(OVERRIDES.read_text(encoding="utf-8"))
+    for plugin, values in overrides.items():
+        props = _schema(plugin)["properties"]
+        for key, value in values.items():
+            assert key in props, f"{plugin}: no setting {key!r}; it has {sorted(props)}"
+            assert _valid(value, props[key]), f"{plugin}:{key} = {value!r} is not allowed"
+
+
+def test_news_prompt_and_update_checks_are_off():
+    """JupyterLab asks "Would you like to get notified about official Jupyter news?" while
+    fetchNews is "none" (its default), whatever the server's news_url; "false" is Never."""
+    plugin = "@jupyterlab/apputils-extension:notification"
+    props = _schema(plugin)["properties"]
+    assert {"const": "false", "title": "Never"} in props["fetchNews"]["oneOf"]
+    settings = json.loads(OVERRIDES.read_text(encoding="utf-8"))[plugin]
+    assert settings == {"fetchNews": "false", "checkForUpdates": False}
+
+
+def test_make_lab_adds_allow_root_only_as_root():
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    cmd = subprocess.run(["make", "-n", "-o", str(Path(sys.prefix) / ".installed"), "lab",
+                          f"VENV={sys.prefix}"], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    assert ("--allow-root" in cmd) == as_root, cmd
+
+
+def test_server_serves_the_news_setting_off(lab):
+    s = _get(f"{lab}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={TOKEN}")
+    props = s["schema"]["properties"]
+    assert props["fetchNews"]["default"] == "false"
+    assert props["checkForUpdates"]["default"] is False
