@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "thresholds_tried": tried, "selection": "val_score", "best_val_score": score,
         "train_seconds": time.perf_counter() - t0,
         "dataset_config": dataclasses.asdict(dcfg), "dataset_sha256": ds.digest(),
+        "dataset_digest": "full",
         "equations": model.equations(),
         "hhlib": __version__, "numpy": np.__version__, "python": sys.version.split()[0],
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),

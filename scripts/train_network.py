@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "dataset_config": dataclasses.asdict(dcfg),
         "dataset_sha256": ds.digest(),
+        "dataset_digest": "full",   # kind of dataset_sha256 (Dataset.digest)
         "train_config": dataclasses.asdict(tcfg),
         "train_seconds": hist["train_seconds"],
         "dataset_seconds": t_data,

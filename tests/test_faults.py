@@ -286,7 +286,8 @@ def _same(a, b):
         np.testing.assert_allclose(a.V_S[split], b.V_S[split], rtol=1e-12)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "edited arrays"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "edited arrays",
+                                    "cut_V_S_train", "traj_val", "traj_test"])
 def test_corrupted_cache_is_reported_and_rebuilt(tiny_cache, damage):
     cfg, d, path, ds = tiny_cache
     good = path.read_bytes()
@@ -300,7 +301,8 @@ def test_corrupted_cache_is_reported_and_rebuilt(tiny_cache, damage):
         else:                        # readable, right key, arrays that no longer match
             with np.load(path) as z:
                 arrays = {k: z[k] for k in z.files}
-            arrays["cuts_train"] = arrays["cuts_train"] + 1.0
+            edit = "cuts_train" if damage == "edited arrays" else damage
+            arrays[edit] = arrays[edit] + 1.0           # e.g. 1 mV on every trajectory
             with open(path, "wb") as f:
                 np.savez_compressed(f, **arrays)
         with pytest.warns(RuntimeWarning, match=rf"dataset cache .*{path.name}.*rebuilding"):
@@ -323,6 +325,51 @@ def test_unwritable_cache_dir_is_reported_before_the_build(tmp_path, monkeypatch
     monkeypatch.setattr(data, "make_dataset", no_build)
     with pytest.raises(PermissionError, match="cache_dir"):
         load_or_make_dataset(DatasetConfig(**TINY), blocker / "cache")
+
+
+def test_dataset_digest_covers_every_array_and_keeps_the_old_kind(tiny_cache):
+    """Every array training or evaluation reads changes the digest; kind "v1" is the
+    digest of the records written before (V_S and cuts only)."""
+    import dataclasses
+    _, _, _, ds = tiny_cache
+    for field in ("V_S", "cuts", "cut_V_S", "trajectories"):
+        edited = {**getattr(ds, field), "val": getattr(ds, field)["val"] + 1.0}
+        assert dataclasses.replace(ds, **{field: edited}).digest() != ds.digest()
+    assert dataclasses.replace(ds, trajectories={**ds.trajectories, "val": ds.trajectories[
+        "val"] + 1.0}).digest("v1") == ds.digest("v1")
+    shipped = json.loads((WEIGHTS_DIR / "original.json").read_text())
+    assert "dataset_digest" not in shipped      # an old record: its digest is of kind v1
+
+
+def test_full_disk_returns_the_built_dataset_with_a_warning(tmp_path, monkeypatch):
+    import hhlib.data as data
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device (injected)")
+    monkeypatch.setattr(data.np, "savez_compressed", full)
+    with pytest.warns(RuntimeWarning, match="could not be written.*No space left"):
+        ds = load_or_make_dataset(DatasetConfig(**TINY), tmp_path)
+    assert ds.cuts["train"].shape[1] == TINY["cut_len"] + 1
+    assert not list(tmp_path.iterdir())                  # no half-written file
+
+
+def test_directory_at_the_cache_path_is_reported_before_the_build(tmp_path, monkeypatch):
+    import hhlib.data as data
+    cfg = DatasetConfig(**TINY)
+    (tmp_path / f"dataset-{cfg.key()}.npz").mkdir()
+
+    def no_build(*a, **k):
+        raise AssertionError("dataset built before the cache path was checked")
+    monkeypatch.setattr(data, "make_dataset", no_build)
+    with pytest.raises(IsADirectoryError, match="cache file's path"):
+        load_or_make_dataset(cfg, tmp_path)
+
+
+def test_cache_dir_tilde_is_home_not_a_directory_named_tilde(tmp_path, monkeypatch):
+    from hhlib.data import default_cache_dir
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HHLIB_CACHE", "~/hhcache")
+    assert default_cache_dir() == tmp_path / "hhcache"
 
 
 _BUILD = """
