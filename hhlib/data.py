@@ -124,8 +124,9 @@ class DatasetConfig:
                 bound = ">= 0" if k == "min_gap" else "> 0"
                 raise ValueError(f"{k} must be a finite number {bound}, got {v!r}")
             object.__setattr__(self, k, float(v))
-        if not self.rtol < 1:
-            raise ValueError(f"rtol must lie in (0, 1), got {self.rtol!r}")
+        # The integrator's bounds, checked here so that a bad value fails before the build.
+        from .integrate import _check_ensemble_tolerances
+        _check_ensemble_tolerances(self.rtol, self.atol)
         box = _real_array(self.transient_box, "transient_box")
         if box.shape != (3, 2) or not (np.all(np.isfinite(box)) and np.all(box[:, 0] < box[:, 1])
                                        and np.all(box[1:] >= 0) and np.all(box[1:] <= 1)):
@@ -384,6 +385,9 @@ def check_writable_dir(directory: Path, name: str = "cache_dir") -> None:
     """Create ``directory`` and write a probe file there, so that an unwritable output
     directory is reported before the expensive work, not after. ``name`` is how the error
     message calls the argument."""
+    if not os.fspath(directory):      # Path("") is the current directory
+        raise ValueError(f"{name} must be a directory path, got an empty string (an unset "
+                         "shell variable?)")
     try:
         Path(directory).mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-probe.")

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import signal
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from torch import nn
 from .model import PHYSICAL_BOUNDS, _real_array, physical_samples
 
 __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
-           "load_pretrained", "load_ensemble", "seed_members",
+           "load_pretrained", "load_ensemble", "save_or_rescue", "seed_members",
            "read_verified", "load_state", "WEIGHTS_DIR", "normalisation", "weights_checksum",
            "RESERVED_RECORD_KEYS"]
 
@@ -702,6 +703,18 @@ def save_pretrained(net: DiscreteMap, name: str, record: dict[str, Any],
                 pass    # the first error is the one to report; the next access retries
             raise
     return f["pt"]
+
+
+def save_or_rescue(net: DiscreteMap, name: str, record: dict[str, Any],
+                   directory: Path | None = None) -> tuple[Path, Exception | None]:
+    """:func:`save_pretrained`, and where that fails (a full disk, a vanished directory),
+    the same save into a new temporary directory, so that a trained model is never lost:
+    ``(path written, the first error or None)``."""
+    try:
+        return save_pretrained(net, name, record, directory), None
+    except OSError as e:
+        rescue = Path(tempfile.mkdtemp(prefix="hhlib-unsaved-"))
+        return save_pretrained(net, name, record, rescue), e
 
 
 _NETWORK_KINDS = {"map": MapNet, "vector_field": VectorFieldNet}

@@ -31,7 +31,7 @@ from hhlib import __version__
 from hhlib.baselines import LIBRARIES, fit_sindy
 from hhlib.data import DatasetConfig, check_writable_dir, load_or_make_dataset
 from hhlib.evaluation import dynamics_score
-from hhlib.network import WEIGHTS_DIR, _check_name, load_pretrained, save_pretrained
+from hhlib.network import WEIGHTS_DIR, _check_name, load_pretrained, save_or_rescue
 
 
 def _thresholds(text: str) -> tuple[float, ...]:
@@ -65,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         _check_name(args.name)
-        out = WEIGHTS_DIR if args.out is None else Path(args.out)
+        if args.out == "":                # Path("") would be the current directory
+            raise ValueError("--out must be a directory path, got an empty string (an unset "
+                             "shell variable?)")
+        out = WEIGHTS_DIR if args.out is None else Path(args.out).expanduser()
         check_writable_dir(out, "--out")
     except (ValueError, PermissionError) as e:
         ap.error(str(e))
@@ -112,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
                                                             else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"),
     }
-    pt = save_pretrained(model, args.name, record, out)
+    pt, err = save_or_rescue(model, args.name, record, out)
+    if err is not None:
+        print(f"error: could not write to {out} ({err}); the fitted model is saved as {pt}",
+              file=sys.stderr)
+        return 1
     print(f"chose order {order}, ridge {alpha:g}, threshold {th:g} ({model.n_terms()} terms, validation score {score:.4g}); "
           f"wrote {pt}")
     for eq in model.equations():

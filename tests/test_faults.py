@@ -176,6 +176,20 @@ def test_a_pt_that_is_not_a_torch_archive_is_named(tmp_path):
     assert "weights_only=False" not in str(e.value)
 
 
+def test_a_trained_model_that_cannot_be_saved_is_rescued(tmp_path, monkeypatch):
+    """The scripts save through save_or_rescue: when the target fails (a full disk), the
+    model is saved in a new temporary directory and the error comes back with its path."""
+    net = small_net(0)
+    monkeypatch.setattr(network, "save_pretrained", _fail_on_call(
+        1, network.save_pretrained, OSError(28, "No space left on device (injected)")))
+    pt, err = network.save_or_rescue(net, "w", {"note": "rescued"}, tmp_path)
+    monkeypatch.undo()
+    assert "injected" in str(err) and pt.parent != tmp_path
+    loaded, rec = load_pretrained("w", pt.parent)
+    assert rec["note"] == "rescued"
+    np.testing.assert_array_equal(loaded.step(X, -40.0), net.step(X, -40.0))
+
+
 def test_save_unserialisable_record_value_leaves_previous_pair(tmp_path):
     net, pt, js = saved_pair(tmp_path)
     with pytest.raises(TypeError, match="record"):
