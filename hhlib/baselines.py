@@ -216,6 +216,9 @@ def fit_sindy(cuts, cut_V_S, dt: float, *, library: str = "polynomial", degree: 
                              f"got {v!r}")
     if fd_order not in (2, 4) or isinstance(fd_order, bool):
         raise ValueError(f"fd_order must be 2 or 4, got {fd_order!r}")
+    if V_S_range is None and not vs.min() < vs.max():
+        raise ValueError(f"cut_V_S must hold at least two different V_S values to span a "
+                         f"range (or pass V_S_range), got only {float(vs.min()):g} mV")
     V_S_range = (float(vs.min()), float(vs.max())) if V_S_range is None else V_S_range
     model = SindyMap(dt, library, degree, V_S_range, variant=variant, substeps=substeps,
                      **normalisation(cuts))

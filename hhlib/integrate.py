@@ -40,6 +40,9 @@ def time_grid(t_end: float, dt: float) -> np.ndarray:
     return np.arange(_grid_steps(t_end, dt) + 1) * float(dt)
 
 
+MAX_GRID_STEPS = 10**9      # samples of one trajectory: 24 GB of float64 states
+
+
 def _grid_steps(t_end: float, dt: float) -> int:
     """The number n of dt steps in [0, t_end] (validated), without building the grid."""
     t_end, dt = _real(t_end, "t_end"), _real(dt, "dt")
@@ -47,7 +50,12 @@ def _grid_steps(t_end: float, dt: float) -> int:
         raise ValueError(f"dt must be a finite number > 0 s, got {dt}")
     if not (np.isfinite(t_end) and t_end > 0):
         raise ValueError(f"t_end must be a finite number > 0 s, got {t_end}")
-    n = int(round(t_end / dt))
+    ratio = t_end / dt
+    if not ratio <= MAX_GRID_STEPS:
+        # Before any allocation: t_end / dt can overflow to infinity, or ask for terabytes.
+        raise ValueError(f"t_end / dt must be at most {MAX_GRID_STEPS:.0e} steps, got t_end = "
+                         f"{t_end} s, dt = {dt} s ({ratio:.3g} steps): raise dt or lower t_end")
+    n = int(round(ratio))
     if n < 1 or abs(n * dt - t_end) > 1e-9 * max(1.0, t_end):
         raise ValueError(f"t_end ({t_end} s) must be a positive multiple of dt ({dt} s)")
     return n
@@ -438,8 +446,9 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
                              "(the physical box of the integrator)")
     rtol, atol = _check_ensemble_tolerances(rtol, atol)
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) \
-            or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+            or not 1 <= max_steps <= 2**62:
+        # The compiled loop counts in int64: 2**63 would wrap to a negative count.
+        raise ValueError(f"max_steps must be an integer in [1, 2**62], got {max_steps!r}")
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {progress!r}")
     var_idx = _check_variables(variables)

@@ -193,6 +193,12 @@ class DiscreteMap(nn.Module):
         if grad is not None and not isinstance(grad, (bool, np.bool_)):
             raise TypeError(f"grad must be None, True or False, got {grad!r}")
         xt, vt, is_np, single = self._prepare(x0, V_S, "x0", extrapolate)
+        need = (int(n_steps) + 1) * xt.shape[0] * 3 * xt.element_size()
+        limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+        if need > limit:              # refuse before torch's allocator does, obscurely
+            raise ValueError(f"n_steps = {n_steps} for {xt.shape[0]} runs needs "
+                             f"{need / 2**30:.3g} GiB for the result, more than half this "
+                             f"machine's memory ({2 * limit / 2**30:.3g} GiB): lower n_steps")
         it = range(int(n_steps))
         if progress:
             from tqdm.auto import tqdm

@@ -28,6 +28,7 @@ from hhlib.recovery import compare_fixed_points
 from hhlib.evaluation import dynamics_score
 from hhlib.integrate import simulate_ensemble
 from hhlib.model import fixed_points
+from hhlib.baselines import fit_sindy
 from hhlib.training import TrainConfig, train
 from hhlib.plotting import markdown_table, plot_isi_diagram, plot_voltage  # noqa: E402
 
@@ -302,6 +303,16 @@ CASES = {
                                        ValueError, "at most 200 bytes"),
     "load_pretrained name 236 chars": (lambda: load_pretrained("n" * 236), ValueError,
                                        "at most 200 bytes"),
+    "simulate dt 1e-12 (7 TiB)": (lambda: simulate(P, X, 1.0, 1e-12), ValueError,
+                                  "t_end / dt must be at most"),
+    "simulate t_end 1e300 dt 1e-10": (lambda: simulate(P, X, 1e300, 1e-10), ValueError,
+                                      "t_end / dt"),
+    "simulate_ensemble max_steps 2**63": (lambda: simulate_ensemble(
+        P, X2, 1.0, 0.01, max_steps=2**63), ValueError, r"max_steps must be an integer in"),
+    "rollout n_steps 1e13": (lambda: NET.rollout(X2, -40.0, 10**13), ValueError,
+                             "n_steps = 10000000000000"),
+    "fit_sindy one V_S value": (lambda: fit_sindy(C, np.full(len(C), -40.0), 0.01),
+                                ValueError, "cut_V_S must hold at least two"),
     # --- chapters' papermill parameters ------------------------------------------------
     "chapter fast='false'": (lambda: check_parameters(fast="false"), TypeError, "fast"),
     "chapter retrain='no'": (lambda: check_parameters(retrain="no"), TypeError, "retrain"),
