@@ -37,7 +37,7 @@ import torch
 from .ablation import evaluate_variant
 from .model import HHParams, _real_array
 from .network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
-                      normalisation, read_verified)
+                      load_state, normalisation, read_verified)
 from .recovery import map_fixed_points, map_hopf_point, map_jacobian
 
 __all__ = ["LIBRARIES", "SIGMOID_CENTRES", "SIGMOID_WIDTH", "library_names", "SindyMap",
@@ -216,6 +216,9 @@ def fit_sindy(cuts, cut_V_S, dt: float, *, library: str = "polynomial", degree: 
                              f"got {v!r}")
     if fd_order not in (2, 4) or isinstance(fd_order, bool):
         raise ValueError(f"fd_order must be 2 or 4, got {fd_order!r}")
+    if V_S_range is None and not vs.min() < vs.max():
+        raise ValueError(f"cut_V_S must hold at least two different V_S values to span a "
+                         f"range (or pass V_S_range), got only {float(vs.min()):g} mV")
     V_S_range = (float(vs.min()), float(vs.max())) if V_S_range is None else V_S_range
     model = SindyMap(dt, library, degree, V_S_range, variant=variant, substeps=substeps,
                      **normalisation(cuts))
@@ -247,12 +250,10 @@ def load_sindy(name: str, directory=None) -> tuple[SindyMap, dict[str, Any]]:
     if cfg.pop("kind", "map") != "sindy":
         raise ValueError(f"{pt.with_suffix('.json')} is not a SINDy model (load it with "
                          "hhlib.network.load_pretrained)")
-    import io
     try:
         model = SindyMap(cfg.pop("dt"), **{k: tuple(v) if isinstance(v, list) else v
                                           for k, v in cfg.items()})
-        model.load_state_dict(torch.load(io.BytesIO(pt_bytes), map_location="cpu",
-                                         weights_only=True))
+        model.load_state_dict(load_state(pt_bytes, pt))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"{pt} does not match its record: {e}") from None
     return model.eval(), meta

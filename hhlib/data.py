@@ -31,7 +31,8 @@ from .model import HHParams, _real_array, fixed_points
 from .sweeps import run_ensemble
 
 __all__ = ["DatasetConfig", "Dataset", "make_dataset", "load_or_make_dataset", "draw_V_S",
-           "default_cache_dir", "distance_to_fixed_point", "augment_dataset", "AUGMENT_FIELDS",
+           "default_cache_dir", "check_dataset_size", "distance_to_fixed_point",
+           "augment_dataset", "AUGMENT_FIELDS",
            "check_writable_dir"]
 
 # DatasetConfig fields that add training data beside the attractor cuts (robust training).
@@ -123,8 +124,9 @@ class DatasetConfig:
                 bound = ">= 0" if k == "min_gap" else "> 0"
                 raise ValueError(f"{k} must be a finite number {bound}, got {v!r}")
             object.__setattr__(self, k, float(v))
-        if not self.rtol < 1:
-            raise ValueError(f"rtol must lie in (0, 1), got {self.rtol!r}")
+        # The integrator's bounds, checked here so that a bad value fails before the build.
+        from .integrate import _check_ensemble_tolerances
+        _check_ensemble_tolerances(self.rtol, self.atol)
         box = _real_array(self.transient_box, "transient_box")
         if box.shape != (3, 2) or not (np.all(np.isfinite(box)) and np.all(box[:, 0] < box[:, 1])
                                        and np.all(box[1:] >= 0) and np.all(box[1:] <= 1)):
@@ -186,11 +188,22 @@ class Dataset:
     extra_cuts: dict[str, np.ndarray] = field(default_factory=dict)
     extra_V_S: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def digest(self) -> str:
-        """sha256 of the arrays: identifies exactly the data a network was trained on."""
+    def digest(self, kind: str = "full") -> str:
+        """sha256 of the arrays: identifies exactly the data a network was trained on.
+
+        ``kind="full"`` (weights records from issue 27 on, which say
+        ``"dataset_digest": "full"``) hashes every array that training and evaluation read:
+        V_S, cuts, cut_V_S and trajectories of every split, and the extra cuts.
+        ``kind="v1"`` is the digest of older records (``dataset_sha256`` without
+        ``dataset_digest``): V_S and cuts only."""
+        if kind not in ("full", "v1"):
+            raise ValueError(f"kind must be 'full' or 'v1', got {kind!r}")
         h = hashlib.sha256()
         for split in ("train", "val", "test"):
-            for a in (self.V_S[split], self.cuts[split]):
+            arrays = (self.V_S[split], self.cuts[split])
+            if kind == "full":
+                arrays += (self.cut_V_S[split], self.trajectories[split])
+            for a in arrays:
                 h.update(np.ascontiguousarray(a).tobytes())
         for kind in sorted(self.extra_cuts):
             for a in (self.extra_V_S[kind], self.extra_cuts[kind]):
@@ -222,6 +235,7 @@ def draw_V_S(config: DatasetConfig) -> dict[str, np.ndarray]:
     validation draws at least ``min_gap`` from every test value."""
     if not isinstance(config, DatasetConfig):
         raise TypeError(f"config must be a DatasetConfig, got {type(config).__name__}")
+    check_dataset_size(config)     # the draws one at a time would run for minutes first
     lo, hi = config.V_S_range
     rng = np.random.default_rng(config.seed)
     test = _test_grid(config)
@@ -278,7 +292,9 @@ def make_dataset(config: DatasetConfig = DatasetConfig(), *, progress: bool = Fa
     (anything with the ``concurrent.futures.Executor`` interface, e.g. a
     ``dask.distributed.Client``; default: local processes, see
     :func:`hhlib.sweeps.run_ensemble`). The data are the same for every executor."""
-    V_S = draw_V_S(config)
+    if not isinstance(config, DatasetConfig):
+        raise TypeError(f"config must be a DatasetConfig, got {type(config).__name__}")
+    V_S = draw_V_S(config)      # checks the dataset's size first
     rng = np.random.default_rng(config.seed + 1)
     base = _params(config)
     steps_keep = int(round(config.t_keep / config.dt))
@@ -316,9 +332,30 @@ def make_dataset(config: DatasetConfig = DatasetConfig(), *, progress: bool = Fa
 
 
 def default_cache_dir() -> Path:
-    """``$HHLIB_CACHE`` if set, else ``data/cache`` beside the package (git-ignored)."""
+    """``$HHLIB_CACHE`` if set (``~`` expanded: a quoted ``'~/x'`` is meant as home), else
+    ``data/cache`` beside the package (git-ignored)."""
     env = os.environ.get("HHLIB_CACHE")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data" / "cache"
+    return Path(env).expanduser() if env else \
+        Path(__file__).resolve().parent.parent / "data" / "cache"
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory (bytes)."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_dataset_size(config: DatasetConfig) -> None:
+    """Refuse a dataset whose arrays would not fit in half this machine's memory, before any
+    draw or integration (the full runs of a split, then the kept trajectories and cuts)."""
+    n = config.n_train + config.n_val + config.n_test
+    run = round((config.t_transient + config.t_keep) / config.dt) + 1
+    keep = round(config.t_keep / config.dt) + 1
+    need = 24 * n * (run + 2 * keep)
+    if need > memory_bytes() // 2:
+        raise ValueError(f"n_train + n_val + n_test = {n} trajectories of {run} samples need "
+                         f"about {need / 2**30:.3g} GiB, more than half this machine's "
+                         f"{memory_bytes() / 2**30:.3g} GiB: lower n_train, n_val, n_test, "
+                         "t_keep or t_transient, or raise dt")
 
 
 _SPLITS = ("train", "val", "test")
@@ -348,6 +385,9 @@ def check_writable_dir(directory: Path, name: str = "cache_dir") -> None:
     """Create ``directory`` and write a probe file there, so that an unwritable output
     directory is reported before the expensive work, not after. ``name`` is how the error
     message calls the argument."""
+    if not os.fspath(directory):      # Path("") is the current directory
+        raise ValueError(f"{name} must be a directory path, got an empty string (an unset "
+                         "shell variable?)")
     try:
         Path(directory).mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-probe.")
@@ -365,13 +405,21 @@ def load_or_make_dataset(config: DatasetConfig = DatasetConfig(), cache_dir: Pat
     A cache file that cannot be read (truncated, corrupted, or of another configuration) is
     reported with a warning naming it and rebuilt. The cache is written to a unique
     temporary file and renamed into place, so processes building the same dataset at the
-    same time all succeed (the last rename wins; the contents are the same)."""
+    same time all succeed (the last rename wins; the contents are the same). A cache that
+    cannot be written after the build (a full disk) is a warning: the dataset is returned."""
     if not isinstance(config, DatasetConfig):
         raise TypeError(f"config must be a DatasetConfig, got {type(config).__name__}")
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
         raise TypeError(f"cache_dir must be a path or None, got {cache_dir!r}")
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if cache_dir is not None and not os.fspath(cache_dir):
+        raise ValueError("cache_dir must be a directory path or None (the default cache), "
+                         "got an empty string (an unset shell variable?)")
+    cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     path = cache_dir / f"dataset-{config.key()}.npz"
+    if path.exists() and not path.is_file():
+        raise IsADirectoryError(f"the dataset cache file's path {path} is taken by a "
+                                "directory or other non-file: remove it or pass another "
+                                "cache_dir")
     if path.exists():
         try:
             return augment_dataset(_read_cache(path, config), progress=progress)
@@ -379,6 +427,7 @@ def load_or_make_dataset(config: DatasetConfig = DatasetConfig(), cache_dir: Pat
             warnings.warn(f"dataset cache {path} is unreadable or corrupted "
                           f"({type(e).__name__}: {e}); rebuilding it", RuntimeWarning,
                           stacklevel=2)
+    check_dataset_size(config)
     check_writable_dir(cache_dir, "cache_dir (or $HHLIB_CACHE)")
     ds = make_dataset(config, progress=progress, executor=executor)
     meta = {"key": config.key(), "config": dataclasses.asdict(config), "hhlib": __version__,
@@ -387,13 +436,18 @@ def load_or_make_dataset(config: DatasetConfig = DatasetConfig(), cache_dir: Pat
     for k in _SPLITS:
         arrays.update({f"V_S_{k}": ds.V_S[k], f"cuts_{k}": ds.cuts[k],
                        f"cut_V_S_{k}": ds.cut_V_S[k], f"traj_{k}": ds.trajectories[k]})
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{path.stem}.", suffix=".tmp.npz")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{path.stem}.", suffix=".tmp.npz")
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, meta=json.dumps(meta), **arrays)
         os.replace(tmp, path)
+    except OSError as e:
+        # The dataset is built: a cache that cannot be written must not throw it away.
+        warnings.warn(f"dataset cache {path} could not be written ({type(e).__name__}: {e}); "
+                      "returning the dataset uncached", RuntimeWarning, stacklevel=2)
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return augment_dataset(ds, progress=progress)
 

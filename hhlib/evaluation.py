@@ -14,6 +14,7 @@ on held-out data), :func:`free_run_table` / :func:`free_run_counts` (the per-V_S
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from .model import PHYSICAL_BOUNDS, HHParams, _real_array, is_physical
 from .network import DiscreteMap, MapNet
 from .spikes import burst_statistics, spike_detection
 
-__all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "paired_runs",
+__all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "check_references", "paired_runs",
            "compare_networks", "free_run_summary", "free_run_counts", "free_run_table",
            "RANDOM_START_BOX", "physical_box_text", "random_starts", "LongRuns", "long_runs", "network_targets",
            "schedule_text", "training_kind", "better_or_worse", "record_rows", "network_rows",
@@ -102,6 +103,34 @@ def compare_free_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float
     return rows
 
 
+def check_references(trajectories, V_S, dt: float, variant: str, *, strict: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Reference trajectories (n >= 1, T >= 2, 3) sampled every ``dt`` s at ``V_S`` (n,)
+    mV, checked; every one must show at least two spikes, since one too short to leave a
+    silent phase reads as "rest", and a map that never moves would match it perfectly.
+    ``strict``: such references are a ValueError (else a RuntimeWarning)."""
+    X = _real_array(trajectories, "trajectories")
+    vs = _real_array(V_S, "V_S")
+    if X.ndim != 3 or X.shape[0] < 1 or X.shape[1] < 2 or X.shape[2] != 3:
+        raise ValueError(f"trajectories must have shape (n >= 1, T >= 2, 3), got {X.shape}")
+    if vs.shape != (X.shape[0],):
+        raise ValueError(f"V_S must hold one value per trajectory (shape ({X.shape[0]},)), "
+                         f"got {vs.shape}")
+    kw = spike_detection(variant)
+    t = np.arange(X.shape[1]) * dt
+    silent = [i for i, ref in enumerate(X) if np.all(np.isfinite(ref))
+              and burst_statistics(t, ref[:, 0], **kw).regime == "rest"]
+    if silent:
+        msg = (f"{len(silent)} of {X.shape[0]} reference trajectories (the first at V_S = "
+               f"{vs[silent[0]]:g} mV) show fewer than two spikes in their {t[-1]:g} s: too "
+               "short to judge a regime (a map that never moves scores 0 against them); "
+               "pass references spanning at least two bursts")
+        if strict:
+            raise ValueError(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    return X, vs
+
+
 def dynamics_score(net: MapNet, trajectories: np.ndarray, V_S: np.ndarray,
                    targets: "FreeRunTargets | None" = None) -> float:
     """How far free runs of the map are from reference trajectories, in units of the
@@ -111,6 +140,7 @@ def dynamics_score(net: MapNet, trajectories: np.ndarray, V_S: np.ndarray,
     trajectories; 0 is perfect and < 1 meets every target on average.
     """
     targets = targets or FreeRunTargets()
+    trajectories, _ = check_references(trajectories, V_S, net.dt, net.variant, strict=False)
     kw = spike_detection(net.variant)
     n = trajectories.shape[1] - 1
     t = np.arange(n + 1) * net.dt

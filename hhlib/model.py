@@ -440,6 +440,9 @@ def _scalar_params(params: HHParams) -> None:
                          "(got array-valued fields)")
 
 
+MIN_FIXED_POINT_GRID = 1001     # about 0.2 mV between samples of f'
+
+
 def fixed_points(params: HHParams, *, grid: int = 20001) -> list[FixedPoint]:
     """Every fixed point of the ODE, sorted by V.
 
@@ -448,8 +451,14 @@ def fixed_points(params: HHParams, *, grid: int = 20001) -> list[FixedPoint]:
     current is outward (f < 0), so all zeros lie in [V_K, V_Ca]. We split that interval at
     the zeros of f' (located on a fine grid, polished with brentq) into pieces on which f
     is monotone, so each piece holds at most one zero; a sign change brackets it exactly.
+    ``grid`` (an integer >= :data:`MIN_FIXED_POINT_GRID`) samples f' over [V_K, V_Ca]; a
+    coarser grid steps over pairs of zeros of f' and so over fixed points, silently.
     """
     _scalar_params(params)
+    if isinstance(grid, (bool, np.bool_)) or not isinstance(grid, (int, np.integer)) \
+            or grid < MIN_FIXED_POINT_GRID:
+        raise ValueError(f"grid must be an integer >= {MIN_FIXED_POINT_GRID} (points over "
+                         f"[V_K, V_Ca]; coarser grids miss fixed points), got {grid!r}")
     lo, hi = float(min(params.V_K, params.V_Ca)), float(max(params.V_K, params.V_Ca))
     Vg = np.linspace(lo, hi, grid)
     f = lambda v: float(steady_state_current(v, params))  # noqa: E731

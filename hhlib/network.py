@@ -14,11 +14,14 @@ layer widths or normalisation is caught on load as surely as an edit to the weig
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
 import math
 import os
+import signal
 import tempfile
 import warnings
 from pathlib import Path
@@ -31,8 +34,8 @@ from torch import nn
 from .model import PHYSICAL_BOUNDS, _real_array, physical_samples
 
 __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
-           "load_pretrained", "load_ensemble", "seed_members",
-           "read_verified", "WEIGHTS_DIR", "normalisation", "weights_checksum",
+           "load_pretrained", "load_ensemble", "save_or_rescue", "seed_members",
+           "read_verified", "load_state", "WEIGHTS_DIR", "normalisation", "weights_checksum",
            "RESERVED_RECORD_KEYS", "existing_weights"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -190,6 +193,12 @@ class DiscreteMap(nn.Module):
         if grad is not None and not isinstance(grad, (bool, np.bool_)):
             raise TypeError(f"grad must be None, True or False, got {grad!r}")
         xt, vt, is_np, single = self._prepare(x0, V_S, "x0", extrapolate)
+        need = (int(n_steps) + 1) * xt.shape[0] * 3 * xt.element_size()
+        limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+        if need > limit:              # refuse before torch's allocator does, obscurely
+            raise ValueError(f"n_steps = {n_steps} for {xt.shape[0]} runs needs "
+                             f"{need / 2**30:.3g} GiB for the result, more than half this "
+                             f"machine's memory ({2 * limit / 2**30:.3g} GiB): lower n_steps")
         it = range(int(n_steps))
         if progress:
             from tqdm.auto import tqdm
@@ -537,11 +546,20 @@ def _json_value(obj: Any) -> Any:
                     f"NumPy scalars/arrays), got {type(obj).__name__}: {obj!r}"[:300])
 
 
+# A save writes, beside name.pt and name.json, the lock .name.lock and the temporary files
+# .name.pt.tmp, .name.json.tmp, .name.pt.new and .name.json.new; the longest of these must
+# fit the file system's limit of 255 bytes per name, with room to spare.
+MAX_NAME_BYTES = 200
+
+
 def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not name or name.startswith(".") \
             or any(c in name for c in '/\\:*?"<>|\0') or name != name.strip():
         raise ValueError(f"name must be a plain file stem (letters, digits, '-', '_'; no "
                          f"path separators, not starting with '.'), got {name!r}")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise ValueError(f"name must be at most {MAX_NAME_BYTES} bytes long (the save's "
+                         f"temporary files add to it), got {len(name.encode('utf-8', 'surrogatepass'))}")
     return name
 
 
@@ -555,38 +573,79 @@ def existing_weights(name: str, directory: Path | str) -> list[Path]:
             if (d / f"{name}{ext}").exists()]
 
 
-def _replace_pair(pairs: list[tuple[Path, Path]]) -> None:
-    """``os.replace`` each (temporary, final) pair; if a later one fails, the finals already
-    replaced get their old contents back (from copies made before), so the files stay a
-    consistent set."""
-    import shutil
-    backups: dict[Path, Path | None] = {}
-    done: list[Path] = []
+@contextlib.contextmanager
+def _name_lock(directory: Path, name: str, mode: int):
+    """Hold ``fcntl.flock(mode)`` on ``directory/.name.lock`` (created if possible) and yield
+    its descriptor; None where the directory is read-only and has no lock file, since then
+    nobody can be saving there."""
+    path = directory / f".{name}.lock"
     try:
-        for _, final in pairs:
-            backups[final] = None
-            if final.exists():
-                fd, b = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.",
-                                         suffix=".bak")
-                os.close(fd)
-                backups[final] = Path(b)
-                shutil.copy2(final, b)
-        for tmp, final in pairs:
-            os.replace(tmp, final)
-            done.append(final)
-    except BaseException:
-        for final in reversed(done):
-            bak = backups[final]
-            if bak is not None:
-                os.replace(bak, final)
-                backups[final] = None
-            else:
-                final.unlink(missing_ok=True)
-        raise
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        if mode == fcntl.LOCK_EX:
+            raise
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            yield None
+            return
+    try:
+        fcntl.flock(fd, mode)
+        yield fd
     finally:
-        for bak in backups.values():
-            if bak is not None:
-                bak.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _save_files(directory: Path, name: str) -> dict[str, Path]:
+    return {k: directory / f for k, f in (
+        ("pt", f"{name}.pt"), ("json", f"{name}.json"),
+        ("pt_tmp", f".{name}.pt.tmp"), ("json_tmp", f".{name}.json.tmp"),
+        ("pt_new", f".{name}.pt.new"), ("json_new", f".{name}.json.new"))}
+
+
+def _pending(directory: Path, name: str) -> bool:
+    f = _save_files(directory, name)
+    return any(f[k].exists() for k in ("pt_tmp", "json_tmp", "pt_new", "json_new"))
+
+
+def _finish_save(directory: Path, name: str) -> None:
+    """Complete or undo a save that stopped part-way (killed, or a rename failed); call it
+    holding the name's lock. ``.name.json.new`` exists only once the new pair is complete on
+    disk, so it is rolled forward; before that the old pair was never touched."""
+    f = _save_files(directory, name)
+    f["pt_tmp"].unlink(missing_ok=True)
+    f["json_tmp"].unlink(missing_ok=True)
+    if f["json_new"].exists():
+        if f["pt_new"].exists():
+            os.replace(f["pt_new"], f["pt"])
+        os.replace(f["json_new"], f["json"])
+        _fsync_dir(directory)
+    else:
+        f["pt_new"].unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _kill_point(step: int) -> None:
+    """Tests: SIGKILL this process at save step ``step`` when $HHLIB_SAVE_KILL_AT says so."""
+    if os.environ.get("HHLIB_SAVE_KILL_AT") == str(step):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+SAVE_STEPS = 6   # kill points in save_pretrained, for the tests
 
 
 def save_pretrained(net: DiscreteMap, name: str, record: dict[str, Any],
@@ -597,12 +656,18 @@ def save_pretrained(net: DiscreteMap, name: str, record: dict[str, Any],
 
     The record is serialised before anything is written (NumPy scalars and arrays become
     numbers and lists; anything else that JSON cannot hold is a TypeError), both files are
-    written to unique temporary names in ``directory`` and then renamed over the old ones:
-    a failure at any point leaves the previous pair intact. Record keys that the function
-    writes itself (:data:`RESERVED_RECORD_KEYS`) are rejected."""
+    written to temporary names in ``directory`` and then renamed over the old ones, holding
+    a lock (``.name.lock``) so that concurrent saves of one name take turns: a failure or a
+    kill before the new pair is complete leaves the previous pair; after it, the next save
+    or load of the name completes the new pair. Record keys that the function writes itself
+    (:data:`RESERVED_RECORD_KEYS`) are rejected, and so is an :class:`EnsembleMap` (save its
+    members; :func:`load_ensemble` loads them together)."""
     if not isinstance(net, DiscreteMap):
         raise TypeError(f"net must be a DiscreteMap (a MapNet, VectorFieldNet or fitted "
                         f"model), got {type(net).__name__}")
+    if isinstance(net, EnsembleMap):
+        raise TypeError("net must be a single model, not an EnsembleMap (load_pretrained "
+                        "cannot load one): save each member and use load_ensemble")
     _check_name(name)
     if not isinstance(record, dict):
         raise TypeError(f"record must be a dict, got {type(record).__name__}")
@@ -628,21 +693,44 @@ def save_pretrained(net: DiscreteMap, name: str, record: dict[str, Any],
     except ValueError as e:           # e.g. a circular reference
         raise ValueError(f"record cannot be written as JSON: {e}") from None
     directory.mkdir(parents=True, exist_ok=True)
-    pt, js = directory / f"{name}.pt", directory / f"{name}.json"
-    temps: list[Path] = []
+    f = _save_files(directory, name)
+    # One writer per name at a time (the lock), and an order of steps in which a kill at any
+    # point leaves either the old pair or a complete new pair that _finish_save renames in.
+    with _name_lock(directory, name, fcntl.LOCK_EX):
+        _finish_save(directory, name)
+        try:
+            _write_synced(f["pt_tmp"], pt_bytes)
+            _kill_point(1)
+            os.replace(f["pt_tmp"], f["pt_new"])
+            _kill_point(2)
+            _write_synced(f["json_tmp"], text.encode())
+            _kill_point(3)
+            os.replace(f["json_tmp"], f["json_new"])       # the new pair is complete
+            _kill_point(4)
+            os.replace(f["pt_new"], f["pt"])
+            _kill_point(5)
+            os.replace(f["json_new"], f["json"])
+            _kill_point(6)
+            _fsync_dir(directory)
+        except BaseException:
+            try:
+                _finish_save(directory, name)
+            except OSError:
+                pass    # the first error is the one to report; the next access retries
+            raise
+    return f["pt"]
+
+
+def save_or_rescue(net: DiscreteMap, name: str, record: dict[str, Any],
+                   directory: Path | None = None) -> tuple[Path, Exception | None]:
+    """:func:`save_pretrained`, and where that fails (a full disk, a vanished directory),
+    the same save into a new temporary directory, so that a trained model is never lost:
+    ``(path written, the first error or None)``."""
     try:
-        for data, final in ((pt_bytes, pt), (text.encode(), js)):
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{final.name}.", suffix=".tmp")
-            temps.append(Path(tmp))
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        _replace_pair(list(zip(temps, (pt, js))))
-    finally:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
-    return pt
+        return save_pretrained(net, name, record, directory), None
+    except OSError as e:
+        rescue = Path(tempfile.mkdtemp(prefix="hhlib-unsaved-"))
+        return save_pretrained(net, name, record, rescue), e
 
 
 _NETWORK_KINDS = {"map": MapNet, "vector_field": VectorFieldNet}
@@ -656,6 +744,16 @@ def read_verified(name: str, directory: Path | None = None
     naming the file. :func:`load_pretrained` and the fitted baselines' loaders build on it."""
     _check_name(name)
     directory = Path(directory) if directory is not None else WEIGHTS_DIR
+    # Read under the name's shared lock, so that a save in progress is not seen half-done;
+    # a save that was killed part-way is completed first (under the exclusive lock).
+    with _name_lock(directory, name, fcntl.LOCK_SH) as fd:
+        if fd is not None and _pending(directory, name):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _finish_save(directory, name)
+        return _read_pair(name, directory)
+
+
+def _read_pair(name: str, directory: Path) -> tuple[dict[str, Any], bytes, Path]:
     meta_path, pt = directory / f"{name}.json", directory / f"{name}.pt"
     if not meta_path.exists() or not pt.exists():
         have = sorted(p.stem for p in directory.glob("*.json"))
@@ -684,7 +782,24 @@ def read_verified(name: str, directory: Path | None = None
         raise RuntimeError(f"checksum mismatch for {meta_path}: weights and config give "
                            f"{check[:12]}..., record {meta['checksum'][:12]}... (the record's "
                            "config or the weights were edited)")
+    if meta.get("name") != name:
+        raise ValueError(f"weights record {meta_path} is for the model named "
+                         f"{meta.get('name')!r}, not {name!r} (renamed or swapped files?)")
     return meta, pt_bytes, pt
+
+
+def load_state(pt_bytes: bytes, pt: Path) -> dict[str, torch.Tensor]:
+    """``torch.load(weights_only=True)`` of verified bytes; a file that is not a torch
+    archive of tensors is a ValueError naming it (torch's own message would suggest
+    ``weights_only=False``, which runs whatever code the file holds: never do that)."""
+    try:
+        state = torch.load(io.BytesIO(pt_bytes), map_location="cpu", weights_only=True)
+    except Exception as e:           # UnpicklingError, zip errors, EOFError, RuntimeError
+        raise ValueError(f"weights file {pt} is not a torch archive of tensors "
+                         f"({type(e).__name__}); it cannot be loaded safely") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"weights file {pt} holds a {type(state).__name__}, not a state dict")
+    return state
 
 
 def load_pretrained(name: str = "original", directory: Path | None = None
@@ -703,8 +818,8 @@ def load_pretrained(name: str = "original", directory: Path | None = None
     try:
         net = _NETWORK_KINDS[kind](cfg.pop("dt"), tuple(cfg.pop("hidden")),
                                    tuple(cfg.pop("V_S_range")), **cfg)
-        net.load_state_dict(torch.load(io.BytesIO(pt_bytes), map_location="cpu",
-                                       weights_only=True))
+        state = load_state(pt_bytes, pt)
+        net.load_state_dict(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"weights {pt} do not match their record {meta_path}: {e}") from None
     net.eval()

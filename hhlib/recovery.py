@@ -128,6 +128,9 @@ def default_starts() -> np.ndarray:
 DOMAIN = ((-100.0, 50.0), (-0.05, 1.05), (-0.05, 1.05))
 
 
+MIN_TOL = 1e-14     # the smallest residual tol of map_fixed_points
+
+
 def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: float = 1e-10,
                      max_iter: int = 60, dedup: float = 1e-6,
                      domain=DOMAIN, extrapolate: bool = False) -> list[MapFixedPoint]:
@@ -146,6 +149,11 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     _check_net(net)
     V_S = _number(V_S, "V_S")
     tol = _number(tol, "tol", low=0.0)
+    if tol < MIN_TOL:
+        # float64 residuals of a state of order 1 bottom out near 1e-16: a smaller tol
+        # cannot be met, and the points that miss it would be dropped without a word.
+        raise ValueError(f"tol must be >= {MIN_TOL:g} (in state spreads; float64 cannot "
+                         f"resolve less), got {tol!r}")
     dedup = _number(dedup, "dedup")
     if dedup < 0:
         raise ValueError(f"dedup must be >= 0, got {dedup!r}")
@@ -604,8 +612,20 @@ def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int =
     _check_net(net)
     if not isinstance(params, HHParams):
         raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    variant = getattr(net, "variant", None)
+    if variant is not None and params.variant != variant:
+        raise ValueError(f"params must be HHParams of the network's variant {variant!r}, got "
+                         f"the {params.variant!r} model")
+    if isinstance(ode_index, (bool, np.bool_)) or not isinstance(ode_index, (int, np.integer)):
+        raise TypeError(f"ode_index must be an integer, got {ode_index!r}")
     vs = _sweep_grid(V_S_grid)
-    ode = [fixed_points(params.replace(V_S=float(v)))[ode_index] for v in vs]
+    ode_all = [fixed_points(params.replace(V_S=float(v))) for v in vs]
+    short = [float(v) for v, f in zip(vs, ode_all) if not -len(f) <= ode_index < len(f)]
+    if short:
+        raise ValueError(f"ode_index {ode_index} is out of range: the ODE has only "
+                         f"{min(len(f) for f in ode_all)} fixed point(s) at V_S = "
+                         f"{short[:5]} mV (allowed: 0 .. number of fixed points - 1)")
+    ode = [f[ode_index] for f in ode_all]
     found = _map_fixed_points_grid(net, vs, starts, extrapolate)
     scale = _state_scale(net)
     map_state = np.full((vs.size, 3), np.nan)

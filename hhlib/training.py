@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .evaluation import dynamics_score
+from .evaluation import check_references, dynamics_score
 from .model import _real_array, is_physical
 from .network import MapNet, _check_hidden, _check_range, _is_int, normalisation
 
@@ -226,6 +226,8 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
                 or not np.all(np.isfinite(val_traj_V_S)):
             raise ValueError(f"val_traj_V_S must hold one finite V_S per validation trajectory "
                              f"(shape ({val_trajectories.shape[0]},)), got {val_traj_V_S.shape}")
+        # Before any training: references too short to show a regime select epoch 1.
+        check_references(val_trajectories, val_traj_V_S, dt, variant)
     elif val_traj_V_S is not None:
         raise ValueError("val_traj_V_S given without val_trajectories")
     if config.random_runs and not use_score:

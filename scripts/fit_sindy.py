@@ -35,7 +35,7 @@ from hhlib import __version__
 from hhlib.baselines import LIBRARIES, fit_sindy
 from hhlib.data import DatasetConfig, check_writable_dir, load_or_make_dataset
 from hhlib.evaluation import dynamics_score
-from hhlib.network import _check_name, existing_weights, load_pretrained, save_pretrained
+from hhlib.network import _check_name, existing_weights, load_pretrained, save_or_rescue
 
 # Outside hhlib/weights, so that a trial fit cannot replace a shipped model (as in
 # scripts/train_network.py).
@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         _check_name(args.name)
-        out = SCRATCH_DIR if args.out is None else Path(args.out)
+        if args.out == "":                # Path("") would be the current directory
+            raise ValueError("--out must be a directory path, got an empty string (an unset "
+                             "shell variable?)")
+        out = SCRATCH_DIR if args.out is None else Path(args.out).expanduser()
         check_writable_dir(out, "--out")
         taken = existing_weights(args.name, out)
     except (ValueError, PermissionError) as e:
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "thresholds_tried": tried, "selection": "val_score", "best_val_score": score,
         "train_seconds": time.perf_counter() - t0,
         "dataset_config": dataclasses.asdict(dcfg), "dataset_sha256": ds.digest(),
+        "dataset_digest": "full",
         "equations": model.equations(),
         "hhlib": __version__, "numpy": np.__version__, "python": sys.version.split()[0],
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
@@ -128,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
                                                             else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"),
     }
-    pt = save_pretrained(model, args.name, record, out)
+    pt, err = save_or_rescue(model, args.name, record, out)
+    if err is not None:
+        print(f"error: could not write to {out} ({err}); the fitted model is saved as {pt}",
+              file=sys.stderr)
+        return 1
     print(f"chose order {order}, ridge {alpha:g}, threshold {th:g} ({model.n_terms()} terms, validation score {score:.4g}); "
           f"wrote {pt}")
     for eq in model.equations():

@@ -63,7 +63,7 @@ import torch
 from hhlib import __version__
 from hhlib.data import DatasetConfig, check_writable_dir, load_or_make_dataset
 from hhlib.network import (MapNet, VectorFieldNet, _check_name, existing_weights,
-                           save_pretrained)
+                           save_or_rescue)
 from hhlib.training import TrainConfig, TrainingError, train
 
 # Outside hhlib/weights, so that a student's run cannot replace a shipped network; beside
@@ -134,7 +134,7 @@ def _check_out(ap: argparse.ArgumentParser, out: Path) -> None:
     """Fail now, not after training, if the weights cannot be written to ``out``."""
     try:
         check_writable_dir(out, "--out")
-    except PermissionError as e:
+    except (PermissionError, ValueError) as e:
         ap.error(str(e))
 
 
@@ -226,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     if max(k for k, _ in tcfg.stages) > dcfg.cut_len or tcfg.val_steps > dcfg.cut_len:
         ap.error(f"--stages: rollout lengths K must not exceed the dataset's cut length "
                  f"({dcfg.cut_len} steps), got {args.stages}")
-    out = Path(args.out) if args.out is not None else SCRATCH_DIR
+    if args.out == "":                # Path("") would be the current directory
+        ap.error("--out must be a directory path, got an empty string (an unset shell "
+                 "variable?)")
+    out = Path(args.out).expanduser() if args.out is not None else SCRATCH_DIR
     _check_out(ap, out)
     _check_free(ap, args.name, out, args.force)
 
@@ -248,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "dataset_config": dataclasses.asdict(dcfg),
         "dataset_sha256": ds.digest(),
+        "dataset_digest": "full",   # kind of dataset_sha256 (Dataset.digest)
         "train_config": dataclasses.asdict(tcfg),
         "train_seconds": hist["train_seconds"],
         "dataset_seconds": t_data,
@@ -271,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     if ds.extra_cuts:
         record["extra_cuts"] = {k: int(len(v)) for k, v in ds.extra_cuts.items()}
-    pt = save_pretrained(net, args.name, record, out)
+    pt, err = save_or_rescue(net, args.name, record, out)
+    if err is not None:
+        print(f"error: could not write to {out} ({err}); the trained network is saved as "
+              f"{pt}", file=sys.stderr)
+        return 1
     print(f"trained {args.name} in {hist['train_seconds']:.0f} s ({hist['stopped']}); "
           f"best epoch {hist['best_epoch']} (validation dynamics score "
           f"{hist['best_val_score']:.3g}, rollout loss {hist['best_val_loss']:.4g}); wrote {pt}")

@@ -23,7 +23,12 @@ from hhlib.data import (DatasetConfig, distance_to_fixed_point, draw_V_S,  # noq
 from hhlib.integrate import simulate  # noqa: E402
 from hhlib.model import HHParams, jacobian, rhs  # noqa: E402
 from hhlib.model import is_physical
-from hhlib.network import MapNet, load_pretrained, normalisation, save_pretrained
+from hhlib.network import EnsembleMap, MapNet, load_pretrained, normalisation, save_pretrained
+from hhlib.recovery import compare_fixed_points
+from hhlib.evaluation import dynamics_score
+from hhlib.integrate import simulate_ensemble
+from hhlib.model import fixed_points
+from hhlib.baselines import fit_sindy
 from hhlib.training import TrainConfig, train
 from hhlib.plotting import markdown_table, plot_isi_diagram, plot_voltage  # noqa: E402
 
@@ -261,6 +266,53 @@ CASES = {
     "plot_isi_diagram ax string": (isi_plot("ax", [1.0], [np.ones(2)]), TypeError, "ax"),
     "plot_voltage lengths": (lambda: plot_voltage(plt.gca(), T, V[:-1]), ValueError, "t and V"),
     "markdown_table short row": (lambda: markdown_table(["a", "b"], [[1]]), ValueError, "rows"),
+    # --- issue 27: checks of meaning, sizes before work, causes named ----------------------
+    "compare_fixed_points wrong model": (lambda: compare_fixed_points(
+        NET, HHParams.bistable(), [-40.0]), ValueError, "variant 'original'"),
+    "compare_fixed_points ode_index 1": (lambda: compare_fixed_points(
+        NET, P, [-40.0], ode_index=1), ValueError, "ode_index 1 is out of range"),
+    "compare_fixed_points ode_index 1.0": (lambda: compare_fixed_points(
+        NET, P, [-40.0], ode_index=1.0), TypeError, "ode_index"),
+    "map_fixed_points tol 1e-20": (mfp(tol=1e-20), ValueError, r"tol must be >= 1e-14"),
+    "fixed_points grid 0": (lambda: fixed_points(P, grid=0), ValueError, "grid must be"),
+    "fixed_points grid 3": (lambda: fixed_points(P, grid=3), ValueError, "grid must be"),
+    "fixed_points grid float": (lambda: fixed_points(P, grid=2e4), ValueError, "grid"),
+    "dynamics_score no trajectories": (lambda: dynamics_score(NET, np.zeros((0, 10, 3)), []),
+                                       ValueError, "trajectories must have shape"),
+    "train silent 1 s references": (tr(val_trajectories=np.tile([-60.0, 0.001, 0.18], (2, 101, 1)),
+                                       val_traj_V_S=[-40.0, -38.0]), ValueError,
+                                    "fewer than two spikes"),
+    "simulate_ensemble atol 1.0": (lambda: simulate_ensemble(
+        P.replace(V_S=np.array([-38.0, -34.0])), X2, 1.0, 0.01, rtol=1e-6, atol=1.0),
+        ValueError, r"atol must lie in \(0, 0.001\]"),
+    "simulate_ensemble rtol 0.05": (lambda: simulate_ensemble(
+        P.replace(V_S=np.array([-38.0, -34.0])), X2, 1.0, 0.01, rtol=0.05, atol=1e-3),
+        ValueError, "rtol must lie in"),
+    "DatasetConfig rtol 0.05": (dc(rtol=0.05), ValueError, "rtol"),
+    "DatasetConfig atol 1.0": (dc(atol=1.0), ValueError, "atol"),
+    "load_or_make_dataset n_train 1e8": (lambda: load_or_make_dataset(
+        DatasetConfig(n_train=10**8), "/nonexistent-never-built"), ValueError, "n_train"),
+    "draw_V_S n_train 1e6": (lambda: draw_V_S(DatasetConfig(n_train=10**6)), ValueError,
+                             "n_train"),
+    "load_or_make_dataset cache_dir ''": (lambda: load_or_make_dataset(DatasetConfig(), ""),
+                                          ValueError, "cache_dir"),
+    "save_pretrained ensemble": (lambda: save_pretrained(EnsembleMap([small_net(), small_net()]),
+                                                         "e", {}, "/nonexistent"),
+                                 TypeError, "EnsembleMap"),
+    "save_pretrained name 236 chars": (lambda: save_pretrained(NET, "n" * 236, {}, "/nonexistent"),
+                                       ValueError, "at most 200 bytes"),
+    "load_pretrained name 236 chars": (lambda: load_pretrained("n" * 236), ValueError,
+                                       "at most 200 bytes"),
+    "simulate dt 1e-12 (7 TiB)": (lambda: simulate(P, X, 1.0, 1e-12), ValueError,
+                                  "t_end / dt must be at most"),
+    "simulate t_end 1e300 dt 1e-10": (lambda: simulate(P, X, 1e300, 1e-10), ValueError,
+                                      "t_end / dt"),
+    "simulate_ensemble max_steps 2**63": (lambda: simulate_ensemble(
+        P, X2, 1.0, 0.01, max_steps=2**63), ValueError, r"max_steps must be an integer in"),
+    "rollout n_steps 1e13": (lambda: NET.rollout(X2, -40.0, 10**13), ValueError,
+                             "n_steps = 10000000000000"),
+    "fit_sindy one V_S value": (lambda: fit_sindy(C, np.full(len(C), -40.0), 0.01),
+                                ValueError, "cut_V_S must hold at least two"),
     # --- chapters' papermill parameters ------------------------------------------------
     "chapter fast='false'": (lambda: check_parameters(fast="false"), TypeError, "fast"),
     "chapter retrain='no'": (lambda: check_parameters(retrain="no"), TypeError, "retrain"),
@@ -308,6 +360,8 @@ CLI_CASES = {
     "name with a path": (["--name", "../x"], "--name"),
     "variant unknown": (["--variant", "foo"], "--variant"),
     "out unwritable": (["--out", "FILE"], "--out"),
+    "out empty (an unset shell variable)": (["--out", ""], "--out"),
+    "name of 236 characters": (["--name", "n" * 236], "--name"),
 }
 
 

@@ -276,7 +276,9 @@ def test_train_on_dataset_trains_on_the_datasets_splits():
            "test": np.array([-36.0])}
     traj, cuts, cut_V_S = {}, {}, {}
     for split, v in V_S.items():
-        _, X = simulate_ensemble(HHParams(V_S=v), np.tile(x0, (v.size, 1)), 1.0, cfg.dt)
+        # Validation references long enough to show their regime (train checks that).
+        _, X = simulate_ensemble(HHParams(V_S=v), np.tile(x0, (v.size, 1)),
+                                 20.0 if split == "val" else 1.0, cfg.dt)
         traj[split] = X
         cuts[split] = np.concatenate([X[:, i:i + 11] for i in range(0, 90, 10)])
         cut_V_S[split] = np.tile(v, 9)             # cuts are ordered start-major

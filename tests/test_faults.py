@@ -46,7 +46,8 @@ def assert_first_pair_intact(tmp_path, net, pt, js):
     loaded, rec = load_pretrained("w", tmp_path)          # checksums still valid
     assert rec["note"] == "first"
     np.testing.assert_array_equal(loaded.step(X, -40.0), net.step(X, -40.0))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.json", "w.pt"]   # no temp files
+    # no temp files; the writers' lock file stays (removing it would race with a waiter)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".w.lock", "w.json", "w.pt"]
 
 
 # ------------------------------------------------------------------------------- weights
@@ -64,9 +65,10 @@ def _fail_on_call(n: int, real, error: Exception):
 
 @pytest.mark.parametrize("module, name, n, error", [
     ("json", "dumps", 1, OSError("disk full (injected)")),          # record not serialised
-    ("os", "replace", 2, OSError("rename failed (injected)")),      # .pt in place, .json not
+    ("os", "replace", 1, OSError("rename failed (injected)")),      # .pt.tmp not renamed
+    ("os", "replace", 2, OSError("rename failed (injected)")),      # .json.tmp not renamed
     ("torch", "save", 1, RuntimeError("torch.save failed (injected)")),
-], ids=["json-dumps", "second-rename", "torch-save"])
+], ids=["json-dumps", "first-rename", "second-rename", "torch-save"])
 def test_save_failing_step_leaves_previous_pair(tmp_path, monkeypatch, module, name, n, error):
     net, pt, js = saved_pair(tmp_path)
     target = getattr(network, module)
@@ -75,6 +77,117 @@ def test_save_failing_step_leaves_previous_pair(tmp_path, monkeypatch, module, n
         save_pretrained(small_net(1), "w", {"note": "second"}, tmp_path)
     monkeypatch.undo()
     assert_first_pair_intact(tmp_path, net, pt, js)
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_save_failing_after_the_new_pair_is_complete_rolls_forward(tmp_path, monkeypatch, n):
+    """A rename that fails once the new pair is complete on disk: the error is raised, and
+    the name loads as the new model (completed then or on the next access), never a mix."""
+    saved_pair(tmp_path)
+    new = small_net(1)
+    real = os.replace
+    monkeypatch.setattr(network.os, "replace", _fail_on_call(n, real, OSError("injected")))
+    with pytest.raises(OSError, match="injected"):
+        save_pretrained(new, "w", {"note": "second"}, tmp_path)
+    monkeypatch.undo()
+    loaded, rec = load_pretrained("w", tmp_path)
+    assert rec["note"] == "second"
+    np.testing.assert_array_equal(loaded.step(X, -40.0), new.step(X, -40.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".w.lock", "w.json", "w.pt"]
+
+
+def _save_in_child(tmp_path, seed, note, kill_at=None, repeat=1):
+    """Save small_net(seed) as "w" in a forked process (SIGKILLed at save step ``kill_at``
+    by the library's test hook); returns the process."""
+    import multiprocessing
+
+    def run():
+        if kill_at is not None:
+            os.environ["HHLIB_SAVE_KILL_AT"] = str(kill_at)
+        net = small_net(seed)
+        for i in range(repeat):
+            save_pretrained(net, "w", {"note": note, "i": i}, tmp_path)
+    p = multiprocessing.get_context("fork").Process(target=run)
+    p.start()
+    return p
+
+
+@pytest.mark.parametrize("k", range(1, network.SAVE_STEPS + 1))
+def test_save_killed_at_any_step_loses_nothing(tmp_path, k):
+    """kill -9 at save step k (a real process): the name loads as the old model (before the
+    new pair is complete) or the new one (after), never fails; the next save works."""
+    old, pt, js = saved_pair(tmp_path)
+    p = _save_in_child(tmp_path, 1, "second", kill_at=k)
+    p.join(60)
+    assert p.exitcode == -9
+    loaded, rec = load_pretrained("w", tmp_path)
+    expect = small_net(1) if k >= 4 else old
+    assert rec["note"] == ("second" if k >= 4 else "first")
+    np.testing.assert_array_equal(loaded.step(X, -40.0), expect.step(X, -40.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".w.lock", "w.json", "w.pt"]
+    save_pretrained(small_net(2), "w", {"note": "third"}, tmp_path)
+    assert load_pretrained("w", tmp_path)[1]["note"] == "third"
+
+
+def test_two_processes_saving_one_name_lose_nothing(tmp_path):
+    """Two real processes save the same name 30 times each while this one loads it: every
+    load succeeds and gives one of the two models whole; the last pair verifies."""
+    saved_pair(tmp_path)
+    nets = {"a": small_net(1), "b": small_net(2)}
+    procs = [_save_in_child(tmp_path, 1, "a", repeat=30), _save_in_child(tmp_path, 2, "b",
+                                                                          repeat=30)]
+    seen = set()
+    while any(p.is_alive() for p in procs):
+        loaded, rec = load_pretrained("w", tmp_path)
+        if rec["note"] in nets:
+            np.testing.assert_array_equal(loaded.step(X, -40.0),
+                                          nets[rec["note"]].step(X, -40.0))
+        seen.add(rec["note"])
+    assert [p.exitcode for p in procs] == [0, 0]
+    loaded, rec = load_pretrained("w", tmp_path)
+    assert rec["note"] in nets and rec["i"] == 29
+    np.testing.assert_array_equal(loaded.step(X, -40.0), nets[rec["note"]].step(X, -40.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".w.lock", "w.json", "w.pt"]
+
+
+def test_swapped_weights_files_are_caught(tmp_path):
+    save_pretrained(small_net(0), "a", {}, tmp_path)
+    save_pretrained(small_net(1), "b", {}, tmp_path)
+    for ext in ("pt", "json"):
+        os.replace(tmp_path / f"a.{ext}", tmp_path / f"tmp.{ext}")
+        os.replace(tmp_path / f"b.{ext}", tmp_path / f"a.{ext}")
+    with pytest.raises(ValueError, match="for the model named 'b', not 'a'"):
+        load_pretrained("a", tmp_path)
+
+
+def test_a_pt_that_is_not_a_torch_archive_is_named(tmp_path):
+    """Checksums that match bytes that are no torch archive: a ValueError naming the file,
+    not torch's UnpicklingError (whose text suggests weights_only=False)."""
+    net = small_net(0)
+    save_pretrained(net, "w", {}, tmp_path)
+    rec = json.loads((tmp_path / "w.json").read_text())
+    junk = b"\x80\x02not a torch archive"
+    (tmp_path / "w.pt").write_bytes(junk)
+    rec["sha256"] = network.hashlib.sha256(junk).hexdigest()
+    rec["checksum"] = network.weights_checksum(junk, rec["config"])
+    (tmp_path / "w.json").write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match=r"w\.pt is not a torch archive") as e:
+        load_pretrained("w", tmp_path)
+    assert "weights_only=False" not in str(e.value)
+
+
+def test_a_trained_model_that_cannot_be_saved_is_rescued(tmp_path, monkeypatch):
+    """The scripts save through save_or_rescue: when the target fails (a full disk), the
+    model is saved in a new temporary directory and the error comes back with its path."""
+    net = small_net(0)
+    monkeypatch.setattr(network, "save_pretrained", _fail_on_call(
+        1, network.save_pretrained, OSError(28, "No space left on device (injected)")))
+    pt, err = network.save_or_rescue(net, "w", {"note": "rescued"}, tmp_path)
+    monkeypatch.undo()
+    assert "injected" in str(err) and pt.parent != tmp_path
+    loaded, rec = load_pretrained("w", pt.parent)
+    assert rec["note"] == "rescued"
+    np.testing.assert_array_equal(loaded.step(X, -40.0), net.step(X, -40.0))
 
 
 def test_save_unserialisable_record_value_leaves_previous_pair(tmp_path):
@@ -187,7 +300,8 @@ def _same(a, b):
         np.testing.assert_allclose(a.V_S[split], b.V_S[split], rtol=1e-12)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "edited arrays"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "edited arrays",
+                                    "cut_V_S_train", "traj_val", "traj_test"])
 def test_corrupted_cache_is_reported_and_rebuilt(tiny_cache, damage):
     cfg, d, path, ds = tiny_cache
     good = path.read_bytes()
@@ -201,7 +315,8 @@ def test_corrupted_cache_is_reported_and_rebuilt(tiny_cache, damage):
         else:                        # readable, right key, arrays that no longer match
             with np.load(path) as z:
                 arrays = {k: z[k] for k in z.files}
-            arrays["cuts_train"] = arrays["cuts_train"] + 1.0
+            edit = "cuts_train" if damage == "edited arrays" else damage
+            arrays[edit] = arrays[edit] + 1.0           # e.g. 1 mV on every trajectory
             with open(path, "wb") as f:
                 np.savez_compressed(f, **arrays)
         with pytest.warns(RuntimeWarning, match=rf"dataset cache .*{path.name}.*rebuilding"):
@@ -224,6 +339,51 @@ def test_unwritable_cache_dir_is_reported_before_the_build(tmp_path, monkeypatch
     monkeypatch.setattr(data, "make_dataset", no_build)
     with pytest.raises(PermissionError, match="cache_dir"):
         load_or_make_dataset(DatasetConfig(**TINY), blocker / "cache")
+
+
+def test_dataset_digest_covers_every_array_and_keeps_the_old_kind(tiny_cache):
+    """Every array training or evaluation reads changes the digest; kind "v1" is the
+    digest of the records written before (V_S and cuts only)."""
+    import dataclasses
+    _, _, _, ds = tiny_cache
+    for field in ("V_S", "cuts", "cut_V_S", "trajectories"):
+        edited = {**getattr(ds, field), "val": getattr(ds, field)["val"] + 1.0}
+        assert dataclasses.replace(ds, **{field: edited}).digest() != ds.digest()
+    assert dataclasses.replace(ds, trajectories={**ds.trajectories, "val": ds.trajectories[
+        "val"] + 1.0}).digest("v1") == ds.digest("v1")
+    shipped = json.loads((WEIGHTS_DIR / "original.json").read_text())
+    assert "dataset_digest" not in shipped      # an old record: its digest is of kind v1
+
+
+def test_full_disk_returns_the_built_dataset_with_a_warning(tmp_path, monkeypatch):
+    import hhlib.data as data
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device (injected)")
+    monkeypatch.setattr(data.np, "savez_compressed", full)
+    with pytest.warns(RuntimeWarning, match="could not be written.*No space left"):
+        ds = load_or_make_dataset(DatasetConfig(**TINY), tmp_path)
+    assert ds.cuts["train"].shape[1] == TINY["cut_len"] + 1
+    assert not list(tmp_path.iterdir())                  # no half-written file
+
+
+def test_directory_at_the_cache_path_is_reported_before_the_build(tmp_path, monkeypatch):
+    import hhlib.data as data
+    cfg = DatasetConfig(**TINY)
+    (tmp_path / f"dataset-{cfg.key()}.npz").mkdir()
+
+    def no_build(*a, **k):
+        raise AssertionError("dataset built before the cache path was checked")
+    monkeypatch.setattr(data, "make_dataset", no_build)
+    with pytest.raises(IsADirectoryError, match="cache file's path"):
+        load_or_make_dataset(cfg, tmp_path)
+
+
+def test_cache_dir_tilde_is_home_not_a_directory_named_tilde(tmp_path, monkeypatch):
+    from hhlib.data import default_cache_dir
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HHLIB_CACHE", "~/hhcache")
+    assert default_cache_dir() == tmp_path / "hhcache"
 
 
 _BUILD = """
