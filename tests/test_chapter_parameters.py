@@ -63,8 +63,11 @@ def test_non_boolean_value_is_a_short_error():
 
 def test_in_a_real_ipython_shell():
     """``In`` holds each executed cell's source, as the check assumes."""
+    import sys
+
     from IPython.core.interactiveshell import InteractiveShell
 
+    main = sys.modules["__main__"]    # the shell replaces it; multiprocessing's spawn needs it
     shell = InteractiveShell.instance()
     try:
         for src in (PARAMETERS_CELL, "# Parameters\nfats = True\n", SETTINGS_CELL):
@@ -77,6 +80,7 @@ def test_in_a_real_ipython_shell():
         assert result.success and shell.user_ns["ran"] and shell.user_ns["fast"] is True
     finally:
         InteractiveShell.clear_instance()
+        sys.modules["__main__"] = main
 
 
 def test_papermill_stops_a_notebook_on_a_misspelt_parameter(tmp_path):
