@@ -50,6 +50,15 @@ class PublishedChapter(IPyNbFile):
     def setup(self):
         self.kernel = RunningKernel("python3", cwd=str(refs.BOOK),
                                     startup_timeout=self.config.option.nbval_kernel_startup_timeout)
+        client = self.kernel.kc
+
+        def execute(source, allow_stdin=None):
+            # nbval sends cells with store_history=False; IPython then cannot see a cell's
+            # trailing ";" and displays the value it should hide, as no notebook front end
+            # (papermill, Jupyter Book) does
+            return client.execute(source, store_history=True, allow_stdin=False, stop_on_error=False)
+
+        self.kernel.execute_cell_input = execute
         self.sanitize_patterns = {}
         self.outputs: list = []
 
