@@ -1,6 +1,7 @@
 # hh-nn-book: build the executable book and run its tests from a fresh clone.
 #   make book   -> executes every chapter whose inputs changed since make test or the last
-#                  build (each chapter runs once for both commands), HTML in _build/html
+#                  build (each chapter runs once for both commands), HTML in _build/html,
+#                  then checks the pages for defects a reader would see (tests/check_html.py)
 #   make test   -> pytest (tests/): unit tests, then every chapter in its published mode
 #                  compared with the committed reference results (references/)
 #   make refs   -> re-executes every chapter and rewrites references/ (on purpose only)
@@ -46,6 +47,7 @@ book: venv
 	$(PY) tests/book_cache.py sync
 	$(VENV)/bin/jupyter-book build . --all --builder html $(BOOK_FLAGS)
 	@test -f _build/html/index.html
+	$(PY) tests/check_html.py _build/html
 	$(PY) tests/book_cache.py stamp
 
 book-clean:
