@@ -9,6 +9,7 @@
 #                  and records their results (references/perturbed/): the measured spread
 #                  within which make test compares chaotic quantities
 #   make lab    -> JupyterLab with the chapters (book/*.md) opening as notebooks
+#   make student -> _build/student/NN_name.md: the chapters with every solution's code stubbed
 #   make clean  -> removes build outputs (keeps .venv); make distclean also removes .venv
 
 SHELL      := bash
@@ -23,7 +24,7 @@ STAMP      := $(VENV)/.installed
 BOOK_FLAGS ?= -W --keep-going
 PYTEST_FLAGS ?=
 
-.PHONY: all venv book book-clean test refs spread lab clean distclean
+.PHONY: all venv book book-clean test refs spread lab student clean distclean
 
 all: test book
 
@@ -68,6 +69,12 @@ LAB_ROOT   = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: venv
 	JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
 	  $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ROOT) $(LAB_FLAGS)
+
+# The chapters for students (book/teaching.md): every exercise solution's code replaced by
+# `...  # your code here`, all else unchanged. The script needs only the standard library,
+# so a teacher can make the copy without installing the book's environment.
+student:
+	$(PYTHON) scripts/make_student_copy.py --out _build/student
 
 clean:
 	rm -rf _build tests/_executed .jupyter_cache .pytest_cache
