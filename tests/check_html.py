@@ -29,9 +29,11 @@ from pathlib import Path
 SKIP_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
 
 # A separator row of a Markdown table: only pipes, dashes, colons and spaces, with at least
-# one `|` next to a run of three dashes. Pipes and dashes inside a rendered <table> never
-# reach the text this way.
-TABLE_SEPARATOR = re.compile(r"^\s*\|?(\s*:?-{3,}:?\s*\|)+(\s*:?-{3,}:?\s*)?\|?\s*$")
+# one `|` after a cell of dashes. Pipes and dashes inside a rendered <table> never reach the
+# text this way. Docutils' smart quotes turn the "---" of a table left as text into an em
+# dash ("|—|") and "--" into an en dash, so a cell is three hyphens or any run with one.
+_DASHES = r"\s*:?(?:-{3,}|[-\u2013\u2014]*[\u2013\u2014][-\u2013\u2014]*):?\s*"
+TABLE_SEPARATOR = re.compile(rf"^\s*\|?(?:{_DASHES}\|)+(?:{_DASHES})?\s*$")
 # Folders of the machine that built the book (Linux, macOS, Windows). The look-behind keeps
 # relative paths ("book/tmp/") and URLs ("https://x.org/home/") out.
 MACHINE_PATH = re.compile(

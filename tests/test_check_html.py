@@ -39,6 +39,9 @@ DEFECTS = [
     ("raw Markdown table",
      "<div class='cell_output'><p>| a | b |\n|---|---|\n| 1 | 2 |</p></div>"),
     ("raw Markdown table", "<p>| a | b |\n| :--- | ---: |</p>"),
+    # As the build writes it: smart quotes make the separator's dashes an em dash.
+    ("raw Markdown table", "<p>| a | b |\n|\u2014|\n| 1 | 2 |</p>"),
+    ("raw Markdown table", "<p>| a | b |\n|\u2014|\u2013|</p>"),
     ("raw Markdown table",
      "<div class='cell_output'><div class='output text_plain'><pre>|---|---|</pre></div></div>"),
     ("absolute machine path", "<p>Saved to /work/main/book/x.npz</p>"),
