@@ -1,6 +1,7 @@
 # hh-nn-book: build the executable book and run its tests from a fresh clone.
 #   make book   -> executes every chapter whose inputs changed since make test or the last
-#                  build (each chapter runs once for both commands), HTML in _build/html
+#                  build (each chapter runs once for both commands), HTML in _build/html,
+#                  then checks the pages for defects a reader would see (tests/check_html.py)
 #   make test   -> pytest (tests/): unit tests, then every chapter in its published mode
 #                  compared with the committed reference results (references/)
 #   make refs   -> re-executes every chapter and rewrites references/ (on purpose only)
@@ -8,6 +9,7 @@
 #                  and records their results (references/perturbed/): the measured spread
 #                  within which make test compares chaotic quantities
 #   make lab    -> JupyterLab with the chapters (book/*.md) opening as notebooks
+#   make student -> _build/student/NN_name.md: the chapters with every solution's code stubbed
 #   make clean  -> removes build outputs (keeps .venv); make distclean also removes .venv
 
 SHELL      := bash
@@ -22,7 +24,7 @@ STAMP      := $(VENV)/.installed
 BOOK_FLAGS ?= -W --keep-going
 PYTEST_FLAGS ?=
 
-.PHONY: all venv book book-clean test refs spread lab clean distclean
+.PHONY: all venv book book-clean test refs spread lab student clean distclean
 
 all: test book
 
@@ -46,6 +48,7 @@ book: venv
 	$(PY) tests/book_cache.py sync
 	$(VENV)/bin/jupyter-book build . --all --builder html $(BOOK_FLAGS)
 	@test -f _build/html/index.html
+	$(PY) tests/check_html.py _build/html
 	$(PY) tests/book_cache.py stamp
 
 book-clean:
@@ -66,6 +69,12 @@ LAB_ROOT   = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: venv
 	JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
 	  $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ROOT) $(LAB_FLAGS)
+
+# The chapters for students (book/teaching.md): every exercise solution's code replaced by
+# `...  # your code here`, all else unchanged. The script needs only the standard library,
+# so a teacher can make the copy without installing the book's environment.
+student:
+	$(PYTHON) scripts/make_student_copy.py --out _build/student
 
 clean:
 	rm -rf _build tests/_executed .jupyter_cache .pytest_cache

@@ -35,3 +35,16 @@ def test_readme_and_intro_give_one_papermill_recipe():
     intro = _bash_blocks(REPO / "book" / "intro.md")
     assert len(readme) == 1 and len(intro) == 1
     assert readme[0] == intro[0]
+
+
+def test_teaching_page_gives_the_same_recipe_and_real_commands():
+    """book/teaching.md (issue 26) repeats the README's recipe word for word, and the make
+    target and the training flags it names exist."""
+    page = REPO / "book" / "teaching.md"
+    text = page.read_text(encoding="utf-8")
+    assert _bash_blocks(REPO / "README.md")[0] in _bash_blocks(page)
+    assert re.search(r"^student:", (REPO / "Makefile").read_text(encoding="utf-8"), re.M)
+    assert "make student" in text and "hide_solutions" in text
+    script = (REPO / "scripts" / "train_network.py").read_text(encoding="utf-8")
+    for flag in set(re.findall(r"`(--[\w-]+)", text)) - {"--cwd", "--help"}:
+        assert f'"{flag}"' in script, f"teaching.md names {flag}, which train_network lacks"
