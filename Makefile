@@ -77,7 +77,7 @@ student:
 	$(PYTHON) scripts/make_student_copy.py --out _build/student
 
 clean:
-	rm -rf _build tests/_executed .jupyter_cache .pytest_cache
+	rm -rf _build tests/_executed tests/_perturbed .jupyter_cache .pytest_cache
 	rm -f book/*.ipynb
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -print0 | xargs -0 rm -rf
 	find . -path ./$(VENV) -prune -o -name .ipynb_checkpoints -type d -print0 | xargs -0 rm -rf
