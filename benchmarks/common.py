@@ -57,6 +57,8 @@ def machine_info(*, include_torch: bool = False) -> dict:
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "load_average_at_start": load_average(),
+        # MKL's pinned code path is slower than its own choice (hhlib/kernels.py): say which
+        "kernels": {k: os.environ.get(k, "") for k in ("HHLIB_PIN_KERNELS", "MKL_CBWR")},
     }
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:

@@ -621,7 +621,7 @@ def main(argv: list[str] | None = None) -> dict:
         if "failed" in r:
             print(f"{r['B']:>5} | {r['label']}: failed: {r['failed']}")
     write_json(args.json, report)
-    print(f"wrote {args.json}")
+    print(f"wrote {args.json}", file=sys.stderr)   # a log line: not in the chapter's page
     return report
 
 

@@ -525,7 +525,7 @@ def main(argv: list[str] | None = None) -> dict:
     tmp = args.json.with_name(f".{args.json.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(report, indent=2, default=float) + "\n", encoding="utf-8")
     os.replace(tmp, args.json)
-    print(f"wrote {args.json}")
+    print(f"wrote {args.json}", file=sys.stderr)   # a log line: not in the chapter's page
     return report
 
 
