@@ -125,6 +125,9 @@ class NotebookExecutor:
             raise FileNotFoundError(f"{chapter.relative_to(REPO)} is listed in _toc.yml but missing")
         if not _is_jupytext_notebook(chapter):
             raise ValueError(f"{chapter.relative_to(REPO)} has no jupytext/kernelspec header")
+        import book_cache
+
+        key = book_cache.inputs_key(chapter)     # before it runs: the inputs it ran with
         self.out_dir.mkdir(parents=True, exist_ok=True)
         source = self.out_dir / f"{chapter.stem}.source.ipynb"
         output = self.executed_path(chapter)
@@ -143,6 +146,13 @@ class NotebookExecutor:
             self.results[chapter] = exc
             raise
         self.results[chapter] = None
+        if self.out_dir == EXECUTED:     # `make book` may publish it (tests/book_cache.py)
+            import nbformat
+
+            import book_cache
+            nb = nbformat.read(str(output), as_version=4)
+            nb.metadata[book_cache.KEY_FIELD] = key
+            nbformat.write(nb, str(output))
         return output
 
     def ensure(self, chapter: Path) -> Path:
