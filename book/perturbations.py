@@ -84,7 +84,8 @@ def spread_rows(stem: str, values: dict[str, object]) -> list[list[str]]:
             for s in seen:
                 counts[str(s)] = counts.get(str(s), 0) + 1
             same = set(counts) == {str(value)}
-            spread = "; ".join(f"{k} ({n} of {len(seen)})" for k, n in counts.items())
+            spread = "the same" if same else "; ".join(
+                f"{k} ({n} of {len(seen)})" for k, n in counts.items())
         rows.append([label, _shown(value, fmt), spread, "yes" if same else "no"])
     return rows
 
