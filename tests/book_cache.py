@@ -39,7 +39,8 @@ def _inputs(root: Path, chapter: Path) -> list[Path]:
               *sorted((root / "book").glob("*.py")),
               *sorted((root / "references" / "perturbed").glob("*.json")),
               root / "requirements.lock"]
-    return [chapter, *[p for p in shared if p.is_file()]]
+    # dot files are not inputs: loading weights leaves hhlib/weights/.name.lock behind
+    return [chapter, *[p for p in shared if p.is_file() and not p.name.startswith(".")]]
 
 
 def inputs_key(chapter: Path, root: Path = REPO) -> str:

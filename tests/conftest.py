@@ -165,16 +165,22 @@ class NotebookExecutor:
                             pytrace=False)
             return self.executed_path(chapter)
         output = self.executed_path(chapter)
-        if output.exists() and output.stat().st_mtime >= _newest_input_mtime(chapter):
+        if _current(output, chapter):
             return output
         return self.execute(chapter)
 
 
-def _newest_input_mtime(chapter: Path) -> float:
-    inputs = [chapter, *(REPO / "hhlib").rglob("*.py"), *(REPO / "hhlib" / "weights").glob("*"),
-              *(REPO / "benchmarks").rglob("*.py"), *(REPO / "benchmarks" / "results").glob("*"),
-              REPO / "requirements.lock"]
-    return max(p.stat().st_mtime for p in inputs if p.exists())
+def _current(executed: Path, chapter: Path) -> bool:
+    """Whether ``executed`` ran with the chapter's current inputs: its stamp (written by
+    nbval's run or by :meth:`NotebookExecutor.execute`) is the inputs' key now."""
+    import nbformat
+
+    import book_cache
+
+    if not executed.exists():
+        return False
+    stamp = nbformat.read(str(executed), as_version=4).metadata.get(book_cache.KEY_FIELD)
+    return stamp == book_cache.inputs_key(chapter)
 
 
 @pytest.fixture(scope="session")

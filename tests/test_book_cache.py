@@ -63,3 +63,10 @@ def test_sync_publishes_current_runs_and_drops_stale_ones(tmp_path, monkeypatch)
     assert book_cache.sync(verbose=False) == {chapter.stem: "to execute"}
     with pytest.raises(KeyError):
         get_cache(str(book_cache.CACHE)).match_cache_notebook(jupytext.read(chapter))
+
+
+def test_lock_files_left_by_loading_weights_are_not_inputs(tmp_path):
+    chapter = _tree(tmp_path)
+    before = book_cache.inputs_key(chapter, tmp_path)
+    (tmp_path / "hhlib" / "weights" / ".original.lock").write_text("")
+    assert book_cache.inputs_key(chapter, tmp_path) == before
