@@ -39,7 +39,7 @@ __all__ = ["ABLATION_HEADERS", "describe_recipe", "selection_criterion", "evalua
 ABLATION_HEADERS = ["variant", "recipe", "selection criterion", "held-out targets met",
                     "random starts physical", "non-finite", "ending in the ODE's regime",
                     "exactly one fixed point",
-                    "worst V* (mV)", "worst n*", "worst S*", "eigenvalues within tol.",
+                    "worst V* (mV)", "worst n* (relative)", "worst S*", "eigenvalues within tol.",
                     "training (min)"]
 
 

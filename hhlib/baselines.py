@@ -38,12 +38,13 @@ from .ablation import evaluate_variant
 from .model import HHParams, _real_array
 from .network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
                       load_state, normalisation, read_verified)
-from .recovery import map_fixed_points, map_hopf_point, map_jacobian
+from .recovery import (_state_scale, continue_both_ways, map_fixed_points, map_jacobian,
+                       neimark_sacker_points)
 
 __all__ = ["LIBRARIES", "SIGMOID_CENTRES", "SIGMOID_WIDTH", "library_names", "SindyMap",
            "fit_sindy", "load_sindy", "load_model", "field_eigenvalues", "evaluate_model",
            "BASELINE_HEADERS", "baseline_rows", "baseline_text", "method_of",
-           "map_eigenvalue_check", "derivative_error", "grid_errors", "plot_grid_errors", "plot_bifurcation_panels"]
+           "map_eigenvalue_check", "matched_hopf_gap", "derivative_error", "grid_errors", "plot_grid_errors", "plot_bifurcation_panels"]
 
 LIBRARIES = ("polynomial", "sigmoid")
 SIGMOID_CENTRES = (-70.0, -60.0, -50.0, -40.0, -30.0, -20.0, -10.0)   # mV, a plain grid
@@ -301,23 +302,21 @@ def field_eigenvalues(model: DiscreteMap, x, V_S: float) -> np.ndarray:
 
 BASELINE_HEADERS = ["method", "what it learns", "training (min)", "validation score",
                     "held-out targets met", "random starts physical", "non-finite",
-                    "exactly one fixed point", "worst V* (mV)", "worst n*", "worst S*",
+                    "exactly one fixed point", "worst V* (mV)", "worst n* (relative)", "worst S*",
                     "eigenvalues within tol.", "Neimark–Sacker point (mV)"]
 
 
-def evaluate_model(model: DiscreteMap, record: dict, *, hopf_bracket, hopf_x_start,
+def evaluate_model(model: DiscreteMap, record: dict, *, hopf_grid,
                    **kwargs: Any) -> dict[str, Any]:
     """:func:`hhlib.ablation.evaluate_variant` (the columns of chapter 4's variant table,
-    same arguments in ``kwargs``, ``details=True``) plus the V_S of the map's
-    Neimark-Sacker point in ``hopf_bracket`` from ``hopf_x_start``
-    (:func:`hhlib.recovery.map_hopf_point`): NaN, with the reason under ``"hopf_note"``,
-    when there is none."""
+    same arguments in ``kwargs``, ``details=True``) plus ``"ns_points"``: the V_S (mV) of
+    every Neimark-Sacker point of the map along the increasing ``hopf_grid``, found
+    without the ODE (:func:`hhlib.recovery.continue_both_ways` from Newton at the grid's
+    ends, then :func:`hhlib.recovery.neimark_sacker_points`)."""
     out = evaluate_variant(model, record, details=True, **kwargs)
-    try:
-        out["hopf"] = map_hopf_point(model, hopf_bracket, hopf_x_start, extrapolate=True)
-        out["hopf_note"] = ""
-    except ValueError as e:
-        out["hopf"], out["hopf_note"] = float("nan"), str(e)
+    branches = continue_both_ways(model, hopf_grid, extrapolate=True)
+    out["ns_points"] = [v for v, _ in neimark_sacker_points(model, hopf_grid, branches,
+                                                            extrapolate=True)]
     out["method"] = method_of(model)
     return out
 
@@ -328,7 +327,7 @@ def baseline_rows(results: dict[str, tuple[dict, dict]]) -> list[tuple]:
         raise ValueError("results must be a non-empty dict name -> (record, evaluation)")
     rows = []
     for name, (_, r) in results.items():
-        hopf = "none found" if not math.isfinite(r["hopf"]) else f"{r['hopf']:.3f}"
+        hopf = ", ".join(f"{v:.3f}" for v in r["ns_points"]) or "none found"
         rows.append((name, r["method"], f"{r['train_minutes']:.1f}", f"{r['val_score']:.3g}",
                      f"{r['checks_ok']} of {r['checks']}",
                      f"{r['random_ok']} of {r['random_runs']}", r["non_finite"],
@@ -354,13 +353,14 @@ def baseline_text(results: dict[str, tuple[dict, dict]], hopf_ode: float,
         parts.append(f"it has exactly one fixed point at {r['exactly_one']} of {r['n_grid']} "
                      f"grid values and all three eigenvalues within tolerance at "
                      f"{r['eig_ok']}")
-        if math.isfinite(r["hopf"]):
-            d = abs(r["hopf"] - hopf_ode)
-            parts.append(f"its Neimark–Sacker point lies {d:.3g} mV from the ODE's Hopf point "
+        d = matched_hopf_gap(r["ns_points"], hopf_ode)
+        if math.isfinite(d):
+            parts.append(f"of its {len(r['ns_points'])} Neimark–Sacker point(s) the nearest "
+                         f"lies {d:.3g} mV from the ODE's Hopf point "
                          f"({'within' if d <= hopf_tol else 'outside'} the {hopf_tol:g} mV "
                          "target)")
         else:
-            parts.append("it has no Neimark–Sacker point near the ODE's Hopf point")
+            parts.append("it has no Neimark–Sacker point on the searched line")
         out.append(f"**{name}**: " + "; ".join(parts) + ".")
     out.append(_leaders(results, hopf_ode))
     return "\n\n".join(out)
@@ -378,8 +378,8 @@ def _leaders(results: dict[str, tuple[dict, dict]], hopf_ode: float) -> str:
              best("checks_ok", "most held-out targets met"),
              best("exactly_one", "most grid values with exactly one fixed point"),
              best("eig_ok", "most grid values with all eigenvalues in tolerance")]
-    gaps = {n: abs(r["hopf"] - hopf_ode) for n, (_, r) in results.items()
-            if math.isfinite(r["hopf"])}
+    gaps = {n: matched_hopf_gap(r["ns_points"], hopf_ode) for n, (_, r) in results.items()
+            if r["ns_points"]}
     if gaps:
         n = min(gaps, key=gaps.get)
         parts.append(f"Neimark–Sacker point closest to the ODE's Hopf point: `{n}` "
@@ -387,21 +387,33 @@ def _leaders(results: dict[str, tuple[dict, dict]], hopf_ode: float) -> str:
     return "Column by column, " + "; ".join(parts) + "."
 
 
-def map_eigenvalue_check(model: DiscreteMap, V_S: float, x_start) -> float:
+def matched_hopf_gap(ns_points, hopf_ode: float) -> float:
+    """|V_S| distance (mV) from the ODE's Hopf point ``hopf_ode`` to the nearest of the map's
+    Neimark-Sacker points ``ns_points`` (found without it); NaN if there are none."""
+    return min((abs(v - hopf_ode) for v in ns_points), default=float("nan"))
+
+
+def map_eigenvalue_check(model: DiscreteMap, V_S: float, near=None) -> float:
     """Largest relative difference between log(mu)/dt of the map's multipliers and the
-    eigenvalues of df/dx (:func:`field_eigenvalues`) at the map's fixed point that Newton
-    reaches from ``x_start`` (3,): the RK4 error of the map's eigenvalues, so that a reader
-    can see that the map's fixed-point columns are the vector field's. NaN when Newton
-    finds no fixed point from there."""
-    fps = map_fixed_points(model, V_S, starts=_real_array(x_start, "x_start").reshape(1, 3))
-    if not fps:
-        return float("nan")
-    x_fp = fps[0].state
-    mu = np.linalg.eigvals(map_jacobian(model, x_fp, V_S))
-    lam_map = np.log(mu.astype(complex)) / model.dt
-    lam_map = lam_map[np.argsort(lam_map.real)]
-    lam = field_eigenvalues(model, x_fp, V_S)
-    return float(np.max(np.abs(lam_map - lam) / np.maximum(np.abs(lam), 1e-12)))
+    eigenvalues of df/dx (:func:`field_eigenvalues`) at the fixed points Newton finds from
+    :func:`hhlib.recovery.default_starts` at ``V_S``: the RK4 error of the map's
+    eigenvalues, so that a reader can see that the map's fixed-point columns are the vector
+    field's. With ``near`` (V mV, n, S), only at the fixed point nearest it in state spreads
+    (the one a comparison pairs with ``near`` after the search); else at all of them. NaN
+    when Newton finds none."""
+    fps = map_fixed_points(model, V_S, extrapolate=True)
+    if near is not None and fps:
+        x = _real_array(near, "near").reshape(3)
+        scale = _state_scale(model)
+        fps = [min(fps, key=lambda p: float(np.linalg.norm((p.state - x) / scale)))]
+    gaps = []
+    for fp in fps:
+        mu = np.linalg.eigvals(map_jacobian(model, fp.state, V_S))
+        lam_map = np.log(mu.astype(complex)) / model.dt
+        lam_map = lam_map[np.argsort(lam_map.real)]
+        lam = field_eigenvalues(model, fp.state, V_S)
+        gaps.append(float(np.max(np.abs(lam_map - lam) / np.maximum(np.abs(lam), 1e-12))))
+    return max(gaps, default=float("nan"))
 
 
 def grid_errors(results: dict[str, tuple[dict, dict]]) -> dict[str, dict[str, np.ndarray]]:

@@ -256,24 +256,29 @@ def rest_free_check(ds, params: HHParams) -> tuple[int, float]:
 
 # ---------------------------------------------------------------------------- the map
 def map_fixed_point_near(net, V_S: float, state, *, extrapolate: bool = False):
-    """The map's fixed point found by Newton from ``state`` (V mV, n, S) at ``V_S`` mV (the
-    one nearest ``state`` if several): a :class:`hhlib.recovery.MapFixedPoint`.
-    ``extrapolate``: V_S outside the map's trained range is meant (no warning). Raises
-    ``ValueError`` if Newton finds none."""
-    from .recovery import map_fixed_points
+    """Of the map's fixed points at ``V_S`` mV, found by Newton from
+    :func:`hhlib.recovery.default_starts` (knowing nothing of ``state``), the one nearest
+    ``state`` (V mV, n, S), distance in the map's state spreads: a
+    :class:`hhlib.recovery.MapFixedPoint`. ``state`` only matches, after the search; it
+    never starts Newton. ``extrapolate``: V_S outside the map's trained range is meant (no
+    warning). Raises ``ValueError`` if Newton finds none."""
+    from .recovery import _state_scale, map_fixed_points
 
     x = _state(state, "state")
-    fps = map_fixed_points(net, V_S, starts=x[None], extrapolate=extrapolate)
+    fps = map_fixed_points(net, V_S, extrapolate=extrapolate)
     if not fps:
-        raise ValueError(f"no fixed point of the map found from {x} at V_S = {V_S} mV")
-    return min(fps, key=lambda q: np.linalg.norm(q.state - x))
+        raise ValueError(f"the map has no fixed point from the default starts at V_S = "
+                         f"{V_S} mV")
+    scale = _state_scale(net)
+    return min(fps, key=lambda q: np.linalg.norm((q.state - x) / scale))
 
 
 @dataclass(frozen=True)
 class MapBranchComparison:
     """The map's continued fixed-point branch against the ODE's on the same grid ``V_S``
     (mV). (:func:`hhlib.recovery.compare_fixed_points` instead solves for the map's fixed
-    points afresh at each V_S; here the branch is the one continued from the ODE's.)
+    points afresh at each V_S; here the branch is one continued from a fixed point the map's
+    own Newton search found, :func:`hhlib.recovery.continue_both_ways`.)
 
     ``eigenvalues`` (m, 3): the map's, log(mu)/dt (1/s); ``stable`` (m,): the map's;
     ``error`` (m, 3): |state difference|; ``re_error``, ``im_error`` (m,): of the ODE's complex
@@ -382,7 +387,8 @@ def compare_map_branch(ode: FixedPointBranch, states, multipliers, dt: float,
 def eigenvalue_rows(net, params: HHParams, V_S_values) -> list[tuple]:
     """Rows (V_S, V* ODE, V* map, the ODE's eigenvalue with the largest imaginary part, the
     matched map eigenvalue, stable ODE, stable map) at each V_S (mV), the map's fixed point
-    found from the ODE's (outside the trained range on purpose)."""
+    being the one nearest the ODE's of those Newton finds from the default starts
+    (:func:`map_fixed_point_near`; outside the trained range on purpose)."""
     from .recovery import match_eigenvalues
 
     _params(params)

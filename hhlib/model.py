@@ -630,8 +630,9 @@ def first_lyapunov_coefficient(params: HHParams) -> tuple[float, float]:
 
 # ---------------------------------------------------------------------------- the physical box
 # n and S are fractions in [0, 1]. Near rest n is about 1e-4, so a learned map's one-step
-# error there crosses zero without the run going anywhere; the box lets them stray by the
-# accuracy asked of a map's n* (0.005), no more, so that only a real escape counts.
+# error there crosses zero without the run going anywhere; the box lets them stray by
+# 0.005 (a quarter of n's spread in the bursting data), no more, so that only a real escape
+# counts.
 PHYSICAL_SLACK = 0.005
 PHYSICAL_BOUNDS = {"V": (-90.0, 40.0), "n": (-PHYSICAL_SLACK, 1.0 + PHYSICAL_SLACK),
                    "S": (-PHYSICAL_SLACK, 1.0 + PHYSICAL_SLACK)}

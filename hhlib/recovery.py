@@ -34,7 +34,8 @@ __all__ = ["MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts"
            # ODE against map, along V_S
            "Transition", "sweep_runner", "sweep_regimes", "locate_transition", "first_bursting",
            "BURST_FIELDS", "compare_burst_statistics", "FixedPointComparison",
-           "compare_fixed_points", "continue_both_ways", "fold_description",
+           "compare_fixed_points", "Branch", "continue_both_ways", "distinct_branches",
+           "fold_description", "neimark_sacker_points", "FP_TOL",
            "format_eigenvalues", "fixed_point_rows", "slow_pair",
            # targets
            "FixedPointChecks", "fixed_point_checks", "worst_at", "agree_up_to",
@@ -573,8 +574,9 @@ class FixedPointComparison:
     ``V_S`` (k,) mV; ``ode_state``/``map_state`` (k, 3) (V mV, n, S); ``ode_eigenvalues``
     and ``map_eigenvalues`` (k, 3) complex (1/s), the map's (log(mu)/dt) matched to the
     ODE's by :func:`match_eigenvalues`. Where the map has no fixed point its rows are NaN.
-    ``n_found`` (k,): how many fixed points the map has; ``n_aliased``: how many of all
-    those found have a negative real multiplier (no real logarithm).
+    ``n_found`` (k,): how many fixed points the map has; ``n_stable`` (k,): how many of
+    them are stable; ``n_aliased``: how many of all those found have a negative real
+    multiplier (no real logarithm); ``found``: per value, the states (m, 3) of all of them.
     """
 
     V_S: np.ndarray
@@ -584,6 +586,8 @@ class FixedPointComparison:
     map_eigenvalues: np.ndarray
     n_found: np.ndarray
     n_aliased: int
+    n_stable: np.ndarray | None = None
+    found: tuple = ()
 
 
 def _state_scale(net) -> np.ndarray:
@@ -639,43 +643,112 @@ def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int =
         V_S=vs, ode_state=np.array([o.state for o in ode]),
         ode_eigenvalues=np.array([o.eigenvalues for o in ode]), map_state=map_state,
         map_eigenvalues=map_lam, n_found=np.array([len(f) for f in found]),
-        n_aliased=int(sum(p.aliased for f in found for p in f)))
+        n_aliased=int(sum(p.aliased for f in found for p in f)),
+        n_stable=np.array([sum(p.stable for p in f) for f in found]),
+        found=tuple(np.array([p.state for p in f]).reshape(-1, 3) for f in found))
 
 
-def continue_both_ways(net, V_S_grid, x_first, x_last, *, extrapolate: bool = False):
-    """The map's fixed-point branches along the increasing ``V_S_grid``, continued
-    (:func:`continue_map_fixed_point`) up from ``x_first`` (a guess at the first value) and
-    down from ``x_last`` (at the last), both returned in the grid's order: ``(up, down)``,
-    each ``(states, multipliers, converged)``. Where they differ the map has more than one
-    fixed point (its branch folds)."""
+class Branch(NamedTuple):
+    """One continued fixed-point branch of a map along a V_S grid (in the grid's order):
+    ``states`` (k, 3) (V mV, n, S), ``multipliers`` (k, 3) complex, ``converged`` (k,) and
+    ``direction``, "up" (continued from the grid's first value) or "down" (from its last)."""
+
+    states: np.ndarray
+    multipliers: np.ndarray
+    converged: np.ndarray
+    direction: str
+
+
+def continue_both_ways(net, V_S_grid, *, extrapolate: bool = False) -> list[Branch]:
+    """Every fixed-point branch of the map along the increasing ``V_S_grid`` that Newton
+    finds at its ends, knowing nothing of the ODE: :func:`map_fixed_points` from
+    :func:`default_starts` at the first value and at the last, each point found continued
+    across the grid (:func:`continue_map_fixed_point`), up from the first value and down
+    from the last. A branch with an up and a down continuation appears twice; where the two
+    differ, the map's branch folds (:func:`fold_description` says so)."""
     grid = _sweep_grid(V_S_grid)
-    if grid.size > 1 and not np.all(np.diff(grid) > 0):
-        raise ValueError("V_S_grid must be strictly increasing")
-    up = continue_map_fixed_point(net, grid, x_first, extrapolate=extrapolate)
-    down = continue_map_fixed_point(net, grid[::-1], x_last, extrapolate=extrapolate)
-    return up, tuple(a[::-1] for a in down)
+    if grid.size < 2 or not np.all(np.diff(grid) > 0):
+        raise ValueError("V_S_grid must hold at least two strictly increasing values")
+    out: list[Branch] = []
+    for direction, g in (("up", grid), ("down", grid[::-1])):
+        for fp in map_fixed_points(net, float(g[0]), extrapolate=extrapolate):
+            st, mu, conv = continue_map_fixed_point(net, g, fp.state, extrapolate=extrapolate)
+            if direction == "down":
+                st, mu, conv = st[::-1], mu[::-1], conv[::-1]
+            out.append(Branch(st, mu, conv, direction))
+    return out
 
 
-def fold_description(V_S_grid, up_states, down_states, scale) -> str:
-    """A sentence saying whether the two continuations of :func:`continue_both_ways` agree
-    (differences beyond 1e-4 state spreads ``scale`` count) and, if not, where."""
+def _same_branch(a: Branch, b: Branch, scale) -> bool:
+    both = a.converged & b.converged
+    return bool(both.any() and np.all(np.abs((a.states[both] - b.states[both])
+                                             / np.asarray(scale)) <= 1e-4))
+
+
+def distinct_branches(branches, scale) -> list[list[int]]:
+    """The continuations of :func:`continue_both_ways` grouped into distinct branches: two
+    are one branch where they agree within 1e-4 state spreads ``scale`` at every value where
+    both converged. Returns the groups as lists of indices into ``branches``."""
+    groups: list[list[int]] = []
+    for i, b in enumerate(branches):
+        for g in groups:
+            if _same_branch(branches[g[0]], b, scale):
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
+def fold_description(V_S_grid, branches, scale) -> str:
+    """A sentence saying how many fixed points Newton finds at the two ends of ``V_S_grid``,
+    how many distinct branches their continuations (:func:`continue_both_ways`) trace, and
+    whether every continuation converged at every value; an up continuation that has no
+    down partner is a branch that folds (or ends) inside the grid."""
     grid = _sweep_grid(V_S_grid)
-    a, b = _real_array(up_states, "up_states"), _real_array(down_states, "down_states")
-    if a.shape != (grid.size, 3) or b.shape != a.shape:
-        raise ValueError(f"up_states and down_states must have shape ({grid.size}, 3), got "
-                         f"{a.shape} and {b.shape}")
-    apart = np.abs((a - b) / np.asarray(scale)).max(axis=1) > 1e-4
-    if not apart.any():
-        return (f"Continued up from {grid[0]:g} mV and down from {grid[-1]:g} mV, the "
-                "network's fixed point follows one branch: the two continuations agree at "
-                "every value.")
-    lo_f, hi_f = grid[apart].min(), grid[apart].max()
-    where = (f"at V_S = {lo_f:.2f} mV" if hi_f - lo_f < 1e-9 else
-             f"for V_S in [{lo_f:.2f}, {hi_f:.2f}] mV")
-    return (f"Continued up from {grid[0]:g} mV and down from {grid[-1]:g} mV (step "
-            f"{grid[1] - grid[0]:.2f} mV), the network's fixed-point branches differ {where}: "
-            "there the map has more than one fixed point (its branch folds), which the ODE's "
-            "does not.")
+    n_up = sum(b.direction == "up" for b in branches)
+    n_down = len(branches) - n_up
+    groups = distinct_branches(branches, scale)
+    full = [all(branches[i].converged.all() for i in g) for g in groups]
+    both = [{branches[i].direction for i in g} == {"up", "down"} for g in groups]
+    text = (f"Newton from the default starts finds {n_up} fixed point(s) of the network at "
+            f"{grid[0]:g} mV and {n_down} at {grid[-1]:g} mV; continued across the line (step "
+            f"{grid[1] - grid[0]:.2f} mV), up from the first and down from the last, they "
+            f"trace {len(groups)} distinct branch(es)")
+    if all(full) and all(both):
+        return text + (", each reached from both ends and continued through every value: "
+                       "the map has that many fixed points all along the line, and no branch "
+                       "folds.")
+    n_fold = sum(not b for b in both)
+    return text + (f", of which {n_fold} is reached from one end only (it folds or ends "
+                   f"inside the line) and {sum(not f for f in full)} lose(s) Newton's "
+                   "convergence somewhere: there the map's number of fixed points changes.")
+
+
+def neimark_sacker_points(net, V_S_grid, branches, *, extrapolate: bool = False
+                          ) -> list[tuple[float, int]]:
+    """Every Neimark–Sacker point along the continued ``branches`` (:func:`continue_both_ways`
+    on the increasing ``V_S_grid``): on each distinct branch (:func:`distinct_branches`),
+    wherever max |mu| - 1 of the slow multiplier pair changes sign between neighbouring
+    values, :func:`map_hopf_point` refines the crossing from the branch's own state. Returns
+    ``(V_S, branch index)`` pairs sorted by V_S; crossings by a real multiplier are left
+    out. Nothing here knows the ODE's fixed point or Hopf point."""
+    grid = _sweep_grid(V_S_grid)
+    found: list[tuple[float, int]] = []
+    for g in distinct_branches(branches, _state_scale(net)):
+        k = g[0]
+        b = branches[k]
+        h = np.array([np.abs(_slow_pair(m)).max() - 1.0 if c else np.nan
+                      for m, c in zip(b.multipliers, b.converged)])
+        for i in np.flatnonzero(np.isfinite(h[:-1]) & np.isfinite(h[1:])
+                                & (h[:-1] * h[1:] < 0)):
+            try:
+                v = map_hopf_point(net, (grid[i], grid[i + 1]), b.states[i],
+                                   extrapolate=extrapolate)
+            except ValueError:
+                continue
+            found.append((v, k))
+    return sorted(found)
 
 
 def format_eigenvalues(lam) -> str:
@@ -709,15 +782,31 @@ def slow_pair(lam) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- targets
+# Position targets: V* within 0.5 mV, n* within 10 % of the ODE's n*, S* within 0.002.
+# n* is compared relative to itself because it is small (3e-4 to 1e-2 on the training
+# range): an absolute 0.005 would exceed n* itself at most values. N_FLOOR only keeps the
+# relative error finite at n* = 0; it is far below the smallest n* of the ODE on the
+# training range, so it never binds there.
+FP_TOL = (0.5, 0.10, 0.002)
+N_FLOOR = 1e-6
+# Eigenvalues: 10 % of |lambda| above 5 1/s, 25 % below, with an absolute floor far below
+# the smallest |lambda| on the training range (about 0.1 1/s, the slow eigenvalue): only
+# there to keep a lambda = 0 finite.
+EIG_FLOOR = 0.005
+
+
 @dataclass(frozen=True)
 class FixedPointChecks:
     """Per value of ``V_S`` (k,): the checks of the map's fixed point against the ODE's.
 
-    ``err`` (k, 3) |map - ODE| of (V mV, n, S) (NaN: no fixed point); ``fp_ok`` every
-    coordinate within ``tol``; ``type_ok`` same number of eigenvalues with Re > 0;
+    ``err`` (k, 3) the position errors in the units of ``tol``: |map - ODE| of V (mV),
+    |map - ODE| / ODE of n (relative), |map - ODE| of S (NaN: no fixed point); ``fp_ok``
+    every coordinate within ``tol``; ``type_ok`` same number of eigenvalues with Re > 0;
     ``rel_big`` (k, 3) relative eigenvalue error where |lambda_ODE| > 5 1/s, else 0;
     ``score`` (k, 3) eigenvalue error in units of its tolerance (inf: not measurable);
-    ``eig_ok`` every score <= 1; ``char_ok`` same real/complex character.
+    ``pair_type_ok`` (k, 3) each matched eigenvalue has the ODE's sign of Re and its
+    real/complex character; ``eig_ok`` every score <= 1 and every pair of the same type;
+    ``char_ok`` same real/complex character.
     """
 
     V_S: np.ndarray
@@ -732,41 +821,49 @@ class FixedPointChecks:
     char_ok: np.ndarray
     map_complex: np.ndarray
     ode_complex: np.ndarray
+    pair_type_ok: np.ndarray
 
 
 def _complex_rows(lam: np.ndarray) -> np.ndarray:
     return (np.abs(lam.imag) > 1e-9).any(axis=1)
 
 
-def fixed_point_checks(cmp: FixedPointComparison, tol, where=None) -> FixedPointChecks:
+def fixed_point_checks(cmp: FixedPointComparison, tol=FP_TOL, where=None) -> FixedPointChecks:
     """The checks of :class:`FixedPointChecks` on the rows of ``cmp`` selected by the mask
-    ``where`` (default all), position tolerances ``tol`` = (V mV, n, S).
+    ``where`` (default all), position tolerances ``tol`` = (V in mV, n relative to the
+    ODE's n*, S) (default :data:`FP_TOL`).
 
     An eigenvalue with |lambda| > 5 1/s must agree within 10 % of |lambda|, a smaller one
-    within max(0.25 |lambda|, 0.05 1/s). One rule for NaN (no fixed point found): it fails
-    every check, never passes one."""
+    within max(0.25 |lambda|, EIG_FLOOR), and each must have the ODE's eigenvalue's sign of
+    the real part and real/complex character. One rule for NaN (no fixed point found): it
+    fails every check, never passes one."""
     tol = _real_array(tol, "tol")
-    if tol.shape != (3,) or not np.all(tol > 0):
-        raise ValueError(f"tol must be 3 positive tolerances (V mV, n, S), got {tol!r}")
+    if tol.shape != (3,) or not np.all(tol > 0) or not tol[1] < 1:
+        raise ValueError(f"tol must be 3 positive tolerances (V mV, n relative < 1, S), got "
+                         f"{tol!r}")
     sel = np.ones(cmp.V_S.size, bool) if where is None else np.asarray(where, dtype=bool)
     if sel.shape != cmp.V_S.shape or not sel.any():
         raise ValueError(f"where must be a boolean mask of shape {cmp.V_S.shape} selecting at "
                          "least one value")
     err = np.abs(cmp.map_state[sel] - cmp.ode_state[sel])
+    err[:, 1] /= np.maximum(np.abs(cmp.ode_state[sel, 1]), N_FLOOR)
     lam_o, lam_n = cmp.ode_eigenvalues[sel], cmp.map_eigenvalues[sel]
     n_pos_o, n_pos_n = (lam_o.real > 0).sum(axis=1), (lam_n.real > 0).sum(axis=1)
     type_ok = (n_pos_o == n_pos_n) & np.isfinite(lam_n).all(axis=1)
     d = np.abs(lam_n - lam_o)
     big = np.abs(lam_o) > 5.0
-    tol_lam = np.where(big, 0.10 * np.abs(lam_o), np.maximum(0.25 * np.abs(lam_o), 0.05))
+    tol_lam = np.where(big, 0.10 * np.abs(lam_o), np.maximum(0.25 * np.abs(lam_o), EIG_FLOOR))
     score = np.where(np.isfinite(d), d / tol_lam, np.inf)
     cplx_o, cplx_n = _complex_rows(lam_o), _complex_rows(lam_n)
+    pair_type_ok = ((np.sign(lam_o.real) == np.sign(lam_n.real))
+                    & ((np.abs(lam_o.imag) > 1e-9) == (np.abs(lam_n.imag) > 1e-9))
+                    & np.isfinite(lam_n))
     return FixedPointChecks(
         V_S=cmp.V_S[sel], tol=tol, err=err,
         fp_ok=np.all(np.nan_to_num(err, nan=np.inf) <= tol, axis=1), type_ok=type_ok,
         big=big, rel_big=np.where(big, d / np.abs(lam_o), 0.0), score=score,
-        eig_ok=np.all(score <= 1, axis=1), char_ok=cplx_o == cplx_n, map_complex=cplx_n,
-        ode_complex=cplx_o)
+        eig_ok=np.all(score <= 1, axis=1) & pair_type_ok.all(axis=1), char_ok=cplx_o == cplx_n,
+        map_complex=cplx_n, ode_complex=cplx_o, pair_type_ok=pair_type_ok)
 
 
 def worst_at(values, V_S) -> tuple[float, float]:
@@ -800,7 +897,8 @@ TARGET_LABELS = {"transition": "bursting → spiking transition", "V*": "fixed p
                  "n*": "fixed point n*", "S*": "fixed point S*",
                  "type": "stability type (signs of Re λ)",
                  "eig_big": "eigenvalues with \\|λ\\| > 5 1/s",
-                 "eig_small": "eigenvalues with \\|λ\\| ≤ 5 1/s"}
+                 "eig_small": "eigenvalues with \\|λ\\| ≤ 5 1/s",
+                 "eig_type": "each eigenvalue's type (sign of Re λ, real or complex)"}
 
 
 def recovery_targets(transition_ode: float, transition_map: float, checks: FixedPointChecks,
@@ -814,11 +912,12 @@ def recovery_targets(transition_ode: float, transition_map: float, checks: Fixed
     ts = [Target("transition", f"\\|ΔV_S\\| ≤ {limit:g} mV", d, bool(np.isfinite(d) and d <= limit),
                  f"{d:.3f} mV")]
     where = [f"ODE {transition_ode:.2f}, net {transition_map:.2f}"]
-    for j, (name, unit, fmt) in enumerate((("V*", " mV", "{:.3f}"), ("n*", "", "{:.4f}"),
-                                           ("S*", "", "{:.4f}"))):
+    for j, name in enumerate(("V*", "n*", "S*")):
         w, at = worst_at(checks.err[:, j], checks.V_S)
-        ts.append(Target(name, f"≤ {checks.tol[j]:g}{unit}", w, bool(w <= checks.tol[j]),
-                         fmt.format(w) + unit))
+        t = checks.tol[j]
+        req, shown = ((f"≤ {100 * t:g} % of the ODE's", f"{100 * w:.1f} %") if j == 1 else
+                      (f"≤ {t:g} mV", f"{w:.3f} mV") if j == 0 else (f"≤ {t:g}", f"{w:.4f}"))
+        ts.append(Target(name, req, w, bool(w <= t), shown))
         where.append(f"{at:.2f}")
     bad = checks.V_S[~checks.type_ok]
     n_bad = int((~checks.type_ok).sum())
@@ -827,10 +926,16 @@ def recovery_targets(transition_ode: float, transition_map: float, checks: Fixed
     where.append(", ".join(f"{v:.2f}" for v in bad) if bad.size else "–")
     w_big, at_big = worst_at(checks.rel_big, checks.V_S)
     w_small, at_small = worst_at(np.where(~checks.big, checks.score, 0.0), checks.V_S)
+    n_pt = int((~checks.pair_type_ok.all(axis=1)).sum())
+    pt_bad = checks.V_S[~checks.pair_type_ok.all(axis=1)]
     ts.append(Target("eig_big", "≤ 10 % relative", w_big, w_big <= 0.10, f"{100 * w_big:.1f} %"))
-    ts.append(Target("eig_small", "≤ max(25 %, 0.05 1/s)", w_small, w_small <= 1.0,
+    ts.append(Target("eig_small", f"≤ max(25 %, {EIG_FLOOR:g} 1/s)", w_small, w_small <= 1.0,
                      f"{w_small:.2f} × tolerance"))
-    where += [f"{at_big:.2f}", f"{at_small:.2f}"]
+    ts.append(Target("eig_type", "identical at every value", float(n_pt), n_pt == 0,
+                     f"{n_pt} of {checks.V_S.size} differ"))
+    where += [f"{at_big:.2f}", f"{at_small:.2f}",
+              ", ".join(f"{v:.2f}" for v in pt_bad[:4]) + (" …" if pt_bad.size > 4 else "")
+              if pt_bad.size else "–"]
     return ts, where
 
 
@@ -865,7 +970,7 @@ def recovery_summary(targets, checks: FixedPointChecks) -> dict:
     net_c = bad & checks.map_complex & ~checks.ode_complex
     tol = checks.tol
     return {
-        "fp_tol_text": f"{tol[0]:g} mV, {tol[1]:g}, {tol[2]:g}",
+        "fp_tol_text": f"{tol[0]:g} mV, {100 * tol[1]:g} % of n*, {tol[2]:g}",
         "worst_big": 100 * w_big, "worst_big_at": at_big,
         "worst_small": w_small, "worst_small_at": at_small,
         "fp_ok_upto": agree_up_to(vs, checks.fp_ok), "n_fp_ok": int(checks.fp_ok.sum()),
@@ -899,7 +1004,7 @@ def recovery_verdict(targets, checks: FixedPointChecks) -> str:
         return "The claim holds in part: " + verdict(targets, "the targets of the table")
     upto = agree_up_to(checks.V_S, checks.fp_ok)
     span = (f"from {checks.V_S[0]:.2f} to {upto:.2f} mV" if np.isfinite(upto)
-            else "nowhere from the start of the range")
+            else "none: they are missed already at the lowest value")
     w_V, at_V = worst_at(checks.err[:, 0], checks.V_S)
     tr = by["transition"].met
     return (f"The claim holds in part. The attractor's bifurcations are "
@@ -976,27 +1081,32 @@ _FP_LABELS = ("V* (mV)", "n*", "S*")
 
 
 def plot_fixed_point_comparison(axes, cmp: FixedPointComparison, V_S_line, ode_line,
-                                V_S_cont, up_states, down_states, tol, V_S_range,
+                                V_S_cont, branches, tol, V_S_range,
                                 xlim=(-46.3, -28.7)):
     """Six axes (2, 3). Top: each coordinate of the fixed point against V_S (mV), the ODE's
     (``ode_line`` (k, 3) along ``V_S_line``) as a line, the map's nearest (``cmp``) as
-    circles, its two continuations along ``V_S_cont`` (:func:`continue_both_ways`) as thin
-    lines. Bottom: map minus ODE, the target band ``tol`` (V mV, n, S) shaded green."""
+    circles, its continued ``branches`` along ``V_S_cont`` (:func:`continue_both_ways`) as
+    thin lines (up solid, down dashed). Bottom: map minus ODE (for n relative to the ODE's
+    n*), the target band ``tol`` (V mV, n relative, S) shaded green."""
     from .plotting import shade_outside
     axs = np.asarray(axes, dtype=object).reshape(2, 3)
     _axes(axs, 6)
     for j in range(3):
         a, b = axs[0, j], axs[1, j]
         a.plot(V_S_line, ode_line[:, j], "k", lw=1.5, label="ODE")
-        a.plot(V_S_cont, up_states[:, j], color="C1", lw=0.6)
-        a.plot(V_S_cont, down_states[:, j], color="C1", lw=0.6, ls="--")
+        for br in branches:
+            a.plot(V_S_cont, br.states[:, j], color="C1", lw=0.6,
+                   ls="-" if br.direction == "up" else "--")
         a.plot(cmp.V_S, cmp.map_state[:, j], "o", color="C1", ms=4, mfc="none",
                label="network")
         a.set_ylabel(_FP_LABELS[j])
         b.axhspan(-tol[j], tol[j], color="C2", alpha=0.15, lw=0)
-        b.plot(cmp.V_S, cmp.map_state[:, j] - cmp.ode_state[:, j], "o-", color="C1", ms=3)
+        diff = cmp.map_state[:, j] - cmp.ode_state[:, j]
+        if j == 1:
+            diff = diff / np.maximum(np.abs(cmp.ode_state[:, 1]), N_FLOOR)
+        b.plot(cmp.V_S, diff, "o-", color="C1", ms=3)
         b.axhline(0, color="k", lw=0.5)
-        b.set_ylabel("error in " + _FP_LABELS[j])
+        b.set_ylabel("relative error in n*" if j == 1 else "error in " + _FP_LABELS[j])
         b.set_xlabel(r"$V_S$ (mV)")
         for ax in (a, b):
             shade_outside(ax, V_S_range, *xlim)

@@ -74,7 +74,7 @@ def test_rk4_map_has_the_fields_fixed_point_and_eigenvalues():
     lam = field_eigenvalues(m, fps[0].state, -37.0)
     assert np.allclose(np.sort_complex(lam), np.sort_complex(np.linalg.eigvals(A)), rtol=1e-2)
     # RK4 error of log(mu)/dt: O((|lambda| dt)^5) ~ 1e-8 relative; float32 weights 1e-5.
-    assert map_eigenvalue_check(m, -37.0, fps[0].state) < 1e-3
+    assert map_eigenvalue_check(m, -37.0) < 1e-3
 
 
 def test_vector_field_net_is_one_rk4_step_of_its_field():
@@ -163,7 +163,8 @@ def _result(random_ok=100, non_finite=0, hopf=-44.7):
     return ({}, {"method": "m", "train_minutes": 1.0, "val_score": 0.5, "checks_ok": 21,
                  "checks": 21, "random_ok": random_ok, "random_runs": 100,
                  "non_finite": non_finite, "exactly_one": 43, "n_grid": 43, "worst_V": 0.2,
-                 "worst_n": 0.001, "worst_S": 0.001, "eig_ok": 40, "hopf": hopf})
+                 "worst_n": 0.001, "worst_S": 0.001, "eig_ok": 40,
+                 "ns_points": [] if math.isnan(hopf) else [hopf]})
 
 
 def test_rows_and_text_follow_the_numbers():
@@ -173,13 +174,18 @@ def test_rows_and_text_follow_the_numbers():
     assert rows[1][-1] == "none found" and rows[1][5] == "10 of 100"
     text = baseline_text(res, hopf_ode=-44.72)
     assert "0.02 mV from the ODE's Hopf point (within" in text
-    assert "90 become non-finite" in text and "no Neimark–Sacker point" in text
+    assert "90 become non-finite" in text and "no Neimark–Sacker point on the searched line" in text
     assert "most random-start runs physical: `a` (100)" in text
     assert "closest to the ODE's Hopf point: `a`" in text
     tie = baseline_text({"a": _result(), "c": _result()}, hopf_ode=-44.72)
     assert "most grid values with exactly one fixed point: `a` and `c` (43)" in tie
     far = baseline_text({"a": _result(hopf=-44.0)}, hopf_ode=-44.72)
     assert "outside the 0.15 mV target" in far
+    two = _result()
+    two[1]["ns_points"] = [-44.7, -31.0]      # the nearest is paired, both are listed
+    assert baseline_rows({"t": two})[0][-1] == "-44.700, -31.000"
+    assert "of its 2 Neimark–Sacker point(s) the nearest lies 0.02 mV" in baseline_text(
+        {"t": two}, hopf_ode=-44.72)
     with pytest.raises(ValueError, match="non-empty dict"):
         baseline_rows({})
 

@@ -10,7 +10,8 @@ from torch import nn
 
 from hhlib.model import HHParams, fixed_points, jacobian
 from hhlib.recovery import (
-    FixedPointComparison, Transition, agree_up_to, compare_burst_statistics,
+    Branch, FixedPointComparison, Transition, agree_up_to, distinct_branches,
+    neimark_sacker_points, compare_burst_statistics,
     compare_fixed_points, continue_both_ways, first_bursting, fixed_point_checks,
     fixed_point_rows, fold_description, format_eigenvalues, locate_transition,
     plot_burst_statistics, plot_eigenvalue_comparison, plot_fixed_point_comparison,
@@ -20,7 +21,7 @@ from hhlib.recovery import (
 from hhlib.spikes import BurstStats
 from hhlib.targets import from_json, as_json
 
-from test_map_continuation import ScaledEulerMap
+from test_map_continuation import ScaledEulerMap, euler_ns_point
 
 matplotlib.use("Agg")
 DT = 0.01
@@ -181,23 +182,43 @@ def test_compare_fixed_points_validation():
         compare_fixed_points(ScaledEulerMap(DT), HHParams(), [])
 
 
-def test_continue_both_ways_and_fold_description():
+def test_continue_both_ways_finds_its_own_starts_and_fold_description():
     grid = np.linspace(-40.0, -36.0, 5)
-    x_lo = fixed_points(HHParams(V_S=grid[0]))[0].state
-    x_hi = fixed_points(HHParams(V_S=grid[-1]))[0].state
-    up, down = continue_both_ways(ScaledEulerMap(DT), grid, x_lo, x_hi)
-    np.testing.assert_allclose(up[0], down[0], rtol=1e-9)
+    branches = continue_both_ways(ScaledEulerMap(DT), grid)
+    # the Euler map's fixed points are the ODE's: found without being told where they are
+    assert [b.direction for b in branches] == ["up", "down"]
+    ode = np.array([fixed_points(HHParams(V_S=v))[0].state for v in grid])
+    for b in branches:
+        assert b.converged.all()
+        np.testing.assert_allclose(b.states, ode, rtol=1e-7, atol=1e-9)
     scale = np.array([10.0, 0.02, 0.005])
-    text = fold_description(grid, up[0], down[0], scale)
-    assert text.startswith("Continued up from -40 mV and down from -36 mV,") and "agree" in text
-    other = down[0].copy()
-    other[1:3, 0] += 1.0                       # two values on another branch
-    text = fold_description(grid, up[0], other, scale)
-    assert "for V_S in [-39.00, -38.00] mV" in text and "folds" in text
-    with pytest.raises(ValueError, match="up_states"):
-        fold_description(grid, up[0][:2], down[0], scale)
+    assert distinct_branches(branches, scale) == [[0, 1]]
+    text = fold_description(grid, branches, scale)
+    assert text.startswith("Newton from the default starts finds 1 fixed point(s) of the "
+                           "network at -40 mV and 1 at -36 mV") and "no branch folds" in text
+    # a down continuation on another branch: two distinct branches, each from one end only
+    other = Branch(branches[1].states + [1.0, 0.0, 0.0], *branches[1][1:])
+    assert distinct_branches([branches[0], other], scale) == [[0], [1]]
+    text = fold_description(grid, [branches[0], other], scale)
+    assert "2 distinct branch(es), of which 2 is reached from one end only" in text
+    # eight fixed points, constant in V_S: eight branches, each reached both ways
+    two = TwoRootMap([-50.0, 0.01, 0.2], [-40.0, 0.03, 0.25])
+    br8 = continue_both_ways(two, grid)
+    assert len(br8) == 16 and len(distinct_branches(br8, scale)) == 8
+    assert continue_both_ways(ShiftMap(DT), grid) == []
     with pytest.raises(ValueError, match="increasing"):
-        continue_both_ways(ScaledEulerMap(DT), grid[::-1], x_lo, x_hi)
+        continue_both_ways(ScaledEulerMap(DT), grid[::-1])
+
+
+def test_neimark_sacker_points_along_the_maps_own_branches():
+    grid = np.linspace(-46.0, -44.0, 9)
+    m = ScaledEulerMap(DT)
+    branches = continue_both_ways(m, grid)
+    ns = neimark_sacker_points(m, grid, branches)
+    assert len(ns) == 1
+    np.testing.assert_allclose(ns[0][0], euler_ns_point((-46.0, -44.0)), atol=1e-7)
+    assert neimark_sacker_points(m, grid[:3], continue_both_ways(m, grid[:3])) == []
+    assert neimark_sacker_points(m, grid, []) == []
 
 
 def test_format_eigenvalues_and_slow_pair():
@@ -221,8 +242,8 @@ def _comparison(map_state_delta, map_lam):
                                 n_found=np.ones(4, int), n_aliased=0)
 
 
-TOL = np.array([0.5, 0.005, 0.002])
-GOOD_LAM = [-10.5, -1.2, 0.06]                 # scores 0.5, 0.8, 0.8 of their tolerances
+TOL = np.array([0.5, 0.10, 0.002])           # V* mV, n* relative, S*
+GOOD_LAM = [-10.5, -1.2, 0.024]                # scores 0.5, 0.8, 0.8 of their tolerances
 
 
 def test_checks_and_targets_all_met():
@@ -232,7 +253,7 @@ def test_checks_and_targets_all_met():
     np.testing.assert_allclose(checks.score[0], [0.5, 0.8, 0.8])
     targets, where = recovery_targets(-33.8, -33.7, checks)
     assert [t.name for t in targets] == ["transition", "V*", "n*", "S*", "type", "eig_big",
-                                         "eig_small"]
+                                         "eig_small", "eig_type"]
     assert all(t.met for t in targets)
     by = {t.name: t for t in targets}
     assert by["transition"].measured == pytest.approx(0.1)
@@ -257,6 +278,7 @@ def test_one_nan_rule_and_the_partial_verdict():
     by = {t.name: t for t in targets}
     for name in ("V*", "n*", "S*", "eig_big", "eig_small"):
         assert math.isinf(by[name].measured) and not by[name].met, name
+    assert not by["eig_type"].met and by["eig_type"].measured == 2.0   # -36 (complex) and -32
     assert by["transition"].met and not by["type"].met and by["type"].measured == 1.0
     assert where[1] == "-32.00"                # the missing fixed point is the worst case
     record = from_json(as_json(targets))
@@ -266,10 +288,10 @@ def test_one_nan_rule_and_the_partial_verdict():
     assert "without a miss from -44.00 to -40.00 mV" in verdict and "at worst by inf" in verdict
     summary = recovery_summary(targets, checks)
     assert summary["fp_ok_upto"] == -40.0 and summary["n_fp_ok"] == 2
-    assert summary["n_targets_met"] == 1 and summary["n_targets"] == 7
+    assert summary["n_targets_met"] == 1 and summary["n_targets"] == 8
     assert summary["n_char_bad"] == 1 and summary["char_bad_from"] == -36.0
     assert summary["char_desc"].startswith("the network's fixed point has a complex")
-    assert summary["fp_tol_text"] == "0.5 mV, 0.005, 0.002"
+    assert summary["fp_tol_text"] == "0.5 mV, 10 % of n*, 0.002"
     for name, value in summary.items():        # plain Python values, as glue prints them
         assert type(value) in (int, float, str), name
 
@@ -280,7 +302,25 @@ def test_verdict_when_some_fixed_point_targets_are_met():
     checks = fixed_point_checks(_comparison(delta, np.tile(GOOD_LAM, (4, 1))), TOL)
     targets, _ = recovery_targets(-33.8, -30.0, checks)
     text = recovery_verdict(targets, checks)
-    assert text.startswith("The claim holds in part: 5 of 7") and "transition, V*" in text
+    assert text.startswith("The claim holds in part: 6 of 8") and "transition, V*" in text
+
+
+def test_each_eigenvalue_check_includes_its_type_and_n_is_relative():
+    cmp = _comparison(np.zeros(3), np.tile(GOOD_LAM, (4, 1)))
+    lam = np.tile(np.array(GOOD_LAM, dtype=complex), (4, 1))
+    lam[1, 2] = -0.016                          # the wrong sign (and too far)
+    lam[2, 2] = 0.02 + 0.001j                   # right size, complex where the ODE's is real
+    checks = fixed_point_checks(_comparison(np.zeros(3), lam), TOL)
+    np.testing.assert_array_equal(checks.eig_ok, [True, False, False, True])
+    np.testing.assert_array_equal(checks.pair_type_ok[:, 2], [True, False, False, True])
+    assert fixed_point_checks(cmp, TOL).eig_ok.all()
+    # n* = 0.01: 9 % passes, 11 % misses; an absolute 0.005 would have passed 50 %
+    delta = np.zeros((4, 3))
+    delta[:, 1] = [0.0009, 0.0011, 0.005, -0.0009]
+    np.testing.assert_array_equal(fixed_point_checks(_comparison(delta, lam), TOL).fp_ok,
+                                  [True, False, False, True])
+    with pytest.raises(ValueError, match="relative"):
+        fixed_point_checks(cmp, [0.5, 1.5, 0.002])
 
 
 def test_checks_validation():
@@ -324,7 +364,9 @@ def test_figures_draw_with_units_and_training_range():
     cmp = _comparison(np.zeros(3), np.tile(GOOD_LAM, (4, 1)))
     line = np.tile([-50.0, 0.01, 0.2], (5, 1))
     fig, axes = plt.subplots(2, 3)
-    plot_fixed_point_comparison(axes, cmp, vs, line, vs, line, line, TOL, (-44.0, -30.0))
+    br = [Branch(line, np.ones((5, 3), complex), np.ones(5, bool), d) for d in ("up", "down")]
+    plot_fixed_point_comparison(axes, cmp, vs, line, vs, br, TOL, (-44.0, -30.0))
+    assert axes[1, 1].get_ylabel() == "relative error in n*"
     assert axes[1, 0].get_ylabel() == "error in V* (mV)"
     lam = np.tile(np.array([-10.0, -0.1 + 1j, -0.1 - 1j]), (5, 1))
     fig, axes = plt.subplots(1, 3)

@@ -33,7 +33,8 @@ def _checks(err, tol=(0.5, 0.005, 0.002)):
     return FixedPointChecks(V_S=np.arange(k, dtype=float), tol=np.asarray(tol), err=err,
                             fp_ok=z, type_ok=z, big=np.zeros((k, 3), bool),
                             rel_big=np.zeros((k, 3)), score=np.zeros((k, 3)), eig_ok=z,
-                            char_ok=z, map_complex=z, ode_complex=z)
+                            char_ok=z, map_complex=z, ode_complex=z,
+                            pair_type_ok=np.ones((k, 3), bool))
 
 
 def test_error_in_tolerances_takes_the_worst_coordinate_and_nan_as_inf():
