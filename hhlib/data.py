@@ -4,8 +4,9 @@ For each V_S drawn uniformly in a range we integrate the ODE from a random initi
 drop the transient, sample every ``dt`` and cut the rest into pieces ("cuts") of ``cut_len``
 steps. Train, validation and test sets use disjoint V_S values: train and validation values
 are random draws, test values an even grid, and every draw closer than ``min_gap`` mV to a
-test value is redrawn. A dataset is cached as ``.npz`` keyed by a hash of its configuration
-and the code version, and rebuilt when either changes.
+test value (or inside ``exclude_band``, a V_S band held out of training) is redrawn. A
+dataset is cached as ``.npz`` keyed by a hash of its configuration and the code version,
+and rebuilt when either changes.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from .sweeps import run_ensemble
 
 __all__ = ["DatasetConfig", "Dataset", "make_dataset", "load_or_make_dataset", "draw_V_S",
            "default_cache_dir", "check_dataset_size", "distance_to_fixed_point",
-           "augment_dataset", "AUGMENT_FIELDS",
+           "augment_dataset", "AUGMENT_FIELDS", "distance_to_training",
            "check_writable_dir"]
 
 # DatasetConfig fields that add training data beside the attractor cuts (robust training).
@@ -62,6 +63,8 @@ class DatasetConfig:
     max_restarts: int = 20        # new random starts for a trajectory that comes to rest
     chunk_size: int | None = None  # trajectories per simulate_ensemble call; None: a whole
     #                                split. It sets the last bits of the data (hhlib.sweeps).
+    # (lo, hi) mV: no train or validation V_S is drawn inside it (a held-out band); None: off.
+    exclude_band: tuple | None = None
     # Robust-training augmentation (see augment_dataset); 0 = off, the shipped recipe.
     n_transient: int = 0          # ODE runs from random box states at the training V_S
     t_transient_run: float = 30.0  # s per such run, cut into cut_len-step transient cuts
@@ -149,6 +152,17 @@ class DatasetConfig:
                                             or self.chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer or None, "
                              f"got {self.chunk_size!r}")
+        if self.exclude_band is not None:
+            try:
+                band = _real_array(self.exclude_band, "exclude_band")
+            except (TypeError, ValueError):
+                band = np.full(0, np.nan)
+            if band.shape != (2,) or not (np.all(np.isfinite(band)) and band[0] < band[1]
+                                          and r[0] <= band[0] and band[1] <= r[1]):
+                raise ValueError(f"exclude_band must be None or a (lo, hi) pair in mV with "
+                                 f"lo < hi inside V_S_range {self.V_S_range}, "
+                                 f"got {self.exclude_band!r}")
+            object.__setattr__(self, "exclude_band", (float(band[0]), float(band[1])))
         free = _free_length(self)
         if not free > 1e-6 * (r[1] - r[0]):
             raise ValueError(f"min_gap ({self.min_gap} mV) around the n_test = {self.n_test} "
@@ -160,6 +174,8 @@ class DatasetConfig:
         """Hash of the configuration and of the code that makes the data (the cache key):
         a change to the model, the integrator or this module invalidates the cache."""
         base = {k: v for k, v in dataclasses.asdict(self).items() if k not in AUGMENT_FIELDS}
+        if self.exclude_band is None:   # the keys of the datasets made before the field
+            del base["exclude_band"]
         blob = json.dumps({**base, "hhlib": __version__,
                            "code": _code_digest()}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -227,12 +243,18 @@ def _free_length(config: DatasetConfig) -> float:
         if b > a:
             covered += b - a
             end = b
+    if config.exclude_band is not None:     # minus the band's part outside the gaps above
+        a, b = config.exclude_band
+        gaps = np.linspace(a, b, 2001)
+        near = np.min(np.abs(_test_grid(config)[:, None] - gaps), axis=0) < config.min_gap
+        covered += (b - a) * float(np.mean(~near))
     return (hi - lo) - covered
 
 
 def draw_V_S(config: DatasetConfig) -> dict[str, np.ndarray]:
     """Disjoint V_S sets (mV): an even test grid inside the range and random train and
-    validation draws at least ``min_gap`` from every test value."""
+    validation draws at least ``min_gap`` from every test value and outside
+    ``exclude_band`` (a draw there is redrawn: deterministic from the seed)."""
     if not isinstance(config, DatasetConfig):
         raise TypeError(f"config must be a DatasetConfig, got {type(config).__name__}")
     check_dataset_size(config)     # the draws one at a time would run for minutes first
@@ -242,6 +264,7 @@ def draw_V_S(config: DatasetConfig) -> dict[str, np.ndarray]:
     # DatasetConfig guarantees a free length > 0; the cap only guards against a free
     # fraction so small that the draws would take forever.
     frac = _free_length(config) / (hi - lo)
+    band = config.exclude_band
 
     def draw(k: int) -> np.ndarray:
         out: list[float] = []
@@ -253,11 +276,23 @@ def draw_V_S(config: DatasetConfig) -> dict[str, np.ndarray]:
                                    f"at least min_gap = {config.min_gap} mV from the test "
                                    "values: lower min_gap or n_test")
             v = rng.uniform(lo, hi)
+            if band is not None and band[0] <= v <= band[1]:
+                continue
             if np.min(np.abs(test - v)) >= config.min_gap:
                 out.append(v)
         return np.array(out)
 
     return {"train": draw(config.n_train), "val": draw(config.n_val), "test": test}
+
+
+def distance_to_training(config: DatasetConfig, values=None) -> np.ndarray:
+    """Distance (mV) from each of ``values`` (default: the config's test grid) to the
+    nearest training V_S of the config (:func:`draw_V_S`: no integration)."""
+    split = draw_V_S(config)
+    v = split["test"] if values is None else np.atleast_1d(_real_array(values, "values"))
+    if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
+        raise ValueError(f"values must be a non-empty 1-D array of finite V_S (mV), got {values!r}")
+    return np.min(np.abs(v[:, None] - split["train"][None]), axis=1)
 
 
 def _params(config: DatasetConfig) -> HHParams:

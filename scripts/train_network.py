@@ -43,6 +43,12 @@ about 10-15 minutes each):
         .venv/bin/python scripts/train_network.py --name original-seed$k --seed $k \
             --stages 1:80 --patience 80
     done
+    # the held-out band of chapter "Dynamics recovery": no training V_S in [-38.5, -37.5] mV
+    .venv/bin/python scripts/train_network.py --name original-band --stages 1:80 \
+        --patience 80 --exclude-band -38.5 -37.5
+    .venv/bin/python scripts/train_network.py --name original-transient-80-seed3-band \
+        --seed 3 --stages 1:80 --patience 80 --transient-runs 160 --random-runs 48 \
+        --exclude-band -38.5 -37.5
 
 The dataset is built (or read from the cache) from ``DatasetConfig()``'s defaults, or from
 ``DatasetConfig.bistable()`` with ``--variant bistable``.
@@ -182,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="one-step pairs from perturbed attractor states, ODE targets")
     ap.add_argument("--noise-sigma", type=float, default=DatasetConfig().noise_sigma,
                     help="perturbation in units of each variable's state spread")
+    ap.add_argument("--exclude-band", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                    help="a V_S band (mV) from which no training or validation value is drawn "
+                         "(a held-out test band; DatasetConfig.exclude_band)")
     ap.add_argument("--random-runs", type=_nonnegative_int, default=0,
                     help="random-start free runs whose boundedness joins the selection")
     ap.add_argument("--jacobian-weight", type=float, default=0.0,
@@ -209,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     aug |= {k: v for k, v in (("n_transient", args.transient_runs),
                              ("n_noise", args.noise_pairs),
                              ("noise_sigma", args.noise_sigma)) if v != getattr(DatasetConfig(), k)}
+    if args.exclude_band is not None:
+        aug["exclude_band"] = tuple(args.exclude_band)
     if args.transient_box is not None:
         aug["transient_box"] = tuple(zip(args.transient_box[::2], args.transient_box[1::2]))
     try:

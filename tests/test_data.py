@@ -77,3 +77,41 @@ def test_from_record_rebuilds_the_training_configuration():
         DatasetConfig.from_record({"name": "x"})
     with pytest.raises(ValueError, match="does not know"):
         DatasetConfig.from_record({"dataset_config": {"bogus": 1}})
+
+
+def test_exclude_band_keeps_train_and_val_out_of_the_band_and_changes_nothing_else():
+    band = (-38.5, -37.5)
+    base, held = draw_V_S(DatasetConfig()), draw_V_S(DatasetConfig(exclude_band=band))
+    assert np.any((base["train"] >= band[0]) & (base["train"] <= band[1]))   # the test bites
+    for k in ("train", "val"):
+        assert not np.any((held[k] >= band[0]) & (held[k] <= band[1]))
+        assert held[k].size == base[k].size
+        assert np.min(np.abs(held[k][:, None] - held["test"][None])) >= DatasetConfig().min_gap
+    np.testing.assert_array_equal(held["test"], base["test"])
+    # deterministic from the seed
+    again = draw_V_S(DatasetConfig(exclude_band=[-38.5, -37.5]))
+    np.testing.assert_array_equal(again["train"], held["train"])
+    # None is the default, leaves the key's fields as before and is what records lack
+    assert DatasetConfig().exclude_band is None
+    assert DatasetConfig(exclude_band=band).key() != DatasetConfig().key()
+    cfg = DatasetConfig.from_record({"dataset_config": {"exclude_band": [-38.5, -37.5]}})
+    assert cfg.exclude_band == band
+
+
+@pytest.mark.parametrize("band", [(-37.5, -38.5), (-50.0, -40.0), (-38.0,), "x",
+                                  (float("nan"), -37.0), (-38.0, -38.0), (-31.0, -29.0)])
+def test_exclude_band_validation(band):
+    with pytest.raises(ValueError, match="exclude_band"):
+        DatasetConfig(exclude_band=band)
+
+
+def test_distance_to_training_is_the_nearest_training_value():
+    from hhlib.data import distance_to_training
+    cfg = DatasetConfig(exclude_band=(-38.5, -37.5))
+    train = draw_V_S(cfg)["train"]
+    d = distance_to_training(cfg, [-38.0, train[3]])
+    assert d[1] == 0 and d[0] >= 0.5 and np.isclose(d[0], np.min(np.abs(train + 38.0)))
+    d_test = distance_to_training(DatasetConfig())
+    assert d_test.shape == (DatasetConfig().n_test,) and d_test.min() >= DatasetConfig().min_gap
+    with pytest.raises(ValueError, match="values"):
+        distance_to_training(cfg, [])

@@ -288,3 +288,68 @@ def test_train_on_dataset_trains_on_the_datasets_splits():
     assert isinstance(net, MapNet) and net.dt == cfg.dt
     assert net.V_S_range == cfg.V_S_range
     assert hist["best_epoch"] == 1 and np.isfinite(hist["best_val_score"])
+
+
+# --- a band of V_S held out of training ----------------------------------------------------
+
+TOL = np.array([0.5, 0.005, 0.002])
+X0 = np.array([-60.0, 0.001, 0.18])
+
+
+def test_band_check_counts_a_map_without_fixed_point_as_a_miss():
+    vs = np.array([-38.2, -37.8])
+    out = ev.band_check(_drift_net(), vs, X0, 30.0, 10.0, TOL)   # x -> x + (0.5 mV, 0, 0)
+    assert out["n_test"] == 2 and out["n_regime"] == 0
+    assert out["n_fp_ok"] == out["n_eig_ok"] == 0
+    assert out["max_V_err"] == out["worst_eig"] == np.inf
+
+
+def test_band_check_is_the_free_runs_and_fixed_point_checks_it_names():
+    from hhlib.network import load_pretrained
+    from hhlib.recovery import compare_fixed_points, fixed_point_checks
+
+    net, _ = load_pretrained("original")
+    vs = np.array([-40.0, -36.0])
+    out = ev.band_check(net, vs, X0, 60.0, 20.0, TOL)
+    rows = ev.compare_free_runs(net, vs, np.tile(X0, (2, 1)), 60.0, 20.0)
+    assert {k: out[k] for k in ev.free_run_counts(rows)} == ev.free_run_counts(rows)
+    checks = fixed_point_checks(compare_fixed_points(net, HHParams(), vs), TOL)
+    np.testing.assert_allclose(out["max_V_err"], checks.err[:, 0].max())
+    np.testing.assert_allclose(out["worst_eig"], checks.score.max())
+    assert out["n_fp_ok"] == int(checks.fp_ok.sum()) and out["n_eig_ok"] == int(checks.eig_ok.sum())
+    with pytest.raises(ValueError, match="x0"):
+        ev.band_check(net, vs, np.tile(X0, (2, 1)), 60.0, 20.0, TOL)
+
+
+def _band_out(n_regime=5, ok=10, n_fp=5, n_eig=5, v=0.02, eig=0.4):
+    return {"n_test": 5, "n_regime": n_regime, "n_checks": 10, "n_checks_ok": ok,
+            "n_fp_ok": n_fp, "n_eig_ok": n_eig, "max_V_err": v, "worst_eig": eig}
+
+
+def test_band_row_and_verdict_say_hit_or_miss():
+    assert ev.band_row("x-band", _band_out(), False) == ("x-band", "no", "5 of 5", "10 of 10",
+                                                         "5 of 5", 0.02, 0.4)
+    assert len(ev.BAND_HEADERS) == len(ev.band_row("x", _band_out(), True)) <= 7
+    hit = ev.band_verdict("the paper's recipe", _band_out(), _band_out())
+    assert hit.startswith("For the paper's recipe") and "every target holds" in hit
+    for miss in (_band_out(n_regime=4), _band_out(ok=9), _band_out(n_fp=4), _band_out(n_eig=0)):
+        text = ev.band_verdict("r", _band_out(), miss)
+        assert "a miss" in text and "every target holds" not in text
+    assert "inf mV" in ev.band_verdict("r", _band_out(), _band_out(n_fp=0, v=np.inf))
+
+
+def test_training_data_text_names_the_band_and_the_extra_cuts():
+    rec = {"dataset_config": {"V_S_range": [-44.0, -30.0], "n_train": 160, "n_val": 24,
+                              "t_keep": 60.0, "exclude_band": [-38.5, -37.5]},
+           "train_config": {"stages": [[1, 80]], "seed": 3, "random_runs": 48},
+           "extra_cuts": {"transient": 4375}, "train_seconds": 700.4,
+           "stopped": "schedule completed"}
+    text = ev.training_data_text(rec)
+    for part in ("160 attractor trajectories of 60 s", "24 more", "[-44, -30] mV",
+                 "outside the band [-38.5, -37.5] mV", "4375 transient cuts", "80 epochs at K = 1",
+                 "seed 3", "48 random-start runs", "700 s", "schedule completed"):
+        assert part in text, part
+    rec["dataset_config"].pop("exclude_band")
+    rec["train_config"]["random_runs"] = 0
+    assert "band" not in ev.training_data_text({**rec, "extra_cuts": {}})
+    assert "random-start" not in ev.training_data_text(rec)

@@ -254,6 +254,7 @@ def test_the_networks_the_book_needs_ship():
     assert {f"original-seed{k}" for k in range(1, 6)} <= set(SHIPPED)
     assert {f"original-transient-80-seed{k}" for k in range(1, 5)} <= set(SHIPPED)
     assert {"original-transient-80-noise", "original-transient-80-deep"} <= set(SHIPPED)
+    assert {"original-band", "original-transient-80-seed3-band"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -269,7 +270,19 @@ def test_shipped_weights_pass_the_new_checksum(name):
     # Trained alike: each seed ensemble shares its seed-zero network's data configuration
     # and recipe. Not necessarily its data digest: the seeds' data were rebuilt by the compiled integrator,
     # equal to the shipped data up to rounding (tests/test_datasets_reproduced.py).
-    if name.startswith("original-seed") or name.startswith("original-transient-80-seed"):
+    # A band network (chapter 5): its parent's recipe and data configuration, one band of V_S
+    # left out of the training and validation draws.
+    if name.endswith("-band"):
+        import dataclasses
+
+        from hhlib.data import DatasetConfig
+        from hhlib.training import TrainConfig
+        ref = load_pretrained(name.removesuffix("-band"))[1]
+        cfg = DatasetConfig.from_record(rec)
+        assert cfg.exclude_band is not None
+        assert dataclasses.replace(cfg, exclude_band=None) == DatasetConfig.from_record(ref)
+        assert TrainConfig.from_record(rec) == TrainConfig.from_record(ref)
+    elif name.startswith("original-seed") or name.startswith("original-transient-80-seed"):
         ref = load_pretrained(name.rsplit("-seed", 1)[0] if "transient" in name
                               else "original")[1]
         from hhlib.data import DatasetConfig

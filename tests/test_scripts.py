@@ -131,3 +131,18 @@ def test_small_preset_schedule_and_flags_that_override_it(monkeypatch, tmp_path)
     with pytest.raises(AssertionError, match="work started"):
         mod.main(["--preset", "small", "--out", str(tmp_path), "--stages", "1:5"])
     assert seen["train"].stages == ((1, 5),) and seen["train"].patience == 60
+
+
+def test_exclude_band_reaches_the_dataset_config(monkeypatch, tmp_path):
+    mod = _script("train_network", monkeypatch)
+    seen = {}
+
+    def record(config, **k):
+        seen["dataset"] = config
+        raise AssertionError("work started")
+    monkeypatch.setattr(mod, "load_or_make_dataset", record)
+    with pytest.raises(AssertionError, match="work started"):
+        mod.main(["--out", str(tmp_path), "--exclude-band", "-38.5", "-37.5"])
+    assert seen["dataset"].exclude_band == (-38.5, -37.5)
+    with pytest.raises(SystemExit):            # outside V_S_range: refused before any work
+        mod.main(["--out", str(tmp_path), "--exclude-band", "-50", "-48"])
