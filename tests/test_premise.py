@@ -100,8 +100,10 @@ def test_no_transient_cut_of_bistable_transient_relaxes_to_rest():
     P = HHParams.bistable()
     scale = ds.cuts["train"].reshape(-1, 3).std(axis=0)
     c, v = ds.extra_cuts["transient"], ds.extra_V_S["transient"]
-    stable = np.array([any(fp.stable for fp in fixed_points(P.replace(V_S=float(x))))
-                       for x in v])
+    values = np.unique(v)
+    rest_stable = np.array([any(fp.stable for fp in fixed_points(P.replace(V_S=float(x))))
+                            for x in values])
+    stable = np.isin(v, values[rest_stable])
     assert stable.sum() >= 100, "the test needs transient cuts where rest is stable"
     assert not relaxes_to_rest(c[stable], v[stable], P, scale).any()
     assert not relaxes_to_rest(ds.cuts["train"], ds.cut_V_S["train"], P, scale).any()
