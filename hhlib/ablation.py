@@ -273,8 +273,9 @@ def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evalua
     if not callable(evaluate):
         raise TypeError(f"evaluate must be callable, got {type(evaluate).__name__}")
     # Two tasks per model, so that the cores share uneven work evenly: the random-start
-    # runs (most of the cost), all models' first, then the rest of each evaluation without
-    # them. The numbers are those of one evaluate() call with all the arguments.
+    # runs (most of the cost; with n_outside, those from outside the box too), all models'
+    # first, then the rest of each evaluation without them. The numbers are those of one
+    # evaluate() call with all the arguments.
     split = bool(kwargs.get("n_random")) and all(k in kwargs for k in ("test_V_S", "t_random"))
     tasks = []
     if split:
