@@ -19,9 +19,12 @@ LABELS = {
     "04_network": {
         "abl_chosen": ("variant chosen by the validation rule", "{}"),
         "abl_random_ok": ("its random starts physical", "{:.0f}"),
+        "abl_outside_ok": ("its random starts from outside the training box physical",
+                           "{:.0f}"),
         "abl_exactly_one": ("its grid values with one fixed point", "{:.0f}"),
         "abl_eig_ok": ("its grid values with eigenvalues in tolerance", "{:.0f}"),
         "abl_worst_V": ("its worst V* error (mV)", "{:.2f}"),
+        "abl_margin": ("its criterion's margin over the runner-up", "{:.4f}"),
         "seed_one_min": ("fewest one-fixed-point values of a seed", "{:.0f}"),
         "robust_verdict": ("robust targets", "{}")},
     "05_dynamics_recovery": {

@@ -12,7 +12,10 @@ of the map needs, each column computed the same way for every variant:
   (:func:`hhlib.evaluation.compare_free_runs`);
 * boundedness: free runs from random states in the physical box, how many stay physical,
   how many become non-finite, and how many end (in their second half) in the regime the
-  ODE has at their V_S: bursting, tonic spiking or rest;
+  ODE has at their V_S: bursting, tonic spiking or rest; and, with ``n_outside``, how many
+  runs from states outside that box (:data:`OUTSIDE_BOX` minus it,
+  :func:`outside_starts`) stay physical: the transient recipes start their training data
+  in the physical box, so only these runs are out of their training distribution;
 * fixed points (what the map is meant to discover, never used to select it): at how many
   values of a grid the map has exactly one fixed point, the worst position errors and at
   how many values all three eigenvalues meet their tolerances
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import PHYSICAL_START_BOX
 from .evaluation import compare_free_runs, dynamics_score, free_run_counts, random_starts
 from .spikes import burst_statistics, spike_detection
 from .model import HHParams, _real_array, is_physical
@@ -32,12 +36,22 @@ from .network import DiscreteMap, MapNet
 from .recovery import compare_fixed_points, fixed_point_checks
 from .sweeps import map_chunks
 
-__all__ = ["ABLATION_HEADERS", "describe_recipe", "selection_criterion", "evaluate_variant",
-           "evaluate_all", "random_start_runs", "robust_targets", "ablation_rows",
-           "chosen_by_validation", "ablation_text"]
+__all__ = ["ABLATION_HEADERS", "SELECTION_RULE", "OUTSIDE_BOX", "describe_recipe",
+           "selection_criterion", "evaluate_variant", "evaluate_all", "random_start_runs",
+           "outside_starts", "robust_targets", "ablation_rows", "chosen_by_validation",
+           "selection_margin", "seed_spread_rows", "read_candidates", "ablation_text"]
+
+# The parameters of the selection rule (selection_criterion's defaults, chosen_by_validation):
+# book/candidates.toml states them, and a test checks that the two agree.
+SELECTION_RULE = {"escape_weight": 10.0, "n_random": 48, "t_random": 100.0, "seed": 303}
+# Where the out-of-distribution random starts come from: the widest training start box of
+# the variants (original-transient-wide's), minus the physical start box that the other
+# transient recipes start their training data in (outside_starts).
+OUTSIDE_BOX = ((-75.0, -15.0), (0.0, 0.3), (0.0, 0.35))
 
 ABLATION_HEADERS = ["variant", "recipe", "selection criterion", "held-out targets met",
-                    "random starts physical", "non-finite", "ending in the ODE's regime",
+                    "random starts physical", "physical from outside the training box",
+                    "non-finite", "ending in the ODE's regime",
                     "exactly one fixed point",
                     "worst V* (mV)", "worst n* (relative)", "worst S*", "eigenvalues within tol.",
                     "training (min)"]
@@ -71,11 +85,14 @@ def describe_recipe(record: dict) -> str:
     return "; ".join(parts)
 
 
-def selection_criterion(net: MapNet, val_trajectories, val_V_S, *, n_random: int = 48,
-                        t_random: float = 100.0, seed: int = 303) -> float:
+def selection_criterion(net: MapNet, val_trajectories, val_V_S, *,
+                        n_random: int = SELECTION_RULE["n_random"],
+                        t_random: float = SELECTION_RULE["t_random"],
+                        seed: int = SELECTION_RULE["seed"]) -> float:
     """The trajectories-only criterion that picks a variant (lower is better):
     :func:`hhlib.evaluation.dynamics_score` of free runs against ``val_trajectories``
-    (n, T, 3) at ``val_V_S`` (n,) mV, plus 10 times the fraction of ``n_random`` runs of
+    (n, T, 3) at ``val_V_S`` (n,) mV, plus ``SELECTION_RULE["escape_weight"]`` (10) times
+    the fraction of ``n_random`` runs of
     ``t_random`` s from random states in the physical box (``seed``), at the validation
     values in turn, that leave the physical box. The same for every variant, whatever
     its training selected its epoch by; it never looks at the fixed point."""
@@ -91,13 +108,14 @@ def selection_criterion(net: MapNet, val_trajectories, val_V_S, *, n_random: int
     x, _ = random_starts(vs, n_random, seed=seed)
     v = vs[np.arange(n_random) % vs.size]
     Y = net.rollout(x, v, int(round(t_random / net.dt)), check=False)
-    return float(score + 10.0 * (1.0 - is_physical(Y).mean()))
+    return float(score + SELECTION_RULE["escape_weight"] * (1.0 - is_physical(Y).mean()))
 
 
 def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_S, test_V_S,
                      test_x0, t_compare: float,
                      t_min: float, params: HHParams, V_S_grid, tol, n_random: int,
-                     t_random: float, seed: int = 7, details: bool = False) -> dict[str, Any]:
+                     t_random: float, seed: int = 7, n_outside: int = 0,
+                     details: bool = False) -> dict[str, Any]:
     """The columns of :data:`ABLATION_HEADERS` (after name and recipe) for one variant.
 
     ``val_trajectories``/``val_V_S``: the validation data of :func:`selection_criterion`;
@@ -105,7 +123,9 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
     runs of ``t_compare`` s, statistics over ``t >= t_min``; ``V_S_grid`` (m,) mV and ``tol``
     (V mV, n, S): the fixed-point grid and position tolerances; ``n_random`` runs of
     ``t_random`` s from random states in the physical box at random held-out values
-    (``seed``). Returns a dict of plain numbers; with ``details``, also the fixed-point
+    (``seed``), and ``n_outside`` more from states outside the physical box
+    (:func:`outside_starts`, their own generator: the first runs are the same with or
+    without them). Returns a dict of plain numbers; with ``details``, also the fixed-point
     comparison and its checks under ``"fixed_points"`` (per grid value, for plots)."""
     if not isinstance(net, DiscreteMap):
         raise TypeError(f"net must be a MapNet (or another DiscreteMap: a vector field's or "
@@ -114,7 +134,7 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
         raise ValueError("record must be the network's weights record (load_pretrained)")
     if not isinstance(params, HHParams) or params.variant != net.variant:
         raise ValueError(f"params must be HHParams of the network's variant {net.variant!r}")
-    for k, v in (("n_random", n_random), ("seed", seed)):
+    for k, v in (("n_random", n_random), ("seed", seed), ("n_outside", n_outside)):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
             raise ValueError(f"{k} must be an integer >= 0, got {v!r}")
     for k, v in (("t_random", t_random), ("t_compare", t_compare)):
@@ -132,7 +152,8 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
         "checks_ok": counts["n_checks_ok"], "checks": counts["n_checks"],
         "regime_ok": counts["n_regime"], "n_test": counts["n_test"]}
     out["ode_regimes"] = [(row["V_S"], row["ode"].regime) for row in rows]
-    _with_random_runs(out, random_start_runs(net, test_V_S, n_random, t_random, seed))
+    _with_random_runs(out, random_start_runs(net, test_V_S, n_random, t_random, seed,
+                                             n_outside=n_outside))
     cmp = compare_fixed_points(net, params, grid)
     checks = fixed_point_checks(cmp, tol)
     err = np.where(np.isnan(checks.err), np.inf, checks.err)
@@ -147,15 +168,21 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
 
 
 def random_start_runs(net: DiscreteMap, test_V_S, n_random: int, t_random: float,
-                      seed: int = 7) -> dict[str, Any]:
+                      seed: int = 7, *, n_outside: int = 0) -> dict[str, Any]:
     """Boundedness from random states: ``n_random`` free runs of ``t_random`` s from random
     states in the physical box (:func:`hhlib.evaluation.random_starts`, ``seed``) at random
     values of ``test_V_S`` (mV), one batch. Returns how many stay physical
     (``random_ok``), ``random_runs``, how many become non-finite (``non_finite``) and
     ``random_regimes``: per run (V_S, the regime of its second half, or None if it left
-    the box). All zero (and no regimes) when ``n_random`` is 0."""
+    the box). All zero (and no regimes) when ``n_random`` is 0.
+
+    With ``n_outside`` > 0, as many runs of ``t_random`` s more from states outside the
+    physical box (:func:`outside_starts` with ``seed``; a generator of their own, so the
+    first ``n_random`` runs are the same with or without them), in a second batch:
+    ``outside_ok`` of ``outside_runs`` stay physical."""
+    out = _outside_runs(net, test_V_S, n_outside, t_random, seed)
     if not n_random:
-        return {"random_ok": 0, "random_runs": 0, "non_finite": 0, "random_regimes": []}
+        return {"random_ok": 0, "random_runs": 0, "non_finite": 0, "random_regimes": [], **out}
     x, vs = random_starts(np.asarray(test_V_S, dtype=float), n_random, seed=seed)
     Y = net.rollout(x, vs, int(round(t_random / net.dt)), check=False)
     ok = is_physical(Y)
@@ -165,7 +192,52 @@ def random_start_runs(net: DiscreteMap, test_V_S, n_random: int, t_random: float
                 if good else None) for v, y, good in zip(vs, Y, ok)]
     return {"random_ok": int(ok.sum()), "random_runs": int(n_random),
             "non_finite": int((~np.isfinite(Y).all(axis=(1, 2))).sum()),
-            "random_regimes": regimes}
+            "random_regimes": regimes, **out}
+
+
+def _outside_runs(net: DiscreteMap, test_V_S, n: int, t_random: float,
+                  seed: int) -> dict[str, int]:
+    if not n:
+        return {}
+    x, vs = outside_starts(test_V_S, n, seed=seed)
+    Y = net.rollout(x, vs, int(round(t_random / net.dt)), check=False)
+    return {"outside_ok": int(is_physical(Y).sum()), "outside_runs": int(n)}
+
+
+def outside_starts(V_S_pool, n: int, seed: int = 7, *, outer: tuple = OUTSIDE_BOX,
+                   inner: tuple = PHYSICAL_START_BOX) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` states drawn uniformly in ``outer`` ((V lo, hi) mV, (n lo, hi), (S lo, hi))
+    but outside ``inner`` (by rejection), and a V_S (mV) for each from ``V_S_pool``. The
+    generator is ``numpy.random.default_rng([seed, 1])``, not
+    :func:`hhlib.evaluation.random_starts`' ``default_rng(seed)``: the same ``seed``
+    gives other draws. By default: the widest training start box of the variants
+    (:data:`OUTSIDE_BOX`, ``original-transient-wide``'s) minus the physical box the other
+    transient recipes start their training data in (``PHYSICAL_START_BOX``)."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
+            or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    pool = _real_array(V_S_pool, "V_S_pool")
+    if pool.ndim != 1 or pool.size == 0 or not np.all(np.isfinite(pool)):
+        raise ValueError(f"V_S_pool must be a non-empty finite 1-D array (mV), got shape "
+                         f"{pool.shape}")
+    o, i = _real_array(outer, "outer"), _real_array(inner, "inner")
+    for name, b in (("outer", o), ("inner", i)):
+        if b.shape != (3, 2) or not np.all(np.isfinite(b)) or not np.all(b[:, 0] < b[:, 1]):
+            raise ValueError(f"{name} must be ((lo, hi),) * 3 for V (mV), n, S with lo < hi, "
+                             f"got {b.tolist()!r}")
+    inside = np.prod(np.clip(np.minimum(o[:, 1], i[:, 1]) - np.maximum(o[:, 0], i[:, 0]),
+                             0.0, None)) / np.prod(o[:, 1] - o[:, 0])
+    if inside > 0.99:
+        raise ValueError("outer lies (almost) inside inner: nothing to draw outside it")
+    rng = np.random.default_rng([int(seed), 1])
+    kept: list[np.ndarray] = []
+    while sum(len(k) for k in kept) < n:
+        x = np.column_stack([rng.uniform(lo, hi, n) for lo, hi in o])
+        out = ~np.all((x >= i[:, 0]) & (x <= i[:, 1]), axis=1)
+        kept.append(x[out])
+    return np.concatenate(kept)[:n], rng.choice(pool, n)
 
 
 def _with_random_runs(out: dict[str, Any], runs: dict[str, Any]) -> dict[str, Any]:
@@ -201,15 +273,19 @@ def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evalua
     if not callable(evaluate):
         raise TypeError(f"evaluate must be callable, got {type(evaluate).__name__}")
     # Two tasks per model, so that the cores share uneven work evenly: the random-start
-    # runs (most of the cost), all models' first, then the rest of each evaluation without
-    # them. The numbers are those of one evaluate() call with all the arguments.
+    # runs (most of the cost; with n_outside, those from outside the box too), all models'
+    # first, then the rest of each evaluation without them. The numbers are those of one
+    # evaluate() call with all the arguments.
     split = bool(kwargs.get("n_random")) and all(k in kwargs for k in ("test_V_S", "t_random"))
     tasks = []
     if split:
         args = (kwargs["test_V_S"], kwargs["n_random"], kwargs["t_random"],
                 kwargs.get("seed", 7))
-        tasks = [(random_start_runs, (net, *args), {}) for net, _ in models.values()]
+        extra = {"n_outside": kwargs["n_outside"]} if kwargs.get("n_outside") else {}
+        tasks = [(random_start_runs, (net, *args), extra) for net, _ in models.values()]
     rest = {**kwargs, "n_random": 0} if split else kwargs
+    if split and kwargs.get("n_outside"):
+        rest["n_outside"] = 0
     tasks += [(evaluate, (net, rec), rest) for net, rec in models.values()]
     out = map_chunks(_evaluate_part, tasks, executor, max_workers)
     res = out[-len(models):]
@@ -227,7 +303,9 @@ def ablation_rows(results: dict[str, tuple[dict, dict]]) -> list[tuple]:
     for name, (record, r) in results.items():
         rows.append((name, describe_recipe(record), f"{r['criterion']:.3g}",
                      f"{r['checks_ok']} of {r['checks']}",
-                     f"{r['random_ok']} of {r['random_runs']}", r["non_finite"],
+                     f"{r['random_ok']} of {r['random_runs']}",
+                     f"{r['outside_ok']} of {r['outside_runs']}" if r.get("outside_runs")
+                     else "–", r["non_finite"],
                      f"{r['random_attractor']} of {r['random_runs']}",
                      f"{r['exactly_one']} of {r['n_grid']}", f"{r['worst_V']:.3g}",
                      f"{r['worst_n']:.2g}", f"{r['worst_S']:.2g}",
@@ -291,6 +369,82 @@ def chosen_by_validation(results: dict[str, tuple[dict, dict]]) -> str:
     (validation data only); ties go to the first."""
     results = _check_results(results)
     return min(results, key=lambda name: results[name][1]["criterion"])
+
+
+def selection_margin(results: dict[str, tuple[dict, dict]]) -> dict[str, Any]:
+    """How close the choice was: the chosen variant (:func:`chosen_by_validation`), the
+    runner-up (the lowest criterion among the others; ties to the first), their criteria
+    and ``margin``, the runner-up's minus the chosen one's (>= 0). Needs two variants."""
+    results = _check_results(results)
+    if len(results) < 2:
+        raise ValueError("results must hold at least two variants to have a runner-up")
+    chosen = chosen_by_validation(results)
+    others = {k: v for k, v in results.items() if k != chosen}
+    runner = chosen_by_validation(others)
+    a, b = results[chosen][1]["criterion"], results[runner][1]["criterion"]
+    return {"chosen": chosen, "runner_up": runner, "criterion": float(a),
+            "runner_up_criterion": float(b), "margin": float(b - a)}
+
+
+SEED_SPREAD_KEYS = {"random_ok": ("random starts physical", "random_runs", "{:.0f}"),
+                    "outside_ok": ("physical from outside the training box", "outside_runs",
+                                   "{:.0f}"),
+                    "exactly_one": ("exactly one fixed point", "n_grid", "{:.0f}"),
+                    "eig_ok": ("eigenvalues within tolerance", "n_grid", "{:.0f}"),
+                    "worst_V": ("worst V* (mV)", None, "{:.3g}")}
+
+
+def seed_spread_rows(results: dict[str, tuple[dict, dict]], names) -> list[tuple]:
+    """The seed spread of one recipe: for each headline quantity of
+    :data:`SEED_SPREAD_KEYS` (those its evaluations have), one row (quantity, lowest to
+    highest over the ``names`` of ``results``, the median, and how many the count is
+    out of, or "–" for the worst V* error)."""
+    results = _check_results(results)
+    names = list(names)
+    if not names or any(n not in results for n in names):
+        raise ValueError(f"names must be a non-empty list of variants of results, got {names!r}")
+    rows = []
+    for key, (label, total, fmt) in SEED_SPREAD_KEYS.items():
+        if not all(key in results[n][1] for n in names):
+            continue
+        v = np.array([results[n][1][key] for n in names], dtype=float)
+        totals = {results[n][1][total] for n in names} if total else set()
+        rows.append((label, f"{fmt.format(v.min())} to {fmt.format(v.max())}",
+                     fmt.format(float(np.median(v))),
+                     str(totals.pop()) if len(totals) == 1 else "–"))
+    return rows
+
+
+def read_candidates(path) -> dict[str, Any]:
+    """The pre-registered comparison of chapter 4 from its TOML file (``book/candidates.toml``):
+    ``candidates`` (the variant names, in the order of the table; ties of the rule go to the
+    first), ``rule`` (the selection rule in words) and its parameters, which must be those
+    :func:`selection_criterion` uses (:data:`SELECTION_RULE`), and ``headline`` (the
+    recipe whose seeds are reported as a spread: a list of candidate names)."""
+    from pathlib import Path
+    try:
+        import tomllib
+    except ModuleNotFoundError:        # Python 3.10
+        import tomli as tomllib
+
+    with open(Path(path), "rb") as f:
+        data = tomllib.load(f)
+    names = data.get("candidates")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names) \
+            or len(set(names)) != len(names):
+        raise ValueError(f"{path}: 'candidates' must be a non-empty list of distinct names")
+    rule = data.get("rule")
+    if not isinstance(rule, dict) or not isinstance(rule.get("text"), str):
+        raise ValueError(f"{path}: needs a [rule] table with a 'text'")
+    params = {k: rule.get(k) for k in SELECTION_RULE}
+    if params != SELECTION_RULE:
+        raise ValueError(f"{path}: the rule's parameters {params} are not those "
+                         f"selection_criterion uses {SELECTION_RULE}")
+    headline = data.get("headline", [])
+    if not isinstance(headline, list) or not set(headline) <= set(names):
+        raise ValueError(f"{path}: 'headline' must list candidates, got {headline!r}")
+    return {"candidates": names, "rule": rule["text"], "parameters": params,
+            "headline": headline}
 
 
 def ablation_text(results: dict[str, tuple[dict, dict]], chosen: str) -> str:

@@ -11,12 +11,14 @@ from typing import Sequence
 import numpy as np
 
 from .data import Dataset
-from .model import _real_array
+from .model import HHParams, _real_array, fixed_points
 from .spikes import REGIMES, burst_statistics
 
 __all__ = ["SPLITS", "spike_width", "slow_fast_eigenvalues", "sampling_step_rows",
            "SPLIT_HEADERS", "split_rows", "smallest_gaps", "samples_and_increments", "spread_rows",
-           "all_cuts", "cut_motion", "trajectory_regimes", "fraction_within", "pick_cuts"]
+           "all_cuts", "cut_motion", "trajectory_regimes", "fraction_within", "pick_cuts",
+           "training_states", "closest_approach", "recipe_data_row", "RECIPE_DATA_HEADERS",
+           "relaxes_to_rest"]
 
 SPLITS = ("train", "val", "test")
 
@@ -160,3 +162,82 @@ def pick_cuts(ds: Dataset, n: int = 4, seed: int = 1) -> tuple[np.ndarray, list[
     order = np.argsort(ds.V_S["train"])
     picks = [order[k * len(order) // (n - 1)] for k in range(n - 1)] + [order[-1]]
     return np.array([i * per + rng.integers(per) for i in picks]), picks
+
+
+def training_states(ds: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Everything a network is trained on, as (states (m, T, 3), V_S (m,)) blocks: the kept
+    training trajectories (whose cuts are the attractor data) and each kind of
+    :func:`hhlib.data.augment_dataset`'s extra cuts (transient cuts, noise pairs)."""
+    _check_dataset(ds)
+    return [(ds.trajectories["train"], ds.V_S["train"])] + [
+        (ds.extra_cuts[k], ds.extra_V_S[k]) for k in sorted(ds.extra_cuts)]
+
+
+def closest_approach(ds: Dataset, params: HHParams, V_S_grid, scale) -> np.ndarray:
+    """How close all of a dataset's training data (:func:`training_states`: attractor
+    trajectories, transient cuts, noise pairs) come to the ODE's fixed point, at each value
+    of ``V_S_grid`` (k,) mV: the smallest distance of a training state from the fixed
+    point at its own V_S, over the states at the training value of V_S nearest the grid
+    value. Distances in units of ``scale`` (3,) per variable. With no extra cuts this is
+    :func:`hhlib.recovery.data_proximity` of the training trajectories. Returns (k,)."""
+    _check_dataset(ds)
+    if not isinstance(params, HHParams):
+        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    sc = _real_array(scale, "scale")
+    if sc.shape != (3,) or not np.all(sc > 0):
+        raise ValueError(f"scale must be 3 positive numbers (V mV, n, S), got {scale!r}")
+    grid = _real_array(V_S_grid, "V_S_grid")
+    if grid.ndim != 1 or grid.size < 1 or not np.all(np.isfinite(grid)):
+        raise ValueError(f"V_S_grid must be a non-empty finite 1-D array (mV), got {grid.shape}")
+    vs = ds.V_S["train"]
+    index = {float(v): i for i, v in enumerate(vs)}
+    fp = np.stack([fixed_points(params.replace(V_S=float(v)))[0].state for v in vs])
+    closest = np.full(vs.size, np.inf)
+    for X, v in training_states(ds):
+        i = np.array([index[float(x)] for x in v], dtype=int)
+        d = np.linalg.norm((X - fp[i][:, None]) / sc, axis=-1).min(axis=1)
+        np.minimum.at(closest, i, d)
+    return closest[np.abs(grid[:, None] - vs[None]).argmin(axis=1)]
+
+
+RECIPE_DATA_HEADERS = ["variants (same data)", "attractor cuts", "transient cuts",
+                       "noise pairs", "transient share", "closest approach (spreads)"]
+
+
+def recipe_data_row(names: Sequence[str], ds: Dataset, closest) -> tuple:
+    """One row of :data:`RECIPE_DATA_HEADERS` for the variants ``names`` trained on ``ds``:
+    its training cuts by kind, the transients' share of the cuts (noise pairs are single
+    steps and not counted as cuts) and the smallest of ``closest``
+    (:func:`closest_approach` over a grid)."""
+    _check_dataset(ds)
+    n_att = len(ds.cuts["train"])
+    n_tr = len(ds.extra_cuts.get("transient", ()))
+    n_noise = len(ds.extra_cuts.get("noise", ()))
+    return (", ".join(f"`{n}`" for n in names), n_att, n_tr, n_noise,
+            f"{100 * n_tr / (n_att + n_tr):.0f} %", f"{float(np.min(closest)):.3f}")
+
+
+def relaxes_to_rest(cuts, cut_V_S, params: HHParams, scale, *, radius: float = 0.25,
+                    v_range: float = 1.0) -> np.ndarray:
+    """Per cut (N, L + 1, 3) at ``cut_V_S`` (N,) mV: does it relax to a stable rest state of
+    the ODE? True where the ODE has a stable fixed point at the cut's V_S, the cut's last
+    state lies within ``radius`` (in units of ``scale`` (3,), per variable) of it, and V
+    varies by less than ``v_range`` mV over the cut (no spike, no fast approach)."""
+    c, v = _real_array(cuts, "cuts"), _real_array(cut_V_S, "cut_V_S")
+    if c.ndim != 3 or c.shape[-1] != 3 or v.shape != (c.shape[0],):
+        raise ValueError(f"cuts (N, L + 1, 3) and cut_V_S (N,) must match, got {c.shape} and "
+                         f"{v.shape}")
+    if not isinstance(params, HHParams):
+        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    sc = _real_array(scale, "scale")
+    if sc.shape != (3,) or not np.all(sc > 0):
+        raise ValueError(f"scale must be 3 positive numbers (V mV, n, S), got {scale!r}")
+    out = np.zeros(len(c), dtype=bool)
+    for value in np.unique(v):
+        rest = [fp.state for fp in fixed_points(params.replace(V_S=float(value))) if fp.stable]
+        if not rest:
+            continue
+        k = v == value
+        d = np.min([np.linalg.norm((c[k, -1] - r) / sc, axis=-1) for r in rest], axis=0)
+        out[k] = (d < radius) & (np.ptp(c[k, :, 0], axis=1) < v_range)
+    return out

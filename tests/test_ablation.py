@@ -160,3 +160,84 @@ def test_robust_targets_follow_the_numbers():
         robust_targets({"random_ok": 1})
     with pytest.raises(ValueError, match="random-start"):
         robust_targets({**r, "random_runs": 0})
+
+
+def test_outside_starts_lie_in_the_outer_box_and_outside_the_inner():
+    from hhlib.ablation import OUTSIDE_BOX, outside_starts
+    from hhlib.data import PHYSICAL_START_BOX
+    from hhlib.evaluation import random_starts
+    x, vs = outside_starts([-40.0, -32.0], 500, seed=7)
+    outer, inner = np.array(OUTSIDE_BOX), np.array(PHYSICAL_START_BOX)
+    assert x.shape == (500, 3) and set(vs) <= {-40.0, -32.0}
+    assert np.all((x >= outer[:, 0]) & (x <= outer[:, 1]))
+    assert not np.any(np.all((x >= inner[:, 0]) & (x <= inner[:, 1]), axis=1))
+    # every part of the shell is drawn: V beyond the inner box's, n above 0.1, S outside it
+    assert (x[:, 0] > inner[0, 1]).any() and (x[:, 1] > inner[1, 1]).any() \
+        and (x[:, 2] < inner[2, 0]).any()
+    again, _ = outside_starts([-40.0, -32.0], 500, seed=7)
+    np.testing.assert_array_equal(again, x)
+    # a generator of its own: not random_starts' draws for the same seed
+    assert not np.allclose(random_starts(np.array([-40.0]), 5, seed=7)[0], x[:5])
+    # the outer box is the widest training box of the variants: original-transient-wide's
+    _, wide = load_pretrained("original-transient-wide")
+    assert tuple(map(tuple, wide["dataset_config"]["transient_box"])) == OUTSIDE_BOX
+    with pytest.raises(ValueError, match="n must"):
+        outside_starts([-40.0], 0)
+    with pytest.raises(ValueError, match="inside inner"):
+        outside_starts([-40.0], 3, outer=PHYSICAL_START_BOX)
+
+
+def test_outside_runs_leave_the_other_columns_alone():
+    from hhlib.ablation import _with_random_runs, random_start_runs
+    from hhlib.network import MapNet
+    net, rec = load_pretrained("original")
+    vs = [-40.0, -32.0]
+    plain = random_start_runs(net, vs, 4, 3.0, seed=5)
+    both = random_start_runs(net, vs, 4, 3.0, seed=5, n_outside=3)
+    assert {k: both[k] for k in plain} == plain and "outside_ok" not in plain
+    assert both["outside_runs"] == 3 and 0 <= both["outside_ok"] <= 3
+    drift = MapNet(dt=0.01, hidden=(4,), d_mean=(5.0, 0.0, 0.0))    # leaves the box
+    gone = random_start_runs(drift, vs, 0, 2.0, n_outside=4)
+    assert gone["random_runs"] == 0 and gone["outside_ok"] == 0 and gone["outside_runs"] == 4
+    still = MapNet(dt=0.01, hidden=(4,))
+    assert random_start_runs(still, vs, 2, 2.0, n_outside=4)["outside_ok"] == 4
+    # in evaluate_variant and evaluate_all (split into processes) alike
+    kw = dict(val_trajectories=np.zeros((1, 201, 3)) + [-60.0, 0.001, 0.18],
+              val_V_S=[-40.0], test_V_S=vs, test_x0=[[-60.0, 0.001, 0.18]] * 2,
+              t_compare=20.0, t_min=10.0, params=HHParams(), V_S_grid=[-40.0],
+              tol=TOL, n_random=3, t_random=3.0)
+    r0 = evaluate_variant(net, rec, **kw)
+    r1 = evaluate_variant(net, rec, **kw, n_outside=2)
+    assert {k: r1[k] for k in r0} == r0 and r1["outside_runs"] == 2
+    assert evaluate_all({"a": (net, rec)}, **kw, n_outside=2)["a"][1] == r1
+    rows = ablation_rows({"a": (rec, r1), "b": (rec, r0)})
+    col = ABLATION_HEADERS.index("physical from outside the training box")
+    assert rows[0][col] == f"{r1['outside_ok']} of 2" and rows[1][col] == "–"
+    assert all(len(r) == len(ABLATION_HEADERS) for r in rows)
+    with pytest.raises(ValueError, match="n_outside"):
+        evaluate_variant(net, rec, **kw, n_outside=-1)
+    assert _with_random_runs({"ode_regimes": []}, both)["outside_ok"] == both["outside_ok"]
+
+
+def test_selection_margin_and_seed_spread():
+    from hhlib.ablation import seed_spread_rows, selection_margin
+    res = {"a": ({}, {"criterion": 0.05, "random_ok": 60, "random_runs": 100,
+                      "exactly_one": 43, "eig_ok": 30, "n_grid": 43, "worst_V": 0.2}),
+           "b": ({}, {"criterion": 0.02, "random_ok": 90, "random_runs": 100,
+                      "exactly_one": 20, "eig_ok": 35, "n_grid": 43, "worst_V": 0.5}),
+           "c": ({}, {"criterion": 0.03, "random_ok": 95, "random_runs": 100,
+                      "exactly_one": 10, "eig_ok": 40, "n_grid": 43, "worst_V": 0.1})}
+    m = selection_margin(res)
+    assert (m["chosen"], m["runner_up"]) == ("b", "c")
+    assert m["margin"] == pytest.approx(0.01) and m["criterion"] == 0.02
+    with pytest.raises(ValueError, match="two"):
+        selection_margin({"a": res["a"]})
+    rows = seed_spread_rows(res, ["a", "b", "c"])
+    by = {r[0]: r[1:] for r in rows}
+    assert by["random starts physical"] == ("60 to 95", "90", "100")
+    assert by["exactly one fixed point"] == ("10 to 43", "20", "43")
+    assert by["worst V* (mV)"] == ("0.1 to 0.5", "0.2", "–")
+    assert "physical from outside the training box" not in by       # not measured here
+    assert seed_spread_rows(res, ["c"])[0][1] == "95 to 95"
+    with pytest.raises(ValueError, match="names"):
+        seed_spread_rows(res, ["z"])
