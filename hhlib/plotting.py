@@ -30,8 +30,11 @@ def style() -> None:
     })
 
 
-def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], fmt: str = "{:.4g}") -> str:
-    """A Markdown table; numbers are formatted with ``fmt``, other cells with ``str``."""
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], fmt: str = "{:.4g}",
+                   columns: Sequence[str] | None = None) -> str:
+    """A Markdown table; numbers are formatted with ``fmt``, other cells with ``str``.
+    ``columns``: the titles of the columns to show, in that order (default all), so that a
+    wide table can be shown as several narrow ones."""
     def cell(x):
         if isinstance(x, (bool, np.bool_)):
             return "yes" if x else "no"
@@ -53,6 +56,13 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], fmt: str = 
     for i, r in enumerate(rows):
         if len(r) != len(headers):
             raise ValueError(f"rows[{i}] has {len(r)} cells for {len(headers)} headers")
+    if columns is not None:
+        unknown = [c for c in columns if c not in headers]
+        if isinstance(columns, str) or unknown or not len(columns):
+            raise ValueError(f"columns must be a non-empty list of titles among {headers}, "
+                             f"got {columns!r}")
+        idx = [headers.index(c) for c in columns]
+        headers, rows = [headers[i] for i in idx], [[r[i] for i in idx] for r in rows]
     lines = ["| " + " | ".join(escaped(str(h)) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(escaped(cell(x)) for x in r) + " |" for r in rows]
     return "\n".join(lines)

@@ -35,7 +35,8 @@ __all__ = ["MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts"
            "Transition", "sweep_runner", "sweep_regimes", "locate_transition", "first_bursting",
            "BURST_FIELDS", "compare_burst_statistics", "FixedPointComparison",
            "compare_fixed_points", "Branch", "continue_both_ways", "distinct_branches",
-           "fold_description", "neimark_sacker_points", "FP_TOL",
+           "fold_description", "neimark_sacker_points", "FP_TOL", "pair_with_ode",
+           "fixed_point_census", "nearest_to_data_agrees",
            "format_eigenvalues", "fixed_point_rows", "slow_pair",
            # targets
            "FixedPointChecks", "fixed_point_checks", "worst_at", "agree_up_to",
@@ -749,6 +750,38 @@ def neimark_sacker_points(net, V_S_grid, branches, *, extrapolate: bool = False
                 continue
             found.append((v, k))
     return sorted(found)
+
+
+def pair_with_ode(ns_points, hopf_ode: float) -> tuple[float, int | None]:
+    """Of the map's Neimark–Sacker points ``ns_points`` ((V_S, branch) pairs of
+    :func:`neimark_sacker_points`, found without the ODE), the one nearest the ODE's Hopf
+    point ``hopf_ode`` (mV), paired with it only now; ``(nan, None)`` if there are none."""
+    return min(ns_points, key=lambda p: abs(p[0] - hopf_ode), default=(float("nan"), None))
+
+
+def fixed_point_census(cmp: FixedPointComparison) -> str:
+    """How many fixed points the map has at how many values of ``cmp``, and how many of them
+    are stable, as text."""
+    k = cmp.V_S.size
+    counts = "; ".join(f"{n} fixed point(s) at {int((cmp.n_found == n).sum())} of {k} values"
+                       for n in np.unique(cmp.n_found))
+    st = cmp.n_stable if cmp.n_stable is not None else np.zeros(k, int)
+    return f"{counts}; stable ones at {int((st > 0).sum())} of {k} values"
+
+
+def nearest_to_data_agrees(cmp: FixedPointComparison, data, scale) -> int:
+    """At how many values of ``cmp`` the map's fixed point nearest the states ``data``
+    (..., 3) (distance in state spreads ``scale``), a choice made without the ODE, is the
+    one :func:`compare_fixed_points` paired with the ODE's."""
+    from scipy.spatial import cKDTree
+    scale = np.asarray(scale, dtype=float)
+    tree = cKDTree(np.asarray(data, dtype=float).reshape(-1, 3) / scale)
+    n = 0
+    for f, m in zip(cmp.found, cmp.map_state):
+        if len(f):
+            pick = f[int(np.argmin(tree.query(f / scale)[0]))]
+            n += bool(np.all(np.abs(pick - m) <= 1e-9 * scale))
+    return n
 
 
 def format_eigenvalues(lam) -> str:

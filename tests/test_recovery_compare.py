@@ -11,7 +11,7 @@ from torch import nn
 from hhlib.model import HHParams, fixed_points, jacobian
 from hhlib.recovery import (
     Branch, FixedPointComparison, Transition, agree_up_to, distinct_branches,
-    neimark_sacker_points, compare_burst_statistics,
+    neimark_sacker_points, pair_with_ode, fixed_point_census, nearest_to_data_agrees, compare_burst_statistics,
     compare_fixed_points, continue_both_ways, first_bursting, fixed_point_checks,
     fixed_point_rows, fold_description, format_eigenvalues, locate_transition,
     plot_burst_statistics, plot_eigenvalue_comparison, plot_fixed_point_comparison,
@@ -408,3 +408,20 @@ def test_sweep_regimes_marks_runs_that_blow_up():
     assert out["regimes"][1] == "diverged" and out["isis"][1].size == 0
     assert out["regimes"][0] == out["regimes"][2] == "tonic"
     assert np.isnan(out["stats"][1].isi_mean)
+
+
+def test_pairing_census_and_the_data_nearest_choice():
+    assert pair_with_ode([(-44.7, 1), (-31.0, 0)], -44.72) == (-44.7, 1)
+    v, k = pair_with_ode([], -44.72)
+    assert math.isnan(v) and k is None
+    two = TwoRootMap([-50.0, 0.01, 0.2], [-40.0, 0.03, 0.25])
+    P = HHParams()
+    cmp = compare_fixed_points(two, P, [-40.0, -38.0], starts=np.array(
+        [[-50.0, 0.01, 0.2], [-40.0, 0.03, 0.25], [-49.0, 0.011, 0.21]]))
+    assert fixed_point_census(cmp).startswith("2 fixed point(s) at 2 of 2 values")
+    scale = np.array([10.0, 0.02, 0.005])
+    near_a = np.tile([-50.5, 0.0101, 0.2], (10, 1))       # data around the fixed point a
+    near_b = np.tile([-40.5, 0.0301, 0.25], (10, 1))      # ... around b
+    agree_a = nearest_to_data_agrees(cmp, near_a, scale)
+    agree_b = nearest_to_data_agrees(cmp, near_b, scale)
+    assert agree_a + agree_b == 2 and {agree_a, agree_b} == {0, 2}

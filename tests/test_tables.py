@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -37,3 +39,12 @@ def test_work_precision_table_keeps_its_columns():
     table = markdown_table(*wp.table()).splitlines()
     assert len(table) == 3
     assert all(len(_cells(line)) == 5 for line in table), table
+
+
+def test_markdown_table_shows_the_chosen_columns_in_their_order():
+    from hhlib.plotting import markdown_table
+    text = markdown_table(["a", "b", "c"], [(1, "x", 2.5)], columns=["c", "a"])
+    assert text.splitlines()[0] == "| c | a |" and text.splitlines()[2] == "| 2.5 | 1 |"
+    for bad in (["d"], [], "a"):
+        with pytest.raises(ValueError, match="columns"):
+            markdown_table(["a", "b"], [(1, 2)], columns=bad)
