@@ -303,7 +303,7 @@ def field_eigenvalues(model: DiscreteMap, x, V_S: float) -> np.ndarray:
 BASELINE_HEADERS = ["method", "what it learns", "training (min)", "validation score",
                     "held-out targets met", "random starts physical", "non-finite",
                     "exactly one fixed point", "worst V* (mV)", "worst n* (relative)", "worst S*",
-                    "eigenvalues within tol.", "Neimark–Sacker point (mV)"]
+                    "eigenvalues within tol.", "Neimark–Sacker points (mV)"]
 
 
 def evaluate_model(model: DiscreteMap, record: dict, *, hopf_grid,
