@@ -556,9 +556,14 @@ def band_verdict(recipe: str, parent: dict[str, Any], banded: dict[str, Any]) ->
             f"{parent['n_eig_ok']}); max |V* error| {banded['max_V_err']:.3g} mV (parent "
             f"{parent['max_V_err']:.3g}), worst eigenvalue error {banded['worst_eig']:.2g} times "
             f"its tolerance (parent {parent['worst_eig']:.2g})")
-    if _band_all_ok(banded):
+    ok, ok_parent = _band_all_ok(banded), _band_all_ok(parent)
+    if ok:
         return text + ": every target holds in the band without training data there."
-    return text + ": a miss, some target fails in the band without training data there."
+    if ok_parent:
+        return text + (": a miss: some target fails in the band without training data there "
+                       "that its parent, trained with data there, meets.")
+    return text + (": a miss, as for its parent: some target fails in the band with training "
+                   "data there and without, so the band does not cause it.")
 
 
 def training_data_text(record: dict) -> str:

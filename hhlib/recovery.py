@@ -1036,15 +1036,15 @@ def recovery_verdict(targets, checks: FixedPointChecks) -> str:
     if any(by[k].met for k in ("V*", "n*", "S*", "eig_big", "eig_small")):
         return "The claim holds in part: " + verdict(targets, "the targets of the table")
     upto = agree_up_to(checks.V_S, checks.fp_ok)
-    span = (f"from {checks.V_S[0]:.2f} to {upto:.2f} mV" if np.isfinite(upto)
-            else "none: they are missed already at the lowest value")
+    span = (f"without a miss from {checks.V_S[0]:.2f} to {upto:.2f} mV" if np.isfinite(upto)
+            else "missed already at the lowest value")
     w_V, at_V = worst_at(checks.err[:, 0], checks.V_S)
     tr = by["transition"].met
     return (f"The claim holds in part. The attractor's bifurcations are "
             f"{'reproduced' if tr else 'not reproduced'} (transition within "
             f"{by['transition'].required.split('≤ ')[-1]}: {mark[tr]}; stability type "
             f"everywhere: {mark[by['type'].met]}), and the fixed point sits where the ODE's "
-            f"does only on part of the training range (position targets without a miss "
+            f"does only on part of the training range (position targets "
             f"{span}); over the whole range it fails every position and eigenvalue target, at "
             f"worst by {w_V:.2f} mV in V* at {at_V:.2f} mV.")
 

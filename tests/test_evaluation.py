@@ -336,6 +336,11 @@ def test_band_row_and_verdict_say_hit_or_miss():
         text = ev.band_verdict("r", _band_out(), miss)
         assert "a miss" in text and "every target holds" not in text
     assert "inf mV" in ev.band_verdict("r", _band_out(), _band_out(n_fp=0, v=np.inf))
+    # a miss the parent shares is not blamed on the band
+    both = ev.band_verdict("r", _band_out(n_fp=3), _band_out(n_fp=4))
+    assert "as for its parent" in both and "does not cause it" in both
+    assert "that its parent, trained with data there, meets" in ev.band_verdict(
+        "r", _band_out(), _band_out(n_fp=4))
 
 
 def test_training_data_text_names_the_band_and_the_extra_cuts():
