@@ -10,8 +10,10 @@ pytestmark = pytest.mark.notebooks
 
 
 def _table_row(extracted: dict, first_header: str, name: str) -> dict[str, str]:
-    """The row ``name`` of the Markdown table whose first header is ``first_header``, as
-    {header: cell}, from a chapter's extracted text outputs."""
+    """The row ``name`` of the Markdown tables whose first header is ``first_header``, as
+    {header: cell}, from a chapter's extracted text outputs; a wide table shown as several
+    narrow ones (the same first column) gives one merged row."""
+    row: dict[str, str] = {}
     for cell in extracted["cells"]:
         for text in cell["text"]:
             lines = [ln for ln in text.splitlines() if ln.startswith("|")]
@@ -21,8 +23,10 @@ def _table_row(extracted: dict, first_header: str, name: str) -> dict[str, str]:
             for ln in lines[2:]:
                 cells = [c.strip() for c in ln.strip().strip("|").split("|")]
                 if cells[0] == name:
-                    return dict(zip(headers, cells))
-    raise AssertionError(f"no table with first header {first_header!r} and a row {name!r}")
+                    row.update(zip(headers, cells))
+    if not row:
+        raise AssertionError(f"no table with first header {first_header!r} and a row {name!r}")
+    return row
 
 
 def test_baselines_row_of_the_map_is_chapter_4s(notebook_executor):
