@@ -92,8 +92,8 @@ def test_a_new_name_in_the_scratch_folder_starts_the_work(monkeypatch, tmp_path)
     assert (tmp_path / "scratch").is_dir()
 
 
-def test_small_preset_sets_a_short_schedule_and_a_small_dataset(monkeypatch, tmp_path):
-    mod = _script("train_network", monkeypatch)
+def _dataset_config_of(mod, monkeypatch, args):
+    """The DatasetConfig that ``train_network.main(args)`` asks for, stopped before any work."""
     seen = {}
 
     def record(config, **k):
@@ -101,14 +101,20 @@ def test_small_preset_sets_a_short_schedule_and_a_small_dataset(monkeypatch, tmp
         raise AssertionError("work started")
     monkeypatch.setattr(mod, "load_or_make_dataset", record)
     with pytest.raises(AssertionError, match="work started"):
-        mod.main(["--preset", "small", "--out", str(tmp_path)])
+        mod.main(args)
+    return seen["dataset"]
+
+
+def test_small_preset_sets_a_short_schedule_and_a_small_dataset(monkeypatch, tmp_path):
+    mod = _script("train_network", monkeypatch)
+    config = _dataset_config_of(mod, monkeypatch, ["--preset", "small", "--out", str(tmp_path)])
     small = mod.PRESETS["small"]
-    assert seen["dataset"].n_train == small["dataset"]["n_train"] < 160
-    assert seen["dataset"].t_keep == small["dataset"]["t_keep"]
+    assert config.n_train == small["dataset"]["n_train"] < 160
+    assert config.t_keep == small["dataset"]["t_keep"]
     # explicit flags still win over the preset
-    with pytest.raises(AssertionError, match="work started"):
-        mod.main(["--preset", "small", "--out", str(tmp_path), "--transient-runs", "3"])
-    assert seen["dataset"].n_transient == 3 and seen["dataset"].n_train == 40
+    config = _dataset_config_of(mod, monkeypatch, ["--preset", "small", "--out", str(tmp_path),
+                                                   "--transient-runs", "3"])
+    assert config.n_transient == 3 and config.n_train == 40
 
 
 def test_small_preset_schedule_and_flags_that_override_it(monkeypatch, tmp_path):
@@ -135,14 +141,8 @@ def test_small_preset_schedule_and_flags_that_override_it(monkeypatch, tmp_path)
 
 def test_exclude_band_reaches_the_dataset_config(monkeypatch, tmp_path):
     mod = _script("train_network", monkeypatch)
-    seen = {}
-
-    def record(config, **k):
-        seen["dataset"] = config
-        raise AssertionError("work started")
-    monkeypatch.setattr(mod, "load_or_make_dataset", record)
-    with pytest.raises(AssertionError, match="work started"):
-        mod.main(["--out", str(tmp_path), "--exclude-band", "-38.5", "-37.5"])
-    assert seen["dataset"].exclude_band == (-38.5, -37.5)
+    config = _dataset_config_of(mod, monkeypatch, ["--out", str(tmp_path), "--exclude-band",
+                                                   "-38.5", "-37.5"])
+    assert config.exclude_band == (-38.5, -37.5)
     with pytest.raises(SystemExit):            # outside V_S_range: refused before any work
         mod.main(["--out", str(tmp_path), "--exclude-band", "-50", "-48"])
