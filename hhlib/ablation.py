@@ -24,6 +24,8 @@ of the map needs, each column computed the same way for every variant:
 """
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -421,12 +423,6 @@ def read_candidates(path) -> dict[str, Any]:
     first), ``rule`` (the selection rule in words) and its parameters, which must be those
     :func:`selection_criterion` uses (:data:`SELECTION_RULE`), and ``headline`` (the
     recipe whose seeds are reported as a spread: a list of candidate names)."""
-    from pathlib import Path
-    try:
-        import tomllib
-    except ModuleNotFoundError:        # Python 3.10
-        import tomli as tomllib
-
     with open(Path(path), "rb") as f:
         data = tomllib.load(f)
     names = data.get("candidates")
