@@ -5,13 +5,20 @@ check the chapter would silently run in fast mode (or ``-p retrain no`` start a 
 retraining). A misspelt name (``-p fats True``) is worse: papermill only warns and the
 chapter runs in its published mode. Each chapter calls
 ``check_parameters(globals(), fast=fast, ...)`` right after its parameters cell.
+
+A chapter about the model itself also takes the model's own parameters
+(``papermill -p g_K 9.0``): ``check_parameters(globals(), model=HHParams, fast=fast)``
+accepts an injected name that is a field of the model, checks it by building the model, and
+returns the changed fields for the chapter to build its model with.
 """
 from __future__ import annotations
 
 import ast
+import dataclasses
 from typing import Any, Mapping
 
-__all__ = ["check_parameters", "injected_names", "ParameterError", "PARAMETERS"]
+__all__ = ["check_parameters", "injected_names", "model_fields", "ParameterError",
+           "PARAMETERS"]
 
 # Every chapter parameter and what it means; all are booleans.
 PARAMETERS = {"fast": "shorter runs and coarser grids (the test suite's setting)",
@@ -44,14 +51,30 @@ def injected_names(namespace: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def check_parameters(namespace: Mapping[str, Any] | None = None, /, **values: Any) -> None:
+def model_fields(model: type) -> list[str]:
+    """The fields of the dataclass ``model`` (e.g. :class:`hhlib.model.HHParams`) that a chapter
+    may take as parameters: those with a number as default, without ``V_S``, the control
+    parameter that the chapters set and sweep themselves."""
+    if not dataclasses.is_dataclass(model) or not isinstance(model, type):
+        raise TypeError(f"model must be a dataclass type such as HHParams, got {model!r}")
+    return [f.name for f in dataclasses.fields(model) if f.name != "V_S"
+            and isinstance(f.default, (int, float)) and not isinstance(f.default, bool)]
+
+
+def check_parameters(namespace: Mapping[str, Any] | None = None, /, *, model: type | None = None,
+                     **values: Any) -> dict[str, float]:
     """Raise :class:`ParameterError` (a ``TypeError``) unless every value is a bool, every
     name a known parameter and, given the chapter's ``globals()`` as ``namespace``, every
-    parameter papermill injected one of the chapter's (the keyword names).
+    parameter papermill injected one of the chapter's (the keyword names) or, with
+    ``model``, one of :func:`model_fields` of it.
+
+    Returns ``{field: value}`` of the model's fields that papermill injected (empty without
+    ``model`` or when none was), after checking that ``model(**those)`` builds: a value
+    the model refuses (``-p tau_S -1``) stops the chapter here, before any work.
 
     Pass ``True``/``False`` from the command line as ``papermill -p fast True`` (papermill
     turns ``True`` into a bool; ``-p fast false`` gives the string ``'false'``), or in
-    Python as ``parameters={"fast": True}``."""
+    Python as ``parameters={"fast": True}``; a model parameter as ``-p g_K 9.0``."""
     import numpy as np
 
     for name, value in values.items():
@@ -63,9 +86,26 @@ def check_parameters(namespace: Mapping[str, Any] | None = None, /, **values: An
                                  f"{value!r} ({type(value).__name__}); with papermill pass "
                                  f"-p {name} True or -p {name} False (capitalised), or "
                                  f"-y '{name}: true'")
-    if namespace is not None:
-        unknown = [n for n in injected_names(namespace) if n not in values]
-        if unknown:
-            raise ParameterError(f"unknown parameter(s) {', '.join(map(repr, unknown))} "
-                                 f"passed to this chapter; its parameters are "
-                                 f"{', '.join(values)}; the chapter stopped before any work")
+    fields = model_fields(model) if model is not None else []
+    if namespace is None:
+        return {}
+    injected = injected_names(namespace)
+    unknown = [n for n in injected if n not in values and n not in fields]
+    if unknown:
+        also = f", and the model's {', '.join(fields)}" if fields else ""
+        raise ParameterError(f"unknown parameter(s) {', '.join(map(repr, unknown))} "
+                             f"passed to this chapter; its parameters are "
+                             f"{', '.join(values)}{also}; the chapter stopped before any work")
+    changed = {n: namespace[n] for n in injected if n in fields}
+    for name, value in changed.items():
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float,
+                                                                        np.integer, np.floating)):
+            raise ParameterError(f"model parameter {name} must be a number, got {value!r} "
+                                 f"({type(value).__name__}); with papermill pass -p {name} 9.0")
+    if not changed:
+        return {}
+    try:
+        model(**changed)
+    except (TypeError, ValueError) as e:
+        raise ParameterError(f"the model refuses these parameters: {e}") from None
+    return {n: float(v) for n, v in changed.items()}

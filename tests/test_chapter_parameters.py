@@ -100,3 +100,99 @@ def test_papermill_stops_a_notebook_on_a_misspelt_parameter(tmp_path):
         papermill.execute_notebook(tmp_path / "toy.ipynb", tmp_path / "bad.ipynb",
                                    parameters={"fats": True}, **run)
     assert "'fats'" in str(e.value) and "fast, retrain" in str(e.value)
+
+
+# The model chapter also takes the model's own parameters (papermill -p g_K 9.0).
+MODEL_PARAMETERS_CELL = "fast = False\n"
+MODEL_SETTINGS = ("from hhlib.chapter import check_parameters\n"
+                  "from hhlib.model import HHParams\n"
+                  "model = check_parameters(globals(), model=HHParams, fast=fast)\n")
+
+
+def test_a_model_parameter_is_returned_for_the_chapters_model():
+    from hhlib.chapter import model_fields
+    from hhlib.model import HHParams
+
+    ns = _namespace(MODEL_PARAMETERS_CELL, "# Parameters\ng_K = 9.0\nfast = True\n",
+                    MODEL_SETTINGS)
+    assert ns["model"] == {"g_K": 9.0} and HHParams(**ns["model"]).g_K == 9.0
+    assert _namespace(MODEL_PARAMETERS_CELL, MODEL_SETTINGS)["model"] == {}
+    fields = model_fields(HHParams)
+    # the control parameter is the chapters' own; the bistable variant's fields have no number
+    assert "g_K" in fields and "tau_S" in fields and "V_S" not in fields
+    assert not {"variant", "tau_S_lo", "V_t", "k_t"} & set(fields)
+
+
+def test_a_model_parameter_is_unknown_where_the_chapter_takes_none():
+    ns = _namespace(MODEL_PARAMETERS_CELL, "# Parameters\ng_K = 9.0\n")
+    with pytest.raises(ParameterError, match=r"'g_K'.*are fast;"):
+        check_parameters(ns, fast=ns["fast"])
+
+
+def test_a_misspelt_model_parameter_names_the_models_parameters():
+    ns = _namespace(MODEL_PARAMETERS_CELL, "# Parameters\ng_k = 9.0\n")
+    from hhlib.model import HHParams
+
+    with pytest.raises(ParameterError, match=r"'g_k'.*fast, and the model's g_Ca, g_K"):
+        check_parameters(ns, model=HHParams, fast=ns["fast"])
+
+
+@pytest.mark.parametrize("cell, match", [
+    ("tau_S = -1.0\n", r"refuses.*tau_S must be > 0"),
+    ("g_K = 'nine'\n", r"g_K must be a number, got 'nine'"),
+    ("g_K = True\n", r"g_K must be a number, got True"),
+    ("g_K = float('nan')\n", r"refuses.*g_K must be finite")])
+def test_a_bad_model_value_stops_the_chapter_in_its_settings_cell(cell, match):
+    from hhlib.model import HHParams
+
+    ns = _namespace(MODEL_PARAMETERS_CELL, "# Parameters\n" + cell)
+    with pytest.raises(ParameterError, match=match):
+        check_parameters(ns, model=HHParams, fast=ns["fast"])
+
+
+def test_model_must_be_a_dataclass_type():
+    from hhlib.chapter import model_fields
+    from hhlib.model import HHParams
+
+    with pytest.raises(TypeError, match="model must be a dataclass type"):
+        model_fields(HHParams())
+    with pytest.raises(TypeError, match="model must be a dataclass type"):
+        check_parameters({}, model=dict, fast=False)
+
+
+def _bracket(notebook) -> tuple[float, float]:
+    """The bursting-to-spiking bracket that chapter 1 prints, from an executed notebook."""
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            m = re.search(r"bursting -> tonic spiking between V_S = (\S+) and (\S+) mV",
+                          out.get("text", ""))
+            if m:
+                return float(m[1]), float(m[2])
+    raise AssertionError(f"{notebook} prints no transition bracket")
+
+
+def test_the_teachers_command_moves_the_model_chapters_transition(tmp_path):
+    """The command of book/teaching.md, run as written (into a temporary folder)."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+
+    repo = Path(__file__).resolve().parent.parent
+    blocks = re.findall(r"```bash\n(.*?)```", (repo / "book" / "teaching.md").read_text(),
+                        re.S)
+    command = next(b for b in blocks if "-p g_K 9.0" in b).replace("_build/rerun", str(tmp_path))
+    subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=repo, check=True,
+                   capture_output=True, timeout=900)
+    out = tmp_path / "01_model_gK9.ipynb"
+    table = out.read_text()      # the parameter table is a Markdown output
+    assert re.search(r"`g_K` \| 9(\.0)? \|", table), "the table must show g_K = 9"
+    lo, hi = _bracket(out)
+    ref_lo, ref_hi = _bracket(repo / "references" / "notebooks" / "01_model.ipynb")
+    gap = abs(0.5 * (lo + hi) - 0.5 * (ref_lo + ref_hi))
+    assert gap > (hi - lo) + (ref_hi - ref_lo), (lo, hi, ref_lo, ref_hi)
