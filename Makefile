@@ -1,7 +1,9 @@
 # hh-nn-book: build the executable book and run its tests from a fresh clone.
 #   make book   -> executes every chapter whose inputs changed since make test or the last
 #                  build (each chapter runs once for both commands), HTML in _build/html,
-#                  then checks the pages for defects a reader would see (tests/check_html.py)
+#                  each chapter's executed notebook with its numbers in the prose behind the
+#                  page's download button (scripts/export_notebooks.py), then checks the pages
+#                  for defects a reader would see (tests/check_html.py)
 #   make test   -> pytest (tests/): unit tests, then every chapter in its published mode
 #                  compared with the committed reference results (references/)
 #   make refs   -> re-executes every chapter and rewrites references/ (on purpose only)
@@ -48,6 +50,7 @@ book: venv
 	$(PY) tests/book_cache.py sync
 	$(VENV)/bin/jupyter-book build . --all --builder html $(BOOK_FLAGS)
 	@test -f _build/html/index.html
+	$(PY) scripts/export_notebooks.py _build/jupyter_execute _build/html
 	$(PY) tests/check_html.py _build/html
 	$(PY) tests/book_cache.py stamp
 

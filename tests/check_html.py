@@ -14,12 +14,18 @@ for each of:
   in the visible text, or an error output (an element of class ``traceback``);
 * a MyST role or directive left unresolved (``{numref}``, ``{glue:text}``... as text);
 * an ``<img>`` without a real ``alt``: missing, empty, or the file name that docutils puts
-  there when a figure has no alt text.
+  there when a figure has no alt text;
+* a page made from a notebook (its copy in ``_sources/`` has a ``kernelspec``) without a
+  download link to its executed notebook, a download link to a notebook that is not there,
+  or such a notebook whose Markdown still holds a MyST role or directive
+  (scripts/export_notebooks.py resolves them).
 
 Only the standard library (``html.parser``), so the check runs wherever the book builds.
 """
 from __future__ import annotations
 
+import json
+import posixpath
 import re
 import sys
 from html.parser import HTMLParser
@@ -46,7 +52,13 @@ TRACEBACK = re.compile(r"Traceback \(most recent call last\)"
 MYST_NAMES = (r"glue(?::\w+)?|numref|ref|doc|eq|cite(?::\w+)?|term|download|math"
               r"|exercise(?:-start|-end)?|solution(?:-start|-end)?|code-cell|figure"
               r"|bibliography|admonition|note|warning|dropdown|list-table|prf:\w+")
-UNRESOLVED = re.compile(rf"\{{(?:{MYST_NAMES})\}}|\{{[\w:.-]+\}}`")
+ROLE = r"\{(?P<role>[\w:.-]+)\}`"
+UNRESOLVED = re.compile(rf"\{{(?:{MYST_NAMES})\}}|{ROLE}")
+# In a notebook's Markdown (where math such as $V_{ref}$ is raw text): a role, or the
+# opening fence of a directive.
+MARKUP = re.compile(rf"{ROLE}|^[ \t]*(?:`{{3,}}|~{{3,}}|:{{3,}})\{{[^}}]+\}}.*$", re.M)
+# sphinx-book-theme's ".ipynb" entry of the download menu.
+NOTEBOOK_BUTTON = "btn-download-notebook-button"
 IMAGE_FILE = re.compile(r"\.(png|jpe?g|gif|svg|webp)$", re.I)
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
@@ -71,6 +83,7 @@ class PageChecker(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.stack: list[tuple[str, set[str]]] = []
         self.defects: list[tuple[int, str, str]] = []
+        self.notebook_links: list[tuple[int, str]] = []
 
     # -- where we are ---------------------------------------------------------------------
     def _inside(self, test) -> bool:
@@ -95,6 +108,8 @@ class PageChecker(HTMLParser):
         if tag == "img":
             self._check_img(line, dict(attrs))
         cls = _classes(attrs)
+        if tag == "a" and NOTEBOOK_BUTTON in cls:
+            self.notebook_links.append((line, dict(attrs).get("href") or ""))
         if "traceback" in cls and not self._hidden():
             self.defects.append((line, "error output (traceback)", f"<{tag} class=traceback>"))
         if tag not in VOID:
@@ -141,12 +156,52 @@ class PageChecker(HTMLParser):
         self.defects.append((line, defect, snippet.strip()[:120]))
 
 
-def check_page(html: str) -> list[tuple[int, str, str]]:
-    """Defects of one page, as ``(line, defect, snippet)``."""
+def _parse(html: str) -> PageChecker:
     checker = PageChecker()
     checker.feed(html)
     checker.close()
-    return checker.defects
+    return checker
+
+
+def check_page(html: str) -> list[tuple[int, str, str]]:
+    """Defects of one page, as ``(line, defect, snippet)``."""
+    return _parse(html).defects
+
+
+def unresolved_markup(markdown: str) -> list[str]:
+    """The roles and directive fences left in a notebook's Markdown (Jupyter shows them raw)."""
+    return [markdown[m.start():m.start() + 80].split("\n")[0] for m in MARKUP.finditer(markdown)]
+
+
+def made_from_notebook(root: Path, page: Path) -> bool:
+    """Whether the page's source (its copy under ``_sources/``) is a notebook: a kernelspec
+    in its front matter, as MyST-NB and sphinx-book-theme decide."""
+    source = (root / "_sources" / page.relative_to(root)).with_suffix(".md")
+    text = source.read_text(encoding="utf-8") if source.exists() else ""
+    return text.startswith("---") and "\nkernelspec:" in text.split("\n---", 1)[0]
+
+
+def check_notebook_links(root: Path, page: Path, links: list[tuple[int, str]]):
+    """Defects of a page's download links to its notebook, as ``(line, defect, snippet)``."""
+    if not links:
+        return ([(1, "no download link to its notebook", page.name)]
+                if made_from_notebook(root, page) else [])
+    defects = []
+    for line, href in links:
+        target = page.parent / posixpath.normpath(href.split("#")[0].split("?")[0])
+        if not href or "://" in href or not target.is_file():
+            defects.append((line, "download link to a missing notebook", href))
+            continue
+        try:
+            cells = json.loads(target.read_text(encoding="utf-8"))["cells"]
+        except (ValueError, KeyError, TypeError):
+            defects.append((line, "download link to a file that is no notebook", href))
+            continue
+        for index, cell in enumerate(cells):
+            if cell.get("cell_type") == "markdown":
+                for left in unresolved_markup("".join(cell.get("source", ""))):
+                    defects.append((line, f"unresolved MyST markup in {href}, cell {index}", left))
+    return defects
 
 
 def book_pages(root: Path) -> list[Path]:
@@ -168,7 +223,9 @@ def main(argv=None) -> int:
         return 1
     problems = []
     for page in pages:
-        for line, defect, snippet in check_page(page.read_text(encoding="utf-8")):
+        checker = _parse(page.read_text(encoding="utf-8"))
+        found = checker.defects + check_notebook_links(root, page, checker.notebook_links)
+        for line, defect, snippet in found:
             problems.append(f"{page.relative_to(root)}:{line}: {defect}: {snippet}")
     for problem in problems:
         print(problem)

@@ -1,6 +1,8 @@
 """tests/check_html.py on small pages: each defect class is found, clean pages pass."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from check_html import book_pages, check_page, main
@@ -105,3 +107,40 @@ def test_main_lists_defects_and_exits_1(tmp_path, capsys):
 
 def test_main_fails_without_pages(tmp_path):
     assert main([str(tmp_path)]) == 1
+
+
+NOTEBOOK_SOURCE = ("---\njupytext:\n  text_representation:\n    extension: .md\nkernelspec:\n"
+                   "  name: python3\n---\n\n# The model\n")
+BUTTON = ('<a href="../_sources/book/01_model.ipynb" target="_blank"\n'
+          '   class="btn btn-sm btn-download-notebook-button dropdown-item">.ipynb</a>')
+
+
+def _notebook(markdown: str) -> str:
+    return json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": markdown}],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+@pytest.mark.parametrize("button, notebook, defect", [
+    (BUTTON, _notebook("V = -45.12 mV (Fig. 3)"), None),
+    ("", _notebook("V = -45.12 mV"), "no download link to its notebook"),
+    (BUTTON, None, "download link to a missing notebook"),
+    (BUTTON, "<html>not a notebook</html>", "download link to a file that is no notebook"),
+    (BUTTON, _notebook("V = {glue:text}`fp38_V:.2f` mV"),
+     "unresolved MyST markup in ../_sources/book/01_model.ipynb, cell 0"),
+    (BUTTON, _notebook("```{exercise} A fixed point\n```"), "unresolved MyST markup"),
+])
+def test_chapter_pages_link_their_resolved_notebook(tmp_path, capsys, button, notebook, defect):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_sources" / "book").mkdir(parents=True)
+    (tmp_path / "book" / "01_model.html").write_text(
+        CLEAN.replace("<body>", "<body>" + button), encoding="utf-8")
+    (tmp_path / "_sources" / "book" / "01_model.md").write_text(NOTEBOOK_SOURCE, encoding="utf-8")
+    if notebook:
+        (tmp_path / "_sources" / "book" / "01_model.ipynb").write_text(notebook, encoding="utf-8")
+    # a page made from plain Markdown needs no notebook
+    (tmp_path / "book" / "intro.html").write_text(CLEAN, encoding="utf-8")
+    (tmp_path / "_sources" / "book" / "intro.md").write_text("# Intro\n", encoding="utf-8")
+    assert main([str(tmp_path)]) == (1 if defect else 0)
+    problems = [p for p in capsys.readouterr().out.splitlines() if p.startswith("book/")]
+    assert len(problems) == (1 if defect else 0), problems
+    assert not defect or problems[0].startswith("book/01_model.html:") and defect in problems[0]

@@ -65,6 +65,11 @@ def html_dir() -> Path:
         root = Path(tmp)
         shutil.copy(REPO / "_config.yml", root / "_config.yml")
         shutil.copy(REPO / "references.bib", root / "references.bib")
+        # the local Sphinx extension _config.yml loads, and the module it reads
+        shutil.copytree(REPO / "scripts", root / "scripts",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (root / "tests").mkdir()
+        shutil.copy(REPO / "tests" / "check_html.py", root / "tests" / "check_html.py")
         (root / "_toc.yml").write_text("format: jb-book\nroot: index\n", encoding="utf-8")
         (root / "index.md").write_text(PAGE, encoding="utf-8")
         # -W as in `make book`: a warning (e.g. a missing extension) fails the build.
