@@ -24,12 +24,14 @@ of the map needs, each column computed the same way for every variant:
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .cache import cache_key, cached_call
 from .data import PHYSICAL_START_BOX
 from .evaluation import compare_free_runs, dynamics_score, free_run_counts, random_starts
 from .spikes import burst_statistics, spike_detection
@@ -252,21 +254,28 @@ def _with_random_runs(out: dict[str, Any], runs: dict[str, Any]) -> dict[str, An
     return out
 
 
-def _evaluate_part(fn, args: tuple, kwargs: dict) -> dict[str, Any]:
+def _evaluate_part(fn, args: tuple, kwargs: dict, cache=None, key=None) -> dict[str, Any]:
     import torch
     torch.set_num_threads(1)       # one core per task, as in the chapters
-    return fn(*args, **kwargs)
+    if cache is None:
+        return fn(*args, **kwargs)
+    return cached_call(cache, fn, args, kwargs, key=key)
 
 
 def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evaluate_variant,
-                 executor: Any = None, max_workers: int | None = None,
+                 executor: Any = None, max_workers: int | None = None, cache=None,
                  **kwargs: Any) -> dict[str, tuple[dict, dict]]:
     """``{name: (record, evaluate(net, record, **kwargs))}`` for ``models`` = ``{name: (net,
     record)}``, in the order given. The evaluations are independent and single-threaded, so
     they run in separate processes (:func:`hhlib.sweeps.map_chunks`: local processes, one
     per core, unless ``executor`` is given); every number is the one an evaluation in this
     process gives. ``evaluate`` is :func:`evaluate_variant` or another module-level function
-    with its signature (e.g. :func:`hhlib.baselines.evaluate_model`)."""
+    with its signature (e.g. :func:`hhlib.baselines.evaluate_model`).
+
+    ``cache``: a folder for :func:`hhlib.cache.cached_call`. The random-start runs (most of
+    the cost) are then read from it when another evaluation, in this or another process,
+    made the same runs of the same model: chapter 8 reads chapter 4's runs of
+    ``original``. The numbers are the same with or without it."""
     if not isinstance(models, dict) or not models or not all(
             isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], DiscreteMap)
             and isinstance(v[1], dict) for v in models.values()):
@@ -274,26 +283,35 @@ def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evalua
                         "load_pretrained returns them")
     if not callable(evaluate):
         raise TypeError(f"evaluate must be callable, got {type(evaluate).__name__}")
-    # Two tasks per model, so that the cores share uneven work evenly: the random-start
-    # runs (most of the cost; with n_outside, those from outside the box too), all models'
-    # first, then the rest of each evaluation without them. The numbers are those of one
-    # evaluate() call with all the arguments.
+    if cache is not None and not isinstance(cache, (str, os.PathLike)):
+        raise TypeError(f"cache must be None or a folder's path, got {type(cache).__name__}")
+    # Tasks per model, so that the cores share uneven work evenly: the random-start runs
+    # (most of the cost), all models' first, then those from outside the box, then the rest
+    # of each evaluation without them. The numbers are those of one evaluate() call with all
+    # the arguments.
     split = bool(kwargs.get("n_random")) and all(k in kwargs for k in ("test_V_S", "t_random"))
+    n_outside = kwargs.get("n_outside") or 0
     tasks = []
     if split:
         args = (kwargs["test_V_S"], kwargs["n_random"], kwargs["t_random"],
                 kwargs.get("seed", 7))
-        extra = {"n_outside": kwargs["n_outside"]} if kwargs.get("n_outside") else {}
-        tasks = [(random_start_runs, (net, *args), extra) for net, _ in models.values()]
+        tasks = [(random_start_runs, (net, *args), {}) for net, _ in models.values()]
+        if n_outside:
+            tasks += [(_outside_runs, (net, kwargs["test_V_S"], n_outside, kwargs["t_random"],
+                                       kwargs.get("seed", 7)), {}) for net, _ in models.values()]
     rest = {**kwargs, "n_random": 0} if split else kwargs
-    if split and kwargs.get("n_outside"):
+    if split and n_outside:
         rest["n_outside"] = 0
     tasks += [(evaluate, (net, rec), rest) for net, rec in models.values()]
+    if cache is not None:
+        tasks = [(fn, a, kw, cache, cache_key(fn, a, kw)) for fn, a, kw in tasks]
     out = map_chunks(_evaluate_part, tasks, executor, max_workers)
     res = out[-len(models):]
     if split:
-        for r, runs in zip(res, out[:len(models)]):
-            _with_random_runs(r, runs)
+        k = len(models)
+        outside = out[k:2 * k] if n_outside else [{}] * k
+        for r, runs, more in zip(res, out[:k], outside):
+            _with_random_runs(r, {**runs, **more})
     return {name: (rec, r) for (name, (_, rec)), r in zip(models.items(), res)}
 
 

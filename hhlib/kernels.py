@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["PINNED", "pin", "pinning_enabled", "describe"]
+__all__ = ["PINNED", "SETTINGS", "pin", "pinning_enabled", "describe"]
 
 PINNED = {"MKL_CBWR": "COMPATIBLE"}
+# Every environment variable that changes a result's last bits: the pin, and the settings
+# that tests/refs.py perturbs to measure the spread. Caches of results key on them.
+SETTINGS = ("HHLIB_PIN_KERNELS", "MKL_CBWR", "NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE",
+            "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 SWITCH = "HHLIB_PIN_KERNELS"
 _MKL_MODES = {0: "off", 1: "branch off", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 6: "SSE4_1",
               7: "SSE4_2", 8: "AVX", 9: "AVX2", 10: "AVX512_MIC", 11: "AVX512",

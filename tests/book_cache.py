@@ -27,9 +27,6 @@ CACHE = REPO / "_build" / ".jupyter_cache"
 KEYS = CACHE / "hh-inputs.json"
 EXECUTED = REPO / "tests" / "_executed"
 KEY_FIELD = "hh_inputs_key"
-# Settings that change a result's last bits (hhlib/kernels.py, tests/refs.py).
-KERNEL_ENV = ("HHLIB_PIN_KERNELS", "MKL_CBWR", "NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE",
-              "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 
 
 def _inputs(root: Path, chapter: Path) -> list[Path]:
@@ -51,7 +48,7 @@ def inputs_key(chapter: Path, root: Path = REPO) -> str:
     from hhlib import kernels
 
     kernels.pin()       # the settings every process of the environment runs with
-    h.update(json.dumps({k: os.environ.get(k) for k in KERNEL_ENV}, sort_keys=True).encode())
+    h.update(json.dumps({k: os.environ.get(k) for k in kernels.SETTINGS}, sort_keys=True).encode())
     return h.hexdigest()
 
 
