@@ -4,8 +4,8 @@
 #                  each chapter's executed notebook with its numbers in the prose behind the
 #                  page's download button (scripts/export_notebooks.py), then checks the pages
 #                  for defects a reader would see (tests/check_html.py)
-#   make test   -> pytest (tests/): unit tests, then every chapter in its published mode
-#                  compared with the committed reference results (references/)
+#   make test   -> pytest: every chapter in its published mode compared with the committed
+#                  reference results (references/), then the unit tests (tests/) on every core
 #   make refs   -> re-executes every chapter and rewrites references/ (on purpose only)
 #   make spread -> re-executes every chapter under last-bit perturbations of the CPU kernels
 #                  and records their results (references/perturbed/): the measured spread
@@ -57,8 +57,19 @@ book: venv
 book-clean:
 	$(PY) tests/book_cache.py clear
 
+# The chapters first, one at a time, with the tests that read their runs: chapter 7 times
+# its own benchmark and `make book` publishes these runs, so nothing else may load the
+# machine meanwhile. Then the unit tests, spread over every core (pytest-xdist; TEST_WORKERS=1
+# runs them in one process). Both stages always run; exit status 5 (a PYTEST_FLAGS filter
+# left a stage nothing to run) is not a failure.
+TEST_WORKERS ?= auto
+CHAPTER_TESTS := references/notebooks tests/test_published.py tests/test_cross_chapter.py
 test: venv
-	$(PY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS)
+	@rc=0; \
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS) $(CHAPTER_TESTS) || { s=$$?; [ $$s -eq 5 ] || rc=$$s; }; \
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) $(PYTEST_FLAGS) tests \
+	  $(addprefix --ignore=,$(filter tests/%,$(CHAPTER_TESTS))) || { s=$$?; [ $$s -eq 5 ] || rc=$$s; }; \
+	exit $$rc
 
 # JupyterLab on the chapters, for students: jupytext (pinned) opens and saves each
 # book/*.md as a notebook with a double click. .jupyter/ (put on Jupyter's config path for
