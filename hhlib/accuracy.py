@@ -597,7 +597,7 @@ def plot_orbit_stiffness(axes: Sequence, orbit: OrbitStiffness, t_skip: float = 
     a1.set_yscale("symlog", linthresh=1.0)
     a1.axhline(0, color="k", lw=0.5)
     a1.set_ylabel("eigenvalue (1/s)")
-    a1.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), markerscale=8, ncol=4, fontsize=8)
+    a1.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), markerscale=8, ncol=2)
     a2.semilogy(orbit.t, orbit.ratio, color="C4", lw=0.8)
     a2.set_ylabel("max|Re λ| / min|Re λ|")
     a2.set_xlabel(f"t - {t_skip:g} s (s)")
@@ -625,8 +625,8 @@ def plot_work_precision(ax, wp: WorkPrecision):
         ls = "--" if m == wp.batch else "-"
         ax.loglog(cpu, err, "o" + ls, color=f"C{k}", ms=4, label=wp.label(m))
         ax.annotate(f"{wp.rtols[0]:.0e}", (cpu[0], err[0]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=7, color=f"C{k}")
+                    xytext=(4, 4), color=f"C{k}")
     ax.set_xlabel("CPU time per trajectory (s)")
     ax.set_ylabel(f"max |V - V_ref| over {wp.t_end:g} s (mV)")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="lower left")
     return ax

@@ -452,7 +452,9 @@ def plot_grid_errors(axes, errors: dict[str, dict[str, np.ndarray]], ceiling: fl
         ax.set_xlabel("$V_S$ (mV)")
         ax.set_ylabel("worst error / tolerance")
         ax.set_title(title)
-    axs[0].legend(fontsize=8)
+    # Above the panels: one entry per method, too many to sit inside one.
+    axs[0].figure.legend(*axs[0].get_legend_handles_labels(), loc="outside upper center",
+                         ncol=len(errors))
     return axes
 
 
@@ -473,7 +475,13 @@ def plot_bifurcation_panels(axes, V_S, sweeps: dict, V_S_range, reference: str =
         plot_isi_diagram(ax, vs, sweeps[name]["isis"], color=f"C{i}", s=3, label=name)
         shade_outside(ax, V_S_range, vs[0] - 0.2, vs[-1] + 0.2)
         ax.set_title(name)
-        ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    # One legend above the panels: one in each panel covered its intervals.
+    entries = {}
+    for ax in axs:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    axs[0].figure.legend(entries.values(), entries.keys(), loc="outside upper center",
+                         ncol=len(entries), markerscale=3, columnspacing=1.0)
     return axes
 
 

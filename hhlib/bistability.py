@@ -529,13 +529,15 @@ def plot_fast_slow_planes(panels, x_burst, V_axis):
         ax.set_xlim(-75, -10)
         ax.set_xlabel("V (mV)")
         ax.set_ylabel("S")
-        ax.set_title(f"{title}, $V_S$ = {vs} mV", fontsize=9)
+        ax.set_title(f"{title}, $V_S$ = {vs} mV")
     for k, (P, _, title) in enumerate(panels):
         axs[-1].plot(V_axis, slow_time_constant(V_axis, P), "-" if k else "--", label=title)
     axs[-1].set_yscale("log")
     axs[-1].set_xlabel("V (mV)")
     axs[-1].set_ylabel(r"$\tau_S(V)$ (s)")
-    axs[-1].legend(fontsize=8)
+    # Above this narrow panel, where the other panels have their titles: inside it the
+    # legend hid the curves.
+    axs[-1].legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.2)
     return fig
 
 
@@ -568,9 +570,9 @@ def plot_rest_and_burst(ax, t, X_rest, X_burst, labels=(None, None), title=None)
     plot_voltage(ax, t, np.asarray(X_burst)[:, 0], color="k", label=labels[1])
     plot_voltage(ax, t, np.asarray(X_rest)[:, 0], color="0.6", lw=2, label=labels[0])
     if labels[0] or labels[1]:
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper right")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     return ax
 
 
@@ -606,7 +608,7 @@ def plot_network_fixed_points(cmp: MapBranchComparison, ode: FixedPointBranch,
     axs[0].plot(ode.V_S, ode.states[:, 0], "k-", label="ODE")
     axs[0].plot(cmp.V_S, np.asarray(net_states)[:, 0], "o", color="C1", ms=3, label="network")
     axs[0].set_ylabel(r"$V^*$ (mV)")
-    axs[0].legend(fontsize=8)
+    axs[0].legend()
     for k in range(2):
         axs[1].plot(dense.V_S, slow[:, k].real, "k.", ms=1.5)
         axs[2].plot(dense.V_S, np.abs(slow[:, k].imag), "k.", ms=1.5)
@@ -631,11 +633,11 @@ def plot_basins(Vg, Sg, labels_ode, labels_net, rest_state):
     for ax, lab, title in ((axs[0], labels_ode, "ODE"), (axs[1], labels_net, "network")):
         ax.pcolormesh(Vg, Sg, np.reshape(lab, shape), cmap=cmap, vmin=0, vmax=2,
                       shading="nearest")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     differ = np.asarray(labels_ode) != np.asarray(labels_net)
     axs[2].pcolormesh(Vg, Sg, differ.reshape(shape), cmap="Reds", vmin=0, vmax=1.5,
                       shading="nearest")
-    axs[2].set_title("disagreement", fontsize=9)
+    axs[2].set_title("disagreement")
     for ax in axs:
         ax.plot(rest_state[0], rest_state[2], "x", color="C3")
         ax.set_xlabel("V (mV)")

@@ -15,19 +15,46 @@ import numpy as np
 
 from .model import _real_array
 
-__all__ = ["style", "markdown_table", "plot_voltage", "plot_isi_diagram", "VARIABLE_LABELS"]
+__all__ = ["style", "fit_to_column", "markdown_table", "plot_voltage", "plot_isi_diagram",
+           "VARIABLE_LABELS"]
 
 VARIABLE_LABELS = ("V (mV)", "n", "S")
 
 
+# The book's text column, in CSS px, at a 1920-px-wide desktop (sphinx-book-theme 1.3 on
+# pydata-sphinx-theme 0.17): the page is 88rem = 1408 px, less the left sidebar (20 %) and
+# the page's contents (17rem), less the article's padding (2 x 2rem) and a cell output's
+# indent (1em). A wider image is scaled down to it, and its text with it.
+COLUMN_PX = 774
+
+
 def style() -> None:
-    """The book's Matplotlib defaults: readable sizes, light grid, constrained layout."""
+    """The book's Matplotlib defaults: readable sizes, light grid, constrained layout, and
+    every pyplot figure fitted to the book's column (:func:`fit_to_column`)."""
     mpl.rcParams.update({
         "figure.figsize": (8.0, 3.2), "figure.dpi": 110, "figure.constrained_layout.use": True,
         "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
         "axes.spines.right": False, "font.size": 10, "legend.frameon": False,
-        "lines.linewidth": 1.0,
+        # Panel titles as large as the labels: "large" ones ran into their neighbours.
+        "axes.titlesize": "medium",
+        "lines.linewidth": 1.0, "figure.hooks": ["hhlib.plotting:fit_to_column"],
     })
+
+
+def fit_to_column(fig) -> None:
+    """Shrink a figure wider than the book's column to it, keeping its proportions.
+
+    A chapter asks for figures up to 12 in wide; shown in the 774-px column they would be
+    scaled to 60 %, their 10-pt labels to 9 px. Drawn at the column's width instead, the
+    browser shows them at their own size, so text has the size style() gives it (10 pt =
+    15 px at 110 dpi) whatever width the chapter asked for, and lines keep their weight.
+    """
+    dpi = fig.get_dpi()
+    # Jupyter saves figures with bbox_inches="tight", which pads the drawing on each side.
+    width = COLUMN_PX / dpi - 2 * mpl.rcParams["savefig.pad_inches"]
+    w, h = fig.get_size_inches()
+    if w > width:
+        fig.set_size_inches(width, h * width / w)
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], fmt: str = "{:.4g}",
@@ -243,7 +270,9 @@ def plot_cuts(axes, cuts, cut_V_S, trajectories, dt: float) -> np.ndarray:
             a.plot(tr[:, j], tr[:, 0], color="0.8", lw=0.4)
             a.plot(cut[:, j], cut[:, 0], color=f"C{c}", lw=1.5)
     axes[0].set_xlabel("time within cut (s)")
-    axes[0].legend(fontsize=7)
+    # Above the panels: inside the narrow time panel the legend hid the cuts.
+    axes[0].figure.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center",
+                          ncol=len(cuts))
     axes[1].set_xlabel("S")
     axes[2].set_xlabel("n")
     for a in axes:
@@ -291,10 +320,10 @@ def plot_training_history(ax_loss: plt.Axes, ax_score: plt.Axes, history: dict,
         for e, k, kp in zip(h["epoch"], h["K"], [None] + list(h["K"][:-1])):
             if k != kp:
                 a.axvline(e - 0.5, color="k", lw=0.5)
-                a.text(e - 0.3, a.get_ylim()[1], f"K={k}", va="top", fontsize=8)
+                a.text(e - 0.3, a.get_ylim()[1], f"K={k}", va="top")
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("loss (normalised units²)")
-    ax_loss.legend(fontsize=8)
+    ax_loss.legend()
     return ax_loss, ax_score
 
 
@@ -320,7 +349,9 @@ def plot_paired_runs(axes: np.ndarray, t: np.ndarray, X: np.ndarray, Y: np.ndarr
         axes[1, c].plot(t, Y[c, :, 2], color="C1", lw=0.9)
         axes[1, c].set_ylabel("S")
         axes[1, c].set_xlabel("t (s)")
-    axes[0, 0].legend(loc="lower left", fontsize=8)
+    # Above the panels: inside a panel the legend hid the bursts.
+    axes[0, 0].figure.legend(*axes[0, 0].get_legend_handles_labels(),
+                             loc="outside upper center", ncol=2)
     return axes
 
 
@@ -345,5 +376,5 @@ def plot_phase_pair(ax_ode: plt.Axes, ax_net: plt.Axes, t: np.ndarray, X: np.nda
     for a in (ax_ode, ax_net):
         a.set_xlabel("S")
     ax_ode.set_ylabel("V (mV)")
-    ax_ode.legend(fontsize=8)
+    ax_ode.legend()
     return ax_ode, ax_net

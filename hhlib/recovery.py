@@ -1070,11 +1070,10 @@ def plot_isi_side_by_side(axes, V_S, sweeps: dict, transition: dict, V_S_range):
     vs = _sweep_grid(V_S)
     for ax, name in zip(_axes(axes, len(sweeps)), sweeps):
         plot_isi_diagram(ax, vs, sweeps[name]["isis"], color=COLOURS.get(name), s=3)
-        ax.axvline(transition[name].at, color="C3", ls="--", lw=1,
-                   label=f"bursting → spiking, {transition[name].at:.2f} mV")
-        ax.set_title(name)
+        ax.axvline(transition[name].at, color="C3", ls="--", lw=1)
+        # In the title rather than a legend, which covered the longest intervals.
+        ax.set_title(f"{name}: bursting → spiking at {transition[name].at:.2f} mV")
         shade_outside(ax, V_S_range, vs[0] - 0.2, vs[-1] + 0.2)
-        ax.legend(loc="upper right", fontsize=8)
     return axes
 
 
@@ -1275,7 +1274,7 @@ def plot_error_against_data(ax, distance, error, V_S, V_S_range=None):
         top = np.nanmax(e[fin]) * 2 if fin.any() else 1.0
         ax.scatter(d[~fin], np.full((~fin).sum(), top), marker="x", color="C3",
                    label="no fixed point")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="lower right")
     ax.axhline(1.0, color="C2", lw=1, ls="--")
     ax.set_yscale("log")
     ax.set_xlabel("closest approach of the training data to the fixed point "
@@ -1372,7 +1371,7 @@ def plot_seed_spread(axes, spread: SeedSpread, tol, V_S_range):
         ax.set_xlabel(r"$V_S$ (mV)")
         ax.set_ylabel(f"error in {name}")
         shade_outside(ax, V_S_range, spread.V_S[0] - 0.3, spread.V_S[-1] + 0.3)
-    axes[0].legend(fontsize=8)
+    axes[0].legend()
     return axes
 
 

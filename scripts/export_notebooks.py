@@ -84,11 +84,11 @@ def _last_name(author: str) -> str:
     return "\xa0".join(author.split(",")[0].split()) if "," in author else author.split()[-1]
 
 
-def cite_label(entry: dict[str, str]) -> tuple[str, str]:
+def cite_label(entry: dict[str, str], et_al: str = "*et al.*") -> tuple[str, str]:
     """(names, year) as sphinxcontrib-bibtex's author_year style prints them."""
     names = [_last_name(a) for a in _authors(entry)]
     if len(names) > 2 or "others" in names:
-        who = f"{names[0]} *et al.*"
+        who = f"{names[0]} {et_al}"
     else:
         who = " and ".join(names)
     return who, entry.get("year", "")
@@ -103,9 +103,11 @@ def cite_text(keys: list[str], textual: bool, bib: dict) -> str:
 
 
 def bib_item(entry: dict[str, str]) -> str:
-    """One line of a chapter's reference list: label, authors, title, venue and year, link."""
+    """One line of a chapter's reference list: label, authors, title, venue and year, link.
+    The label is the one the pages' lists show (scripts/author_year_labels.py): the
+    citation's text, without the italics a list label cannot hold."""
     people = [" ".join(reversed(a.split(",", 1))).strip() for a in _authors(entry)]
-    who, year = cite_label(entry)
+    who, year = cite_label(entry, et_al="et al.")
     venue = entry.get("journal") or entry.get("booktitle") or entry.get("publisher")
     parts = [", ".join(people), entry.get("title"), f"*{venue}*, {year}" if venue else year]
     link = (f" doi:[{entry['doi']}](https://doi.org/{entry['doi']})" if "doi" in entry

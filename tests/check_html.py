@@ -18,7 +18,9 @@ for each of:
 * a page made from a notebook (its copy in ``_sources/`` has a ``kernelspec``) without a
   download link to its executed notebook, a download link to a notebook that is not there,
   or such a notebook whose Markdown still holds a MyST role or directive
-  (scripts/export_notebooks.py resolves them).
+  (scripts/export_notebooks.py resolves them);
+* a reference list labelled by numbers ([1], [2]) on a page whose citations are author-year
+  ("[Sherman et al., 1988]"): the reader cannot find a citation in it.
 
 Only the standard library (``html.parser``), so the check runs wherever the book builds.
 """
@@ -84,6 +86,8 @@ class PageChecker(HTMLParser):
         self.stack: list[tuple[str, set[str]]] = []
         self.defects: list[tuple[int, str, str]] = []
         self.notebook_links: list[tuple[int, str]] = []
+        self.list_labels: list[tuple[int, str]] = []     # a reference list's labels
+        self.citations: list[str] = []                   # pieces of the text's citations
 
     # -- where we are ---------------------------------------------------------------------
     def _inside(self, test) -> bool:
@@ -97,6 +101,13 @@ class PageChecker(HTMLParser):
 
     def _cell_input(self) -> bool:
         return self._inside(lambda t, c: "cell_input" in c)
+
+    def _list_label(self) -> bool:
+        # sphinxcontrib-bibtex: <div class="citation"><span class="label"><span
+        # class="fn-bracket">[</span>1<span class="fn-bracket">]</span></span>.
+        return (self._inside(lambda t, c: "citation" in c)
+                and self._inside(lambda t, c: t == "span" and "label" in c)
+                and not self._inside(lambda t, c: "fn-bracket" in c))
 
     def _literal(self) -> bool:
         in_output = self._inside(lambda t, c: "cell_output" in c or "output" in c)
@@ -130,6 +141,10 @@ class PageChecker(HTMLParser):
         if self._hidden() or self._math() or not data.strip():
             return
         first = self.getpos()[0]
+        if self._list_label():
+            self.list_labels.append((first, data.strip()))
+        if self._inside(lambda t, c: "bibtex-citation" in c):
+            self.citations.append(data)
         prose = not (self._cell_input() or self._literal())
         for k, text in enumerate(data.splitlines()):
             line = first + k
@@ -152,6 +167,14 @@ class PageChecker(HTMLParser):
         if not alt or alt == src or alt == src.rsplit("/", 1)[-1] or IMAGE_FILE.search(alt):
             self._add(line, "image without alt text", f'<img src="{src}" alt="{alt}">')
 
+    def _check_reference_list(self):
+        # A numbered citation holds digits, brackets and commas only; a name means author-year.
+        if any(re.search(r"[^\W\d_]", text) for text in self.citations):
+            for line, label in self.list_labels:
+                if label.isdigit():
+                    self._add(line, "numbered reference list under author-year citations",
+                              f"[{label}]")
+
     def _add(self, line, defect, snippet):
         self.defects.append((line, defect, snippet.strip()[:120]))
 
@@ -160,6 +183,7 @@ def _parse(html: str) -> PageChecker:
     checker = PageChecker()
     checker.feed(html)
     checker.close()
+    checker._check_reference_list()
     return checker
 
 

@@ -204,3 +204,23 @@ def test_derivative_error_converges_at_the_order_of_the_differences(order, rate)
     assert np.all(errs[1][:2] < errs[0][:2] / rate), errs
     with pytest.raises(ValueError, match="fd_order must be 2 or 4"):
         derivative_error(cuts, [-38.0], 0.001, P, 3)
+
+
+def test_figures_have_one_legend_above_the_panels():
+    """Each method once in one legend over all the panels (a legend inside each hid the
+    data), and every panel labelled."""
+    import matplotlib.pyplot as plt
+    from hhlib.baselines import plot_bifurcation_panels, plot_grid_errors
+    vs = np.linspace(-46.0, -29.0, 5)
+    sweeps = {n: {"isis": [np.array([0.1, 2.0])] * 5} for n in ("ODE", "a", "b")}
+    fig, axes = plt.subplots(1, 2)
+    plot_bifurcation_panels(axes, vs, sweeps, (-44.0, -30.0))
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ODE", "a", "b"]
+    assert not any(a.get_legend() for a in axes) and axes[1].get_title() == "b"
+    errors = {n: {"V_S": vs, "position": np.ones(5), "eigenvalue": np.full(5, np.inf)}
+              for n in ("a", "b")}
+    fig2, axes2 = plt.subplots(1, 2)
+    plot_grid_errors(axes2, errors)
+    assert [t.get_text() for t in fig2.legends[0].get_texts()] == ["a", "b"]
+    plt.close(fig)
+    plt.close(fig2)

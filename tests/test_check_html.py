@@ -88,6 +88,28 @@ def test_each_defect_is_found(defect, snippet):
     assert found[0][0] >= CLEAN.count("\n") - 1
 
 
+# As sphinxcontrib-bibtex writes them: a citation in the text and the list entry it links to.
+def _cited(text: str, label: str) -> str:
+    return (f'<p>Seen before <span class="bibtex-citation" id="id1">[<a class="reference '
+            f'internal" href="#id6">{text}</a>]</span>.</p>\n<div role="list" '
+            f'class="citation-list">\n<div class="citation" id="id6" role="doc-biblioentry">\n'
+            f'<span class="label"><span class="fn-bracket">[</span><a role="doc-backlink" '
+            f'href="#id1">{label}</a><span class="fn-bracket">]</span></span>\n'
+            f'<p>Arthur Sherman, John Rinzel, and Joel Keizer. Emergence. 1988.</p>\n</div></div>')
+
+
+@pytest.mark.parametrize("text, label, defects", [
+    ("Sherman <em>et al.</em>, 1988", "Sherman et al., 1988", []),
+    ("Sherman <em>et al.</em>, 1988", "1",
+     [(3, "numbered reference list under author-year citations", "[1]")]),   # the label's line
+    # Numbers in the text and in the list agree: not this check's business.
+    ("1", "1", []),
+])
+def test_reference_list_labelled_as_the_text_cites(text, label, defects):
+    page = CLEAN.replace("</body>", _cited(text, label) + "\n</body>")
+    assert [(line - CLEAN.count("\n"), d, s) for line, d, s in check_page(page)] == defects
+
+
 def test_main_lists_defects_and_exits_1(tmp_path, capsys):
     (tmp_path / "book").mkdir()
     (tmp_path / "_static").mkdir()

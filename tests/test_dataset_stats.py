@@ -133,6 +133,7 @@ def test_figure_helpers():
     plot_cuts(axes, ds.cuts["train"][k], ds.cut_V_S["train"][k], ds.trajectories["train"][i],
               ds.config.dt)
     assert axes[0].get_xlabel() == "time within cut (s)" and axes[2].get_ylabel() == "V (mV)"
+    assert len(fig.legends[0].get_texts()) == 3 and axes[0].get_legend() is None
     fig, axes = plt.subplots(2, 3)
     x, d = samples_and_increments(ds.cuts["train"])
     plot_value_histograms(axes, x, d)

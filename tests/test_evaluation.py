@@ -249,6 +249,7 @@ def test_plot_helpers_draw_and_label():
     fig, axes = plt.subplots(2, 2)
     plot_paired_runs(axes, t, Y, Y, np.array([-40.0, -38.0]))
     assert axes[0, 0].get_ylabel() == "V (mV)" and axes[1, 1].get_xlabel() == "t (s)"
+    assert [x.get_text() for x in fig.legends[0].get_texts()] == ["ODE", "network"]
     with pytest.raises(ValueError, match="axes"):
         plot_paired_runs(axes[0], t, Y, Y, np.array([-40.0, -38.0]))
     ax1, ax2 = plot_phase_pair(*plt.subplots(1, 2)[1], t, Y, Y, np.array([-40.0, -38.0]), 0.5)

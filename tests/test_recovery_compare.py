@@ -356,6 +356,9 @@ def test_figures_draw_with_units_and_training_range():
     plot_isi_side_by_side(axes, vs, sweeps, tr, (-44.0, -30.0))
     assert axes[0].get_xlim() == pytest.approx((-46.2, -28.8))
     assert axes[0].get_xlabel() == "$V_S$ (mV)" and "(s)" in axes[0].get_ylabel()
+    # The transition in the title: a legend inside the panel covered the longest intervals.
+    assert axes[0].get_title() == "ODE: bursting → spiking at -33.80 mV"
+    assert axes[0].get_legend() is None
     fig, ax = plt.subplots()
     plot_isi_overlay(ax, vs, sweeps, tr, (-44.0, -30.0))
     fig, axes = plt.subplots(1, 3)
