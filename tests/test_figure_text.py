@@ -181,25 +181,16 @@ def measure(fig: dict) -> dict:
 
 LIBRARY_FUNCTIONS = library_functions()
 FIGURES = chapter_figures(chapter_notebooks(), LIBRARY_FUNCTIONS)
-# Two chapter cells ask for an 8-pt legend: 12.2 px on the page, under the 14-px body text.
-# Their code cells are published references, so they change when those chapters are next
-# regenerated (drop the fontsize=8); until then they are known failures.
-KNOWN_SMALL = {("06_bistability", "fig, ax = plt.subplots(figsize=(6.5, 3.4))"),
-               ("07_cost", "fig-cost-time")}
 
 
 def _param(fig):
-    key = (fig["chapter"], fig["id"])
-    marks = [pytest.mark.xfail(strict=True, reason="legend(fontsize=8) in the chapter's cell")
-             ] if key in KNOWN_SMALL else []
-    return pytest.param(fig, id=f"{fig['chapter']}:{fig['id'][:40]}", marks=marks)
+    return pytest.param(fig, id=f"{fig['chapter']}:{fig['id'][:40]}")
 
 
 def test_figures_are_found():
     # Each chapter draws some; chapter 6 through library functions that make their figure.
     assert {f["chapter"] for f in FIGURES} >= {p.stem for p in chapter_notebooks()}
     assert any(f["id"] == "fig-bi-z" and f["figsize"] == (10, 3.4) for f in FIGURES)
-    assert all(key in {(f["chapter"], f["id"]) for f in FIGURES} for key in KNOWN_SMALL)
 
 
 def test_sizes_are_literals():
