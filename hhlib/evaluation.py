@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from .data import PHYSICAL_START_BOX
 from .integrate import simulate_ensemble
@@ -31,7 +32,7 @@ __all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "check_refer
            "RANDOM_START_BOX", "physical_box_text", "random_starts", "LongRuns", "long_runs", "network_targets",
            "schedule_text", "training_kind", "better_or_worse", "record_rows", "network_rows",
            "records_side_by_side", "band_check", "BAND_HEADERS", "band_row", "band_verdict",
-           "training_data_text"]
+           "training_data_text", "rollout_loss"]
 
 
 @dataclass(frozen=True)
@@ -259,20 +260,27 @@ def free_run_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "physical runs": sum(bool(r["physical"]) for r in rows)}
 
 
+def rollout_loss(net: MapNet, windows: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of a free rollout from each window's first state over the
+    window (B, K + 1, 3), each variable in units of its increment spread ``d_std``."""
+    x = windows[:, 0]
+    err = 0.0
+    K = windows.shape[1] - 1
+    for k in range(1, K + 1):
+        x = net(x, V_S)
+        err = err + (((x - windows[:, k]) / net.d_std) ** 2).mean()
+    return err / K
+
+
 def compare_networks(nets: dict[str, MapNet], cuts: np.ndarray, cut_V_S: np.ndarray,
                      V_S: np.ndarray, x0: np.ndarray, t_end: float, t_min: float
                      ) -> tuple[list[tuple], dict[str, list[dict[str, Any]]]]:
     """Each network on the same held-out data: its rollout loss over one step and over the
-    whole of ``cuts`` (N, L + 1, 3) at ``cut_V_S`` (N,) (:func:`hhlib.training.rollout_loss`,
+    whole of ``cuts`` (N, L + 1, 3) at ``cut_V_S`` (N,) (:func:`rollout_loss`,
     float32, increment-spread units), then :func:`compare_free_runs` from ``x0`` at ``V_S``.
 
     Returns table rows (name, loss 1 step, loss L steps, then :func:`free_run_summary`'s
     values) and the free-run rows per name."""
-    import torch
-
-    # training imports this module (dynamics_score), so its loss is imported here.
-    from .training import rollout_loss
-
     if not isinstance(nets, dict) or not nets:
         raise TypeError("nets must be a non-empty dict of name -> MapNet")
     for name, m in nets.items():

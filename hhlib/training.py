@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .evaluation import check_references, dynamics_score
+# rollout_loss lives in evaluation, which reports it for trained networks; importable here too
+from .evaluation import check_references, dynamics_score, rollout_loss
 from .model import _real_array, is_physical
 from .network import MapNet, _check_hidden, _check_range, _is_int, normalisation
 
@@ -102,18 +103,6 @@ class TrainConfig:
             raise ValueError(f"record's train_config has fields this version does not know: "
                              f"{unknown}")
         return cls(**{**record["train_config"], **overrides})
-
-
-def rollout_loss(net: MapNet, windows: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of a free rollout from each window's first state over the
-    window (B, K + 1, 3), each variable in units of its increment spread ``d_std``."""
-    x = windows[:, 0]
-    err = 0.0
-    K = windows.shape[1] - 1
-    for k in range(1, K + 1):
-        x = net(x, V_S)
-        err = err + (((x - windows[:, k]) / net.d_std) ** 2).mean()
-    return err / K
 
 
 def jacobian_penalty(net: MapNet, n: int, gen: torch.Generator) -> torch.Tensor:
