@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .cache import cache_key, cached_call
 from .data import PHYSICAL_START_BOX
@@ -39,6 +40,7 @@ from .model import HHParams, _real_array, is_physical
 from .network import DiscreteMap, MapNet
 from .recovery import compare_fixed_points, fixed_point_checks
 from .sweeps import map_chunks
+from .targets import Target
 
 __all__ = ["ABLATION_HEADERS", "SELECTION_RULE", "OUTSIDE_BOX", "describe_recipe",
            "selection_criterion", "evaluate_variant", "evaluate_all", "random_start_runs",
@@ -255,7 +257,6 @@ def _with_random_runs(out: dict[str, Any], runs: dict[str, Any]) -> dict[str, An
 
 
 def _evaluate_part(fn, args: tuple, kwargs: dict, cache=None, key=None) -> dict[str, Any]:
-    import torch
     torch.set_num_threads(1)       # one core per task, as in the chapters
     if cache is None:
         return fn(*args, **kwargs)
@@ -342,8 +343,6 @@ def robust_targets(r: dict[str, Any], hopf_error: float | None = None) -> list:
     held-out regime and statistic target met; with ``hopf_error`` (mV: the map's
     Neimark-Sacker point minus the ODE's Hopf point, NaN if the map has none), that it is
     within 0.15 mV."""
-    from .targets import Target
-
     need = {"random_ok", "random_runs", "non_finite", "random_attractor", "exactly_one",
             "fp_ok", "eig_ok", "n_grid", "checks_ok", "checks", "regime_ok", "n_test"}
     if not isinstance(r, dict) or need - set(r):

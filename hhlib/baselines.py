@@ -27,6 +27,7 @@ Candidate libraries (in the normalised state z = (x - mean)/spread and normalise
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from typing import Any
@@ -35,11 +36,11 @@ import numpy as np
 import torch
 
 from .ablation import evaluate_variant
-from .model import HHParams, _real_array
+from .model import HHParams, _real_array, rhs
 from .network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
                       load_state, normalisation, read_verified)
-from .recovery import (_state_scale, continue_both_ways, map_fixed_points, map_jacobian,
-                       neimark_sacker_points)
+from .recovery import (_state_scale, continue_both_ways, error_in_tolerances, map_fixed_points,
+                       map_jacobian, neimark_sacker_points)
 
 __all__ = ["LIBRARIES", "SIGMOID_CENTRES", "SIGMOID_WIDTH", "library_names", "SindyMap",
            "fit_sindy", "load_sindy", "load_model", "field_eigenvalues", "evaluate_model",
@@ -199,7 +200,7 @@ def fit_sindy(cuts, cut_V_S, dt: float, *, library: str = "polynomial", degree: 
     terms of ``library`` (``degree``), and ``pysindy.STLSQ`` (``threshold`` on the
     coefficients, ridge ``alpha``). The normalisation is that of the
     cuts (:func:`hhlib.network.normalisation`), as for the networks."""
-    import pysindy as ps
+    import pysindy as ps   # only the SINDy functions need it; importing it takes 0.45 s
 
     library, degree = _check_library(library, degree)
     cuts = _real_array(cuts, "cuts")
@@ -291,7 +292,6 @@ def field_eigenvalues(model: DiscreteMap, x, V_S: float) -> np.ndarray:
     x = _real_array(x, "x")
     if x.shape != (3,) or not np.all(np.isfinite(x)):
         raise ValueError(f"x must be 3 finite numbers (V mV, n, S), got shape {x.shape}")
-    import copy
     m = copy.deepcopy(model).double().eval()
     vs = torch.tensor([float(V_S)], dtype=torch.float64)
     J = torch.autograd.functional.jacobian(lambda y: m.field(y[None], vs)[0],
@@ -420,7 +420,6 @@ def grid_errors(results: dict[str, tuple[dict, dict]]) -> dict[str, dict[str, np
     """Per method, along the fixed-point grid: ``V_S`` (mV), ``position`` (worst coordinate
     error in units of its tolerance, inf without a fixed point) and ``eigenvalue`` (worst
     eigenvalue error in units of its tolerance), from ``evaluate_model``'s details."""
-    from .recovery import error_in_tolerances
     out = {}
     for name, (_, r) in results.items():
         if "fixed_points" not in r:
@@ -461,7 +460,7 @@ def plot_bifurcation_panels(axes, V_S, sweeps: dict, V_S_range, reference: str =
     result, ``reference`` excluded): its inter-spike intervals (s) against V_S (mV) over
     the ODE's in grey, the trained range unshaded. A method whose runs become non-finite
     has no spikes there: the panel says how many values of V_S are affected."""
-    from .plotting import plot_isi_diagram, shade_outside
+    from .plotting import plot_isi_diagram, shade_outside   # matplotlib.pyplot: 0.25 s
     vs = _real_array(V_S, "V_S")
     names = [n for n in sweeps if n != reference]
     axs = list(np.ravel(np.asarray(axes, dtype=object)))
@@ -483,8 +482,7 @@ def derivative_error(cuts, cut_V_S, dt: float, params: HHParams, fd_order: int =
     along cuts (N, L + 1, 3) sampled every ``dt`` s), relative to the RMS of the model's
     exact vector field at the same states, per variable (V, n, S). A diagnostic of the
     data for the reader: nothing is fitted or selected with it."""
-    import pysindy as ps
-    from .model import rhs
+    import pysindy as ps   # only the SINDy functions need it; importing it takes 0.45 s
 
     cuts = _real_array(cuts, "cuts")
     vs = _real_array(cut_V_S, "cut_V_S")

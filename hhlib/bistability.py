@@ -23,9 +23,11 @@ import numpy as np
 
 from .attractors import (ContinuationStep, Runner, bursting_edge, continue_bursting,
                          end_labels, ode_runner, oscillating)
+from .data import Dataset
 from .integrate import simulate_ensemble
 from .model import (HHParams, fast_equilibria, first_lyapunov_coefficient, fixed_points, gates,
                     hopf_point, slow_time_constant)
+from .recovery import _state_scale, map_fixed_points, match_eigenvalues
 from .spikes import spike_detection, spike_times
 from .targets import Target, worst
 
@@ -233,8 +235,6 @@ def rest_free_check(ds, params: HHParams) -> tuple[int, float]:
     possible): how many kept trajectories there are, and the fewest spikes any of them has
     in a third of its kept window (inf if there are none). A positive minimum means none
     stops spiking (the silent phases there are shorter than a third)."""
-    from .data import Dataset
-
     if not isinstance(ds, Dataset):
         raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
     _params(params)
@@ -262,8 +262,6 @@ def map_fixed_point_near(net, V_S: float, state, *, extrapolate: bool = False):
     :class:`hhlib.recovery.MapFixedPoint`. ``state`` only matches, after the search; it
     never starts Newton. ``extrapolate``: V_S outside the map's trained range is meant (no
     warning). Raises ``ValueError`` if Newton finds none."""
-    from .recovery import _state_scale, map_fixed_points
-
     x = _state(state, "state")
     fps = map_fixed_points(net, V_S, extrapolate=extrapolate)
     if not fps:
@@ -350,8 +348,6 @@ def compare_map_branch(ode: FixedPointBranch, states, multipliers, dt: float,
     (:func:`hhlib.recovery.match_eigenvalues`); ``near_max`` (mV) bounds the region near the
     window, ``hopf_margin`` (mV) the neighbourhood of ``V_S_hopf`` where stability flips and
     is not compared."""
-    from .recovery import match_eigenvalues
-
     if not isinstance(ode, FixedPointBranch):
         raise TypeError(f"ode must be a FixedPointBranch, got {type(ode).__name__}")
     st = np.asarray(states, dtype=float)
@@ -389,8 +385,6 @@ def eigenvalue_rows(net, params: HHParams, V_S_values) -> list[tuple]:
     matched map eigenvalue, stable ODE, stable map) at each V_S (mV), the map's fixed point
     being the one nearest the ODE's of those Newton finds from the default starts
     (:func:`map_fixed_point_near`; outside the trained range on purpose)."""
-    from .recovery import match_eigenvalues
-
     _params(params)
     rows = []
     for v in _V_S_values(V_S_values, "V_S_values"):
@@ -494,7 +488,7 @@ def bistability_targets(cmp: MapBranchComparison, hopf_error: float,
 
 # ---------------------------------------------------------------------------- figures
 def _plt():
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt   # only to draw; importing it takes 0.25 s
     return plt
 
 
@@ -563,7 +557,7 @@ def plot_slow_eigenvalues(branch: FixedPointBranch, V_S_hopf: float):
 
 def plot_rest_and_burst(ax, t, X_rest, X_burst, labels=(None, None), title=None):
     """Voltage of a run that rests (grey, thick) over one that bursts (black) on ``ax``."""
-    from .plotting import plot_voltage
+    from .plotting import plot_voltage   # matplotlib.pyplot: 0.25 s, only to draw
 
     plot_voltage(ax, t, np.asarray(X_burst)[:, 0], color="k", label=labels[1])
     plot_voltage(ax, t, np.asarray(X_rest)[:, 0], color="0.6", lw=2, label=labels[0])

@@ -17,6 +17,8 @@ import ast
 import dataclasses
 from typing import Any, Mapping
 
+import numpy as np
+
 __all__ = ["check_parameters", "injected_names", "model_fields", "ParameterError",
            "PARAMETERS"]
 
@@ -75,8 +77,6 @@ def check_parameters(namespace: Mapping[str, Any] | None = None, /, *, model: ty
     Pass ``True``/``False`` from the command line as ``papermill -p fast True`` (papermill
     turns ``True`` into a bool; ``-p fast false`` gives the string ``'false'``), or in
     Python as ``parameters={"fast": True}``; a model parameter as ``-p g_K 9.0``."""
-    import numpy as np
-
     for name, value in values.items():
         if name not in PARAMETERS:
             raise ParameterError(f"unknown chapter parameter {name!r}; known: "

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import __version__
 from .spikes import burst_statistics, spike_detection
-from .integrate import simulate_ensemble
+from .integrate import _check_ensemble_tolerances, simulate_ensemble
 from .model import HHParams, _real_array, fixed_points
 from .sweeps import run_ensemble
 
@@ -128,7 +128,6 @@ class DatasetConfig:
                 raise ValueError(f"{k} must be a finite number {bound}, got {v!r}")
             object.__setattr__(self, k, float(v))
         # The integrator's bounds, checked here so that a bad value fails before the build.
-        from .integrate import _check_ensemble_tolerances
         _check_ensemble_tolerances(self.rtol, self.atol)
         box = _real_array(self.transient_box, "transient_box")
         if box.shape != (3, 2) or not (np.all(np.isfinite(box)) and np.all(box[:, 0] < box[:, 1])

@@ -23,9 +23,11 @@ import torch
 
 from .data import PHYSICAL_START_BOX
 from .integrate import simulate_ensemble
-from .model import PHYSICAL_BOUNDS, HHParams, _real_array, is_physical
+from .model import PHYSICAL_BOUNDS, HHParams, _real_array, is_physical, physical_samples
 from .network import DiscreteMap, MapNet
+from .recovery import compare_fixed_points, fixed_point_checks, worst_at
 from .spikes import burst_statistics, spike_detection
+from .targets import Target
 
 __all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "check_references", "paired_runs",
            "compare_networks", "free_run_summary", "free_run_counts", "free_run_table",
@@ -436,8 +438,6 @@ def long_runs(Y: np.ndarray, x0: np.ndarray, V_S: np.ndarray, n_attractor: int,
     """Judge free runs ``Y`` (B, T, 3) started from ``x0`` (B, 3) at ``V_S`` (B,) mV with
     step ``dt`` s: the first ``n_attractor`` started on the attractor. A run is physical when
     every sample is finite and inside :data:`hhlib.model.PHYSICAL_BOUNDS`."""
-    from .model import physical_samples
-
     Y = _real_array(Y, "Y")
     if Y.ndim != 3 or Y.shape[-1] != 3:
         raise ValueError(f"Y must have shape (B, T, 3), got {Y.shape}")
@@ -476,8 +476,6 @@ def long_runs(Y: np.ndarray, x0: np.ndarray, V_S: np.ndarray, n_attractor: int,
 def network_targets(counts: dict[str, int], runs: LongRuns) -> list:
     """The chapter's targets: the regime at every held-out V_S, every applicable statistic
     target, and every long free run physical (:class:`hhlib.targets.Target` rows)."""
-    from .targets import Target
-
     if not isinstance(runs, LongRuns):
         raise TypeError(f"runs must be a LongRuns, got {type(runs).__name__}")
     missing = {"n_test", "n_regime", "n_checks", "n_checks_ok"} - set(counts)
@@ -519,7 +517,6 @@ def band_check(net: DiscreteMap, V_S: np.ndarray, x0: np.ndarray, t_end: float, 
     where the position, resp. all three eigenvalues, meet the targets), ``max_V_err``
     (largest |V* error|, mV) and ``worst_eig`` (largest eigenvalue error in units of its
     tolerance), both inf where the map has no fixed point, and ``rows``/``checks``."""
-    from .recovery import compare_fixed_points, fixed_point_checks, worst_at
     V_S = np.atleast_1d(_real_array(V_S, "V_S"))
     x0 = _real_array(x0, "x0")
     if x0.shape != (3,):

@@ -485,6 +485,7 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
         chunks = [(lo, min(lo + size, B)) for lo in range(0, B, size)]
     bar = None
     if progress:
+        # not at the top: in a Jupyter kernel without ipywidgets importing tqdm.auto warns
         from tqdm.auto import tqdm
         bar = tqdm(total=B, unit="traj", desc="simulate_ensemble", leave=False)
     try:

@@ -22,12 +22,16 @@ may be arrays that broadcast against ``state[..., 0]`` (for example one V_S per 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 from scipy import optimize, special
+
+# torch is imported inside the functions that take tensors: at the top it would make
+# ``import hhlib``, which every chapter and most modules do, 0.9 s slower.
 
 __all__ = ["HHParams", "FixedPoint", "VARIANTS", "rhs", "jacobian", "scalar_field", "batch_field",
            "fixed_points", "hopf_point", "fast_equilibria", "steady_state_current",
@@ -560,8 +564,6 @@ def _multilinear(f: Callable, x: Any, dirs: list) -> Any:
 def _complex_form(f: Callable, x: Any, zs: list[np.ndarray]) -> np.ndarray:
     """The k-linear form d^k f(x) at complex arguments, expanded into real and imaginary
     parts (it is linear in each argument)."""
-    import itertools
-
     import torch
 
     total = np.zeros(len(x), dtype=complex)

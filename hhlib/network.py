@@ -201,6 +201,7 @@ class DiscreteMap(nn.Module):
                              f"machine's memory ({2 * limit / 2**30:.3g} GiB): lower n_steps")
         it = range(int(n_steps))
         if progress:
+            # not at the top: in a Jupyter kernel without ipywidgets importing tqdm.auto warns
             from tqdm.auto import tqdm
             it = tqdm(it, desc="rollout", unit="step", leave=False, mininterval=1.0)
         if not is_np:
@@ -441,6 +442,7 @@ def load_ensemble(names, directory: Path | None = None) -> tuple[EnsembleMap, di
     loaded = [load_pretrained(n, directory) for n in names]
     recs = [r for _, r in loaded]
 
+    # not at the top: .data brings numba and the integrator (0.15 s) to every network import
     from .data import DatasetConfig
 
     def alike(a: dict, b: dict) -> bool:

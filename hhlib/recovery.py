@@ -19,15 +19,24 @@ say what they show. The ``plot_*`` functions only draw results computed by these
 """
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
+from scipy.optimize import brentq
+from scipy.spatial import cKDTree
 
-from .model import _real_array
-from .spikes import _number
+from .model import HHParams, _real_array, fixed_points
+from .spikes import BurstStats, _number, regime_transition, sweep_statistics
+from .targets import Target, verdict
+
+# torch (0.9 s to import), .plotting and matplotlib (0.25 s), scipy.stats (0.25 s) and
+# .integrate (numba, 0.15 s) are imported inside the functions that use them: at the top they
+# would make this module, 0.45 s with hhlib itself, and every module importing it, slower.
 
 __all__ = ["MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts", "DOMAIN",
            "continue_map_fixed_point", "map_hopf_point", "match_eigenvalues",
@@ -68,8 +77,6 @@ class MapFixedPoint:
 
 
 def _as_float64_map(net):
-    import copy
-
     import torch
     m = copy.deepcopy(net).to(torch.float64)
     m.eval()
@@ -380,7 +387,6 @@ def map_hopf_point(net, bracket, x_start, *, extrapolate: bool = False) -> float
         raise ValueError(f"no Neimark–Sacker point in bracket {bracket!r}: max |mu| - 1 of the "
                          f"slow multiplier pair has the same sign ({ha:.3g}, {hb:.3g}) at "
                          "both ends")
-    from scipy.optimize import brentq
     root = float(brentq(h, lo, hi, xtol=1e-10, rtol=4 * np.finfo(float).eps))
     pair = _slow_pair(solve(root))
     if np.all(np.abs(pair.imag) <= 1e-12):
@@ -402,7 +408,6 @@ def match_eigenvalues(a, b) -> np.ndarray:
         raise ValueError(f"b must have the same shape as a {a.shape}, got {b.shape}")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise ValueError("a and b must be finite")
-    import itertools
     best = min(itertools.permutations(range(a.size)),
                key=lambda p: float(np.abs(a - b[list(p)]).sum()))
     return b[list(best)]
@@ -435,7 +440,6 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
     ``rollout`` with ``extrapolate=True``: a sweep beyond the trained range is on purpose;
     ``dt`` is the map's own and may be left out).
     """
-    from .model import HHParams
     x0 = _check_x0(x0)
     if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, (int, np.integer)) \
             or n_steps < 1:
@@ -477,7 +481,6 @@ def sweep_regimes(run, V_S, t_min: float) -> dict:
     "regimes": ["rest" | "bursting" | "tonic" | "diverged"]}``, one entry per value of
     ``V_S``. A run that becomes non-finite (a model that blows up) is ``"diverged"``, with
     no spikes and NaN statistics."""
-    from .spikes import BurstStats, sweep_statistics
     if not callable(run):
         raise TypeError(f"run must be callable as run(V_S) -> (t, V), got {type(run).__name__}")
     t_min = _number(t_min, "t_min")
@@ -498,7 +501,6 @@ def locate_transition(run, V_S, regimes, n_fine: int, t_min: float) -> Transitio
     that bracket, run with ``run`` (from :func:`sweep_runner`), transient ``t_min`` s
     dropped. All NaN if either grid shows no such switch: a missing transition is a
     result to report, not an error."""
-    from .spikes import regime_transition
     if isinstance(n_fine, (bool, np.bool_)) or not isinstance(n_fine, (int, np.integer)) \
             or n_fine < 3:
         raise ValueError(f"n_fine must be an integer >= 3, got {n_fine!r}")
@@ -613,7 +615,6 @@ def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int =
     of those the nearest to the ODE's, distance measured in units of the state spread
     ``net.x_std`` (ones if the map has none). ``extrapolate``: V_S outside the map's
     trained range is meant (no warning)."""
-    from .model import HHParams, fixed_points
     _check_net(net)
     if not isinstance(params, HHParams):
         raise TypeError(f"params must be HHParams, got {type(params).__name__}")
@@ -773,7 +774,6 @@ def nearest_to_data_agrees(cmp: FixedPointComparison, data, scale) -> int:
     """At how many values of ``cmp`` the map's fixed point nearest the states ``data``
     (..., 3) (distance in state spreads ``scale``), a choice made without the ODE, is the
     one :func:`compare_fixed_points` paired with the ODE's."""
-    from scipy.spatial import cKDTree
     scale = np.asarray(scale, dtype=float)
     tree = cKDTree(np.asarray(data, dtype=float).reshape(-1, 3) / scale)
     n = 0
@@ -940,7 +940,6 @@ def recovery_targets(transition_ode: float, transition_map: float, checks: Fixed
     ``transition``, ``V*``, ``n*``, ``S*``, ``type``, ``eig_big``, ``eig_small``), each
     the worst case over ``checks`` (NaN counts as a miss), and for each where (V_S, mV)
     that worst case occurs, as text for the table."""
-    from .targets import Target
     d = abs(float(transition_map) - float(transition_ode))
     ts = [Target("transition", f"\\|ΔV_S\\| ≤ {limit:g} mV", d, bool(np.isfinite(d) and d <= limit),
                  f"{d:.3f} mV")]
@@ -1027,7 +1026,6 @@ def recovery_verdict(targets, checks: FixedPointChecks) -> str:
     """The chapter's verdict on the claim, from the targets of :func:`recovery_targets`:
     all met; or every position and eigenvalue target missed (then how far the fixed point
     agrees from the bottom of the range, and its worst miss); or how many were met."""
-    from .targets import verdict
     by = {t.name: t for t in targets}
     mark = {True: "✓", False: "✗"}
     if all(t.met for t in targets):
@@ -1207,7 +1205,6 @@ def data_proximity(trajectories, traj_V_S, params, V_S_grid, scale) -> np.ndarra
     point at that trajectory's own V_S, taken from the trajectory whose V_S is nearest the
     grid value. Distances in units of ``scale`` (3,) per variable (V mV, n, S), so that
     the three count alike. Returns (k,)."""
-    from .model import HHParams, fixed_points
     X = _real_array(trajectories, "trajectories")
     vs = _real_array(traj_V_S, "traj_V_S")
     if X.ndim != 3 or X.shape[-1] != 3 or X.shape[0] < 1:

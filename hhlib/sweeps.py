@@ -15,6 +15,7 @@ last bits may differ.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Sequence
@@ -66,7 +67,6 @@ def map_chunks(fn: Callable, chunks: Sequence[tuple], executor: Any = None,
     if executor is None:
         if len(chunks) <= 1:
             return [fn(*args) for args in chunks]
-        import multiprocessing as mp
         workers = min(len(chunks), max_workers or os.cpu_count() or 1)
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
             return map_chunks(fn, chunks, pool)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data import PHYSICAL_START_BOX, Dataset
 # rollout_loss lives in evaluation, which reports it for trained networks; importable here too
 from .evaluation import check_references, dynamics_score, rollout_loss
 from .model import _real_array, is_physical
@@ -111,7 +112,6 @@ def jacobian_penalty(net: MapNet, n: int, gen: torch.Generator) -> torch.Tensor:
     Jacobian of the network's MLP (normalised increment, or field, with respect to the
     normalised state) and v standard normal: an unbiased estimate of the squared Frobenius
     norm, one forward-mode pass. Differentiable in the weights."""
-    from .data import PHYSICAL_START_BOX
     box = torch.tensor(PHYSICAL_START_BOX, dtype=net.x_mean.dtype)
     x = box[:, 0] + (box[:, 1] - box[:, 0]) * torch.rand((n, 3), generator=gen)
     lo, hi = net.V_S_range
@@ -264,6 +264,7 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
     hist["best_epoch"] = 0
     bar = None
     if progress:
+        # not at the top: in a Jupyter kernel without ipywidgets importing tqdm.auto warns
         from tqdm.auto import tqdm
         bar = tqdm(total=total_epochs, desc="training", unit="epoch")
     stopped = ""
@@ -383,8 +384,6 @@ def train_on_dataset(ds: Any, config: TrainConfig, *, net_class: type = MapNet,
     are not used: this is the shipped recipe), selecting the epoch by the dynamics score of
     free runs against its validation trajectories; the time step, V_S range and variant are
     the dataset's."""
-    from .data import Dataset
-
     if not isinstance(ds, Dataset):
         raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
     c = ds.config
