@@ -33,10 +33,11 @@ import numpy as np
 import torch
 
 from .cache import cache_key, cached_call
+from .checks import real_array
 from .data import PHYSICAL_START_BOX
 from .evaluation import compare_free_runs, dynamics_score, free_run_counts, random_starts
 from .spikes import burst_statistics, spike_detection
-from .model import HHParams, _real_array, is_physical
+from .model import HHParams, is_physical
 from .network import DiscreteMap, MapNet
 from .recovery import compare_fixed_points, fixed_point_checks
 from .sweeps import map_chunks
@@ -102,8 +103,8 @@ def selection_criterion(net: MapNet, val_trajectories, val_V_S, *,
     ``t_random`` s from random states in the physical box (``seed``), at the validation
     values in turn, that leave the physical box. The same for every variant, whatever
     its training selected its epoch by; it never looks at the fixed point."""
-    X = _real_array(val_trajectories, "val_trajectories")
-    vs = _real_array(val_V_S, "val_V_S")
+    X = real_array(val_trajectories, "val_trajectories")
+    vs = real_array(val_V_S, "val_V_S")
     if X.ndim != 3 or X.shape[-1] != 3 or vs.shape != (X.shape[0],) or vs.size < 1:
         raise ValueError(f"val_trajectories (n, T, 3) and val_V_S (n,) must match, got "
                          f"{X.shape} and {vs.shape}")
@@ -147,7 +148,7 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
                                                                 np.floating)) or not v > 0:
             raise ValueError(f"{k} must be a number > 0 (s), got {v!r}")
-    grid = _real_array(V_S_grid, "V_S_grid")
+    grid = real_array(V_S_grid, "V_S_grid")
     if grid.ndim != 1 or grid.size < 1:
         raise ValueError(f"V_S_grid must be a non-empty 1-D array (mV), got {grid.shape}")
     rows = compare_free_runs(net, test_V_S, test_x0, t_compare, t_min)
@@ -224,11 +225,11 @@ def outside_starts(V_S_pool, n: int, seed: int = 7, *, outer: tuple = OUTSIDE_BO
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
             or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    pool = _real_array(V_S_pool, "V_S_pool")
+    pool = real_array(V_S_pool, "V_S_pool")
     if pool.ndim != 1 or pool.size == 0 or not np.all(np.isfinite(pool)):
         raise ValueError(f"V_S_pool must be a non-empty finite 1-D array (mV), got shape "
                          f"{pool.shape}")
-    o, i = _real_array(outer, "outer"), _real_array(inner, "inner")
+    o, i = real_array(outer, "outer"), real_array(inner, "inner")
     for name, b in (("outer", o), ("inner", i)):
         if b.shape != (3, 2) or not np.all(np.isfinite(b)) or not np.all(b[:, 0] < b[:, 1]):
             raise ValueError(f"{name} must be ((lo, hi),) * 3 for V (mV), n, S with lo < hi, "

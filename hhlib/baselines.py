@@ -36,7 +36,8 @@ import numpy as np
 import torch
 
 from .ablation import evaluate_variant
-from .model import HHParams, _real_array, rhs
+from .checks import real_array
+from .model import HHParams, check_params, rhs
 from .network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
                       load_state, normalisation, read_verified)
 from .recovery import (_state_scale, continue_both_ways, error_in_tolerances, map_fixed_points,
@@ -131,7 +132,7 @@ class SindyMap(DiscreteMap):
         self.substeps = int(substeps)
         self._index = _monomial_index(self.degree)
         p = len(library_names(self.library, self.degree))
-        c = np.zeros((3, p)) if coef is None else _real_array(coef, "coef")
+        c = np.zeros((3, p)) if coef is None else real_array(coef, "coef")
         if c.shape != (3, p) or not np.all(np.isfinite(c)):
             raise ValueError(f"coef must be finite, of shape (3, {p}) for the {library!r} "
                              f"library of degree {degree}, got shape {c.shape}")
@@ -203,8 +204,8 @@ def fit_sindy(cuts, cut_V_S, dt: float, *, library: str = "polynomial", degree: 
     import pysindy as ps   # only the SINDy functions need it; importing it takes 0.45 s
 
     library, degree = _check_library(library, degree)
-    cuts = _real_array(cuts, "cuts")
-    vs = _real_array(cut_V_S, "cut_V_S")
+    cuts = real_array(cuts, "cuts")
+    vs = real_array(cut_V_S, "cut_V_S")
     if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 3 or not np.all(np.isfinite(cuts)):
         raise ValueError(f"cuts must be finite, of shape (N, L + 1 >= 3, 3), got {cuts.shape}")
     if vs.shape != (cuts.shape[0],) or not np.all(np.isfinite(vs)):
@@ -289,7 +290,7 @@ def field_eigenvalues(model: DiscreteMap, x, V_S: float) -> np.ndarray:
     if not hasattr(model, "field"):
         raise TypeError(f"model must have a vector field (a VectorFieldNet or SindyMap), got "
                         f"{type(model).__name__}")
-    x = _real_array(x, "x")
+    x = real_array(x, "x")
     if x.shape != (3,) or not np.all(np.isfinite(x)):
         raise ValueError(f"x must be 3 finite numbers (V mV, n, S), got shape {x.shape}")
     m = copy.deepcopy(model).double().eval()
@@ -403,7 +404,7 @@ def map_eigenvalue_check(model: DiscreteMap, V_S: float, near=None) -> float:
     when Newton finds none."""
     fps = map_fixed_points(model, V_S, extrapolate=True)
     if near is not None and fps:
-        x = _real_array(near, "near").reshape(3)
+        x = real_array(near, "near").reshape(3)
         scale = _state_scale(model)
         fps = [min(fps, key=lambda p: float(np.linalg.norm((p.state - x) / scale)))]
     gaps = []
@@ -461,7 +462,7 @@ def plot_bifurcation_panels(axes, V_S, sweeps: dict, V_S_range, reference: str =
     the ODE's in grey, the trained range unshaded. A method whose runs become non-finite
     has no spikes there: the panel says how many values of V_S are affected."""
     from .plotting import plot_isi_diagram, shade_outside   # matplotlib.pyplot: 0.25 s
-    vs = _real_array(V_S, "V_S")
+    vs = real_array(V_S, "V_S")
     names = [n for n in sweeps if n != reference]
     axs = list(np.ravel(np.asarray(axes, dtype=object)))
     if len(axs) != len(names):
@@ -484,13 +485,12 @@ def derivative_error(cuts, cut_V_S, dt: float, params: HHParams, fd_order: int =
     data for the reader: nothing is fitted or selected with it."""
     import pysindy as ps   # only the SINDy functions need it; importing it takes 0.45 s
 
-    cuts = _real_array(cuts, "cuts")
-    vs = _real_array(cut_V_S, "cut_V_S")
+    cuts = real_array(cuts, "cuts")
+    vs = real_array(cut_V_S, "cut_V_S")
     if cuts.ndim != 3 or cuts.shape[-1] != 3 or vs.shape != (cuts.shape[0],):
         raise ValueError(f"cuts (N, L + 1, 3) and cut_V_S (N,) must match, got {cuts.shape} "
                          f"and {vs.shape}")
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    check_params(params)
     if fd_order not in (2, 4) or isinstance(fd_order, bool):
         raise ValueError(f"fd_order must be 2 or 4, got {fd_order!r}")
     d = ps.FiniteDifference(order=fd_order, axis=1)(cuts, t=float(dt)).reshape(-1, 3)

@@ -25,8 +25,8 @@ from .attractors import (ContinuationStep, Runner, bursting_edge, continue_burst
                          end_labels, ode_runner, oscillating)
 from .data import Dataset
 from .integrate import simulate_ensemble
-from .model import (HHParams, fast_equilibria, first_lyapunov_coefficient, fixed_points, gates,
-                    hopf_point, slow_time_constant)
+from .model import (HHParams, check_params, fast_equilibria, first_lyapunov_coefficient,
+                    fixed_points, gates, hopf_point, slow_time_constant)
 from .recovery import _state_scale, map_fixed_points, match_eigenvalues
 from .spikes import spike_detection, spike_times
 from .targets import Target, worst
@@ -38,12 +38,6 @@ __all__ = ["bistable_region", "FixedPointBranch", "fixed_point_branch", "HopfPoi
            "coexistence", "basin_slice", "bistability_targets", "plot_fast_slow_planes",
            "plot_slow_eigenvalues", "plot_rest_and_burst", "plot_area",
            "plot_network_fixed_points", "plot_basins"]
-
-def _params(params) -> HHParams:
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
-    return params
-
 
 def _V_S_values(V_S, name: str = "V_S") -> np.ndarray:
     v = np.asarray(V_S, dtype=float)
@@ -112,7 +106,7 @@ class FixedPointBranch:
 
 def fixed_point_branch(params: HHParams, V_S) -> FixedPointBranch:
     """The ODE's (first) fixed point and its eigenvalues at every value of ``V_S`` (mV)."""
-    _params(params)
+    check_params(params)
     v = _V_S_values(V_S)
     fps = [fixed_points(params.replace(V_S=x)) for x in v]
     empty = [x for x, f in zip(v, fps) if not f]
@@ -154,7 +148,7 @@ class HopfPoint:
 def locate_hopf(params: HHParams, bracket) -> HopfPoint:
     """The Hopf point in ``bracket`` (mV, :func:`hhlib.model.hopf_point`) with ``l1`` and
     ``omega`` there (:func:`hhlib.model.first_lyapunov_coefficient`)."""
-    _params(params)
+    check_params(params)
     b = np.asarray(bracket, dtype=float)
     if b.shape != (2,) or not np.all(np.isfinite(b)) or not b[0] < b[1]:
         raise ValueError(f"bracket must be (low, high) in mV with low < high, got {bracket!r}")
@@ -237,7 +231,7 @@ def rest_free_check(ds, params: HHParams) -> tuple[int, float]:
     stops spiking (the silent phases there are shorter than a third)."""
     if not isinstance(ds, Dataset):
         raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
-    _params(params)
+    check_params(params)
     kw = spike_detection(params.variant)
     n, fewest = 0, np.inf
     for split in ds.trajectories:
@@ -385,7 +379,7 @@ def eigenvalue_rows(net, params: HHParams, V_S_values) -> list[tuple]:
     matched map eigenvalue, stable ODE, stable map) at each V_S (mV), the map's fixed point
     being the one nearest the ODE's of those Newton finds from the default starts
     (:func:`map_fixed_point_near`; outside the trained range on purpose)."""
-    _params(params)
+    check_params(params)
     rows = []
     for v in _V_S_values(V_S_values, "V_S_values"):
         o = fixed_points(params.replace(V_S=float(v)))[0]
@@ -436,7 +430,7 @@ def basin_slice(params: HHParams, rest_state, n: int, half_V: float = 5.0,
     """An n x n grid of initial states on the slice n = n_inf(V) through ``rest_state``:
     V within ``half_V`` mV and S within ``half_S`` of it. Returns the axes V (n,) mV and
     S (n,) and the states (n * n, 3), S varying slowest."""
-    _params(params)
+    check_params(params)
     rest = _state(rest_state, "rest_state")
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from .checks import real_array
 from .data import PHYSICAL_START_BOX
 from .integrate import simulate_ensemble
-from .model import PHYSICAL_BOUNDS, HHParams, _real_array, is_physical, physical_samples
+from .model import PHYSICAL_BOUNDS, HHParams, is_physical, physical_samples
 from .network import DiscreteMap, MapNet
 from .recovery import compare_fixed_points, fixed_point_checks, worst_at
 from .spikes import burst_statistics, spike_detection
@@ -51,8 +52,8 @@ def _check_runs(net: Any, V_S: Any, x0: Any, t_end: Any) -> tuple[np.ndarray, np
     if not isinstance(net, DiscreteMap):
         raise TypeError(f"net must be a MapNet (or another DiscreteMap), got "
                         f"{type(net).__name__}")
-    V_S = np.atleast_1d(_real_array(V_S, "V_S"))
-    x0 = _real_array(x0, "x0")
+    V_S = np.atleast_1d(real_array(V_S, "V_S"))
+    x0 = real_array(x0, "x0")
     if V_S.ndim != 1 or not np.all(np.isfinite(V_S)):
         raise ValueError(f"V_S must be a finite number or 1-D array (mV), got shape {V_S.shape}")
     if x0.shape != (V_S.size, 3):
@@ -113,8 +114,8 @@ def check_references(trajectories, V_S, dt: float, variant: str, *, strict: bool
     mV, checked; every one must show at least two spikes, since one too short to leave a
     silent phase reads as "rest", and a map that never moves would match it perfectly.
     ``strict``: such references are a ValueError (else a RuntimeWarning)."""
-    X = _real_array(trajectories, "trajectories")
-    vs = _real_array(V_S, "V_S")
+    X = real_array(trajectories, "trajectories")
+    vs = real_array(V_S, "V_S")
     if X.ndim != 3 or X.shape[0] < 1 or X.shape[1] < 2 or X.shape[2] != 3:
         raise ValueError(f"trajectories must have shape (n >= 1, T >= 2, 3), got {X.shape}")
     if vs.shape != (X.shape[0],):
@@ -289,8 +290,8 @@ def compare_networks(nets: dict[str, MapNet], cuts: np.ndarray, cut_V_S: np.ndar
         if not isinstance(m, DiscreteMap):
             raise TypeError(f"nets[{name!r}] must be a MapNet (or another DiscreteMap), got "
                             f"{type(m).__name__}")
-    cuts = _real_array(cuts, "cuts")
-    cut_V_S = _real_array(cut_V_S, "cut_V_S")
+    cuts = real_array(cuts, "cuts")
+    cut_V_S = real_array(cut_V_S, "cut_V_S")
     if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 2:
         raise ValueError(f"cuts must have shape (N, L + 1 >= 2, 3), got {cuts.shape}")
     if cut_V_S.shape != cuts.shape[:1]:
@@ -369,11 +370,11 @@ def random_starts(V_S_pool: np.ndarray, n: int, seed: int = 7,
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer, got {seed!r}")
-    pool = _real_array(V_S_pool, "V_S_pool")
+    pool = real_array(V_S_pool, "V_S_pool")
     if pool.ndim != 1 or pool.size == 0 or not np.all(np.isfinite(pool)):
         raise ValueError(f"V_S_pool must be a non-empty finite 1-D array (mV), got shape "
                          f"{pool.shape}")
-    b = _real_array(box, "box")
+    b = real_array(box, "box")
     if b.shape != (3, 2) or not np.all(np.isfinite(b)) or not np.all(b[:, 0] < b[:, 1]):
         raise ValueError(f"box must be ((lo, hi),) * 3 for V (mV), n, S with lo < hi, got {box!r}")
     rng = np.random.default_rng(seed)
@@ -438,10 +439,10 @@ def long_runs(Y: np.ndarray, x0: np.ndarray, V_S: np.ndarray, n_attractor: int,
     """Judge free runs ``Y`` (B, T, 3) started from ``x0`` (B, 3) at ``V_S`` (B,) mV with
     step ``dt`` s: the first ``n_attractor`` started on the attractor. A run is physical when
     every sample is finite and inside :data:`hhlib.model.PHYSICAL_BOUNDS`."""
-    Y = _real_array(Y, "Y")
+    Y = real_array(Y, "Y")
     if Y.ndim != 3 or Y.shape[-1] != 3:
         raise ValueError(f"Y must have shape (B, T, 3), got {Y.shape}")
-    x0, V_S = _real_array(x0, "x0"), _real_array(V_S, "V_S")
+    x0, V_S = real_array(x0, "x0"), real_array(V_S, "V_S")
     if x0.shape != (Y.shape[0], 3) or V_S.shape != (Y.shape[0],):
         raise ValueError(f"x0 and V_S must have shapes ({Y.shape[0]}, 3) and ({Y.shape[0]},), "
                          f"got {x0.shape} and {V_S.shape}")
@@ -517,8 +518,8 @@ def band_check(net: DiscreteMap, V_S: np.ndarray, x0: np.ndarray, t_end: float, 
     where the position, resp. all three eigenvalues, meet the targets), ``max_V_err``
     (largest |V* error|, mV) and ``worst_eig`` (largest eigenvalue error in units of its
     tolerance), both inf where the map has no fixed point, and ``rows``/``checks``."""
-    V_S = np.atleast_1d(_real_array(V_S, "V_S"))
-    x0 = _real_array(x0, "x0")
+    V_S = np.atleast_1d(real_array(V_S, "V_S"))
+    x0 = real_array(x0, "x0")
     if x0.shape != (3,):
         raise ValueError(f"x0 must be one state (V mV, n, S), got shape {x0.shape}")
     rows = compare_free_runs(net, V_S, np.tile(x0, (V_S.size, 1)), t_end, t_min)

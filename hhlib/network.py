@@ -31,7 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import PHYSICAL_BOUNDS, _real_array, physical_samples
+from .checks import real_array
+from .model import PHYSICAL_BOUNDS, physical_samples
 
 __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
            "load_pretrained", "load_ensemble", "save_or_rescue", "seed_members",
@@ -56,7 +57,7 @@ def _check_hidden(hidden: Any) -> tuple[int, ...]:
 
 
 def _check_range(V_S_range: Any, name: str = "V_S_range") -> tuple[float, float]:
-    r = _real_array(V_S_range, name)
+    r = real_array(V_S_range, name)
     if r.shape != (2,) or not np.all(np.isfinite(r)) or not r[0] < r[1]:
         raise ValueError(f"{name} must be (low, high) in mV, finite, with low < high, "
                          f"got {V_S_range!r}")
@@ -85,7 +86,7 @@ class DiscreteMap(nn.Module):
         norm = {}
         for name, v in (("x_mean", x_mean), ("x_std", x_std), ("d_mean", d_mean),
                         ("d_std", d_std)):
-            a = _real_array(v, name)
+            a = real_array(v, name)
             if a.shape != (3,) or not np.all(np.isfinite(a)):
                 raise ValueError(f"{name} must be 3 finite numbers (V, n, S), got {v!r}")
             if name.endswith("std") and not np.all(a > 0):
@@ -133,10 +134,10 @@ class DiscreteMap(nn.Module):
         if not is_np and (x.is_complex() or x.dtype == torch.bool):
             raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {x.dtype}")
         if not isinstance(V_S, torch.Tensor):
-            V_S = _real_array(V_S, "V_S")
+            V_S = real_array(V_S, "V_S")
         elif V_S.is_complex() or V_S.dtype == torch.bool:
             raise TypeError(f"V_S must hold real numbers, got a tensor of dtype {V_S.dtype}")
-        xt = torch.as_tensor(_real_array(x, name) if is_np else x, dtype=p.dtype,
+        xt = torch.as_tensor(real_array(x, name) if is_np else x, dtype=p.dtype,
                              device=p.device)
         single = xt.ndim == 1
         if single:
@@ -506,7 +507,7 @@ def fused_rk4(inc, V_S: torch.Tensor, substeps: int = 1):
 
 def normalisation(cuts: np.ndarray) -> dict[str, np.ndarray]:
     """Mean and spread of states and of one-step increments over cuts (N, L + 1, 3)."""
-    cuts = _real_array(cuts, "cuts")
+    cuts = real_array(cuts, "cuts")
     if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 2:
         raise ValueError(f"cuts must have shape (N, L + 1 >= 2, 3), got {cuts.shape}")
     x = cuts.reshape(-1, 3)

@@ -30,8 +30,9 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
-from .model import HHParams, _real_array, fixed_points
-from .spikes import BurstStats, _number, regime_transition, sweep_statistics
+from .checks import number, real_array
+from .model import HHParams, check_params, fixed_points
+from .spikes import BurstStats, regime_transition, sweep_statistics
 from .targets import Target, verdict
 
 # torch (0.9 s to import), .plotting and matplotlib (0.25 s), scipy.stats (0.25 s) and
@@ -98,11 +99,11 @@ def map_jacobian(net, x, V_S) -> np.ndarray:
     (k, 3, 3)."""
     import torch
     _check_net(net)
-    x = _real_array(x, "x")
+    x = real_array(x, "x")
     if x.ndim not in (1, 2) or x.shape[-1] != 3 or not np.all(np.isfinite(x)):
         raise ValueError(f"x must be finite, of shape (3,) or (k, 3) = (V, n, S), got "
                          f"shape {x.shape}")
-    V_S = _real_array(V_S, "V_S")
+    V_S = real_array(V_S, "V_S")
     k = 1 if x.ndim == 1 else x.shape[0]
     if V_S.shape not in ((), (k,)) or not np.all(np.isfinite(V_S)):
         raise ValueError(f"V_S must be a finite scalar or have shape ({k},) to match x, got "
@@ -156,20 +157,20 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     ``extrapolate`` says that is meant.
     """
     _check_net(net)
-    V_S = _number(V_S, "V_S")
-    tol = _number(tol, "tol", low=0.0)
+    V_S = number(V_S, "V_S")
+    tol = number(tol, "tol", low=0.0)
     if tol < MIN_TOL:
         # float64 residuals of a state of order 1 bottom out near 1e-16: a smaller tol
         # cannot be met, and the points that miss it would be dropped without a word.
         raise ValueError(f"tol must be >= {MIN_TOL:g} (in state spreads; float64 cannot "
                          f"resolve less), got {tol!r}")
-    dedup = _number(dedup, "dedup")
+    dedup = number(dedup, "dedup")
     if dedup < 0:
         raise ValueError(f"dedup must be >= 0, got {dedup!r}")
     if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
             or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    dom = _real_array(domain, "domain")
+    dom = real_array(domain, "domain")
     if dom.shape != (3, 2) or not np.all(dom[:, 0] < dom[:, 1]):
         raise ValueError(f"domain must be three (lo, hi) pairs with lo < hi for V (mV), n and "
                          f"S, got {domain!r}")
@@ -183,7 +184,7 @@ def _newton_starts(net, vs: np.ndarray, starts, extrapolate, stacklevel: int) ->
     at the values ``vs``; warns (for the caller of the public function) when a value lies
     outside the map's trained range and ``extrapolate`` is not set, ``stacklevel`` as in
     :func:`warnings.warn`, counted from here."""
-    X = default_starts() if starts is None else _real_array(starts, "starts").copy()
+    X = default_starts() if starts is None else real_array(starts, "starts").copy()
     if X.ndim != 2 or X.shape[1] != 3 or X.shape[0] < 1:
         raise ValueError(f"starts must have shape (k >= 1, 3), got {X.shape}")
     if not np.all(np.isfinite(X)):
@@ -424,7 +425,7 @@ class Transition(NamedTuple):
 
 
 def _check_x0(x0) -> np.ndarray:
-    x = _real_array(x0, "x0")
+    x = real_array(x0, "x0")
     if x.shape != (3,) or not np.all(np.isfinite(x)):
         raise ValueError(f"x0 must be 3 finite numbers (V mV, n, S), got {x0!r}")
     return x
@@ -447,7 +448,7 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
     if isinstance(model, HHParams):
         if dt is None:
             raise ValueError("dt (s) is required for the ODE: give the map's time step")
-        dt = _number(dt, "dt", low=0.0)
+        dt = number(dt, "dt", low=0.0)
 
         def run_ode(V_S):
             from .integrate import simulate_ensemble
@@ -457,7 +458,7 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
             return t, X[:, :, 0]
         return run_ode
     _check_net(model)
-    if dt is not None and _number(dt, "dt", low=0.0) != model.dt:
+    if dt is not None and number(dt, "dt", low=0.0) != model.dt:
         raise ValueError(f"dt must be the map's own step {model.dt} s (or None), got {dt!r}")
 
     def run_map(V_S):
@@ -468,7 +469,7 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
 
 
 def _sweep_grid(V_S) -> np.ndarray:
-    vs = _real_array(V_S, "V_S")
+    vs = real_array(V_S, "V_S")
     if vs.ndim != 1 or vs.size < 1 or not np.all(np.isfinite(vs)):
         raise ValueError(f"V_S must be a non-empty 1-D array of finite values (mV), got shape "
                          f"{vs.shape}")
@@ -483,7 +484,7 @@ def sweep_regimes(run, V_S, t_min: float) -> dict:
     no spikes and NaN statistics."""
     if not callable(run):
         raise TypeError(f"run must be callable as run(V_S) -> (t, V), got {type(run).__name__}")
-    t_min = _number(t_min, "t_min")
+    t_min = number(t_min, "t_min")
     t, V = run(_sweep_grid(V_S))
     ok = np.isfinite(V).all(axis=1)
     found, isis_ok = sweep_statistics(t, V[ok], t_min=t_min) if ok.any() else ([], [])
@@ -544,7 +545,7 @@ def compare_burst_statistics(V_S, stats_ode, stats_map, V_S_range) -> tuple[dict
     if len(stats_ode) != vs.size or len(stats_map) != vs.size:
         raise ValueError(f"stats_ode and stats_map must hold one BurstStats per V_S value "
                          f"({vs.size}), got {len(stats_ode)} and {len(stats_map)}")
-    lo, hi = _real_array(V_S_range, "V_S_range")
+    lo, hi = real_array(V_S_range, "V_S_range")
     reg_o = [s.regime for s in stats_ode]
     reg_m = [s.regime for s in stats_map]
     both = [i for i in range(vs.size) if reg_o[i] == reg_m[i] == "bursting"]
@@ -604,7 +605,7 @@ def _map_fixed_points_grid(net, vs: np.ndarray, starts, extrapolate: bool):
     """:func:`map_fixed_points` with its defaults at every value of ``vs`` at once."""
     X = _newton_starts(net, vs, starts, extrapolate, stacklevel=4)
     return _fixed_points_at(_as_float64_map(net), vs, X, 1e-10, 60, 1e-6,
-                            _real_array(DOMAIN, "domain"))
+                            real_array(DOMAIN, "domain"))
 
 
 def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int = 0,
@@ -616,8 +617,7 @@ def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int =
     ``net.x_std`` (ones if the map has none). ``extrapolate``: V_S outside the map's
     trained range is meant (no warning)."""
     _check_net(net)
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    check_params(params)
     variant = getattr(net, "variant", None)
     if variant is not None and params.variant != variant:
         raise ValueError(f"params must be HHParams of the network's variant {variant!r}, got "
@@ -797,7 +797,7 @@ def format_eigenvalues(lam) -> str:
 def fixed_point_rows(cmp: FixedPointComparison, at) -> list[tuple]:
     """Rows (V_S, ODE V*, map V*, ODE n*, map n*, ODE S*, map S*, ODE lambda, map lambda,
     fixed points found) at the grid values of ``cmp`` nearest each V_S of ``at`` (mV)."""
-    at = _real_array(at, "at")
+    at = real_array(at, "at")
     pick = [int(np.argmin(np.abs(cmp.V_S - v))) for v in np.atleast_1d(at)]
     o, m = cmp.ode_state, cmp.map_state
     return [(cmp.V_S[i], o[i, 0], m[i, 0], o[i, 1], m[i, 1], o[i, 2], m[i, 2],
@@ -870,7 +870,7 @@ def fixed_point_checks(cmp: FixedPointComparison, tol=FP_TOL, where=None) -> Fix
     within max(0.25 |lambda|, EIG_FLOOR), and each must have the ODE's eigenvalue's sign of
     the real part and real/complex character. One rule for NaN (no fixed point found): it
     fails every check, never passes one."""
-    tol = _real_array(tol, "tol")
+    tol = real_array(tol, "tol")
     if tol.shape != (3,) or not np.all(tol > 0) or not tol[1] < 1:
         raise ValueError(f"tol must be 3 positive tolerances (V mV, n relative < 1, S), got "
                          f"{tol!r}")
@@ -906,7 +906,7 @@ def worst_at(values, V_S) -> tuple[float, float]:
     # Not np.nan_to_num(v, nan=np.inf): that also turns an inf already there (an eigenvalue
     # score that could not be measured) into the largest finite float.
     v = np.where(np.isnan(v), np.inf, v)
-    vs = _real_array(V_S, "V_S")
+    vs = real_array(V_S, "V_S")
     if v.ndim < 1 or v.shape[0] != vs.size or v.size == 0:
         raise ValueError(f"values must have V_S's length {vs.size} along its first axis, got "
                          f"shape {v.shape}")
@@ -1205,15 +1205,14 @@ def data_proximity(trajectories, traj_V_S, params, V_S_grid, scale) -> np.ndarra
     point at that trajectory's own V_S, taken from the trajectory whose V_S is nearest the
     grid value. Distances in units of ``scale`` (3,) per variable (V mV, n, S), so that
     the three count alike. Returns (k,)."""
-    X = _real_array(trajectories, "trajectories")
-    vs = _real_array(traj_V_S, "traj_V_S")
+    X = real_array(trajectories, "trajectories")
+    vs = real_array(traj_V_S, "traj_V_S")
     if X.ndim != 3 or X.shape[-1] != 3 or X.shape[0] < 1:
         raise ValueError(f"trajectories must have shape (m >= 1, T, 3), got {X.shape}")
     if vs.shape != (X.shape[0],) or not np.all(np.isfinite(vs)):
         raise ValueError(f"traj_V_S must hold {X.shape[0]} finite values (mV), got {vs.shape}")
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
-    sc = _real_array(scale, "scale")
+    check_params(params)
+    sc = real_array(scale, "scale")
     if sc.shape != (3,) or not np.all(sc > 0):
         raise ValueError(f"scale must be 3 positive numbers (V mV, n, S), got {scale!r}")
     grid = _sweep_grid(V_S_grid)
@@ -1236,14 +1235,14 @@ def follows_data(distance, error, alpha: float = 0.05) -> dict:
     ``error`` (k,) against ``distance`` (k,) (ranks: an inf error is the largest), its
     two-sided p-value, and a sentence that states the answer from them."""
     from scipy.stats import spearmanr
-    d = _real_array(distance, "distance")
-    e = _real_array(error, "error")
+    d = real_array(distance, "distance")
+    e = real_array(error, "error")
     if d.ndim != 1 or d.shape != e.shape or d.size < 3:
         raise ValueError(f"distance and error must be 1-D of the same length >= 3, got "
                          f"{d.shape} and {e.shape}")
     if np.isnan(d).any() or np.isnan(e).any():
         raise ValueError("distance and error must not hold NaN (an unmeasured error is inf)")
-    alpha = _number(alpha, "alpha")
+    alpha = number(alpha, "alpha")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
     res = spearmanr(d, e)

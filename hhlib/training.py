@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checks import real_array
 from .data import PHYSICAL_START_BOX, Dataset
 # rollout_loss lives in evaluation, which reports it for trained networks; importable here too
 from .evaluation import check_references, dynamics_score, rollout_loss
-from .model import _real_array, is_physical
+from .model import is_physical
 from .network import MapNet, _check_hidden, _check_range, _is_int, normalisation
 
 __all__ = ["TrainConfig", "train", "train_on_dataset", "rollout_loss", "jacobian_penalty",
@@ -131,10 +132,10 @@ def _windows(cuts: torch.Tensor, K: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def _check_cuts(c: Any, v: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    c = _real_array(c, f"{name}_cuts")
+    c = real_array(c, f"{name}_cuts")
     if c.ndim != 3 or c.shape[-1] != 3 or c.shape[1] < 2 or c.shape[0] < 1:
         raise ValueError(f"{name}_cuts must have shape (N >= 1, L + 1 >= 2, 3), got {c.shape}")
-    v = _real_array(v, f"{name}_V_S")
+    v = real_array(v, f"{name}_V_S")
     if v.shape != (c.shape[0],):
         raise ValueError(f"{name}_V_S must have shape ({c.shape[0]},), got {v.shape}")
     if not np.all(np.isfinite(c)):
@@ -203,14 +204,14 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
                          "V_S_range)")
     use_score = val_trajectories is not None
     if use_score:
-        val_trajectories = _real_array(val_trajectories, "val_trajectories")
+        val_trajectories = real_array(val_trajectories, "val_trajectories")
         if val_trajectories.ndim != 3 or val_trajectories.shape[-1] != 3 \
                 or val_trajectories.shape[1] < 2 or not np.all(np.isfinite(val_trajectories)):
             raise ValueError(f"val_trajectories must be finite, of shape (n, T >= 2, 3), got "
                              f"shape {val_trajectories.shape}")
         if val_traj_V_S is None:
             raise ValueError("val_traj_V_S must hold one V_S per validation trajectory")
-        val_traj_V_S = _real_array(val_traj_V_S, "val_traj_V_S")
+        val_traj_V_S = real_array(val_traj_V_S, "val_traj_V_S")
         if val_traj_V_S.shape != (val_trajectories.shape[0],) \
                 or not np.all(np.isfinite(val_traj_V_S)):
             raise ValueError(f"val_traj_V_S must hold one finite V_S per validation trajectory "
