@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .cache import cache_key, cached_call
-from .checks import real_array
+from .checks import is_int, is_real, real_array
 from .data import PHYSICAL_START_BOX
 from .evaluation import compare_free_runs, dynamics_score, free_run_counts, random_starts
 from .spikes import burst_statistics, spike_detection
@@ -108,8 +108,7 @@ def selection_criterion(net: MapNet, val_trajectories, val_V_S, *,
     if X.ndim != 3 or X.shape[-1] != 3 or vs.shape != (X.shape[0],) or vs.size < 1:
         raise ValueError(f"val_trajectories (n, T, 3) and val_V_S (n,) must match, got "
                          f"{X.shape} and {vs.shape}")
-    if isinstance(n_random, (bool, np.bool_)) or not isinstance(n_random, (int, np.integer)) \
-            or n_random < 1:
+    if not is_int(n_random) or n_random < 1:
         raise ValueError(f"n_random must be an integer >= 1, got {n_random!r}")
     score = dynamics_score(net, X, vs)
     x, _ = random_starts(vs, n_random, seed=seed)
@@ -142,11 +141,10 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
     if not isinstance(params, HHParams) or params.variant != net.variant:
         raise ValueError(f"params must be HHParams of the network's variant {net.variant!r}")
     for k, v in (("n_random", n_random), ("seed", seed), ("n_outside", n_outside)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+        if not is_int(v) or v < 0:
             raise ValueError(f"{k} must be an integer >= 0, got {v!r}")
     for k, v in (("t_random", t_random), ("t_compare", t_compare)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                np.floating)) or not v > 0:
+        if not is_real(v) or not v > 0:
             raise ValueError(f"{k} must be a number > 0 (s), got {v!r}")
     grid = real_array(V_S_grid, "V_S_grid")
     if grid.ndim != 1 or grid.size < 1:
@@ -220,10 +218,9 @@ def outside_starts(V_S_pool, n: int, seed: int = 7, *, outer: tuple = OUTSIDE_BO
     gives other draws. By default: the widest training start box of the variants
     (:data:`OUTSIDE_BOX`, ``original-transient-wide``'s) minus the physical box the other
     transient recipes start their training data in (``PHYSICAL_START_BOX``)."""
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
-            or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     pool = real_array(V_S_pool, "V_S_pool")
     if pool.ndim != 1 or pool.size == 0 or not np.all(np.isfinite(pool)):

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .checks import number
+from .checks import is_int, number
 from .integrate import simulate, simulate_ensemble
 from .model import HHParams, check_params, jacobian, scalar_field
 from .plotting import plot_voltage
@@ -251,7 +251,7 @@ def cpu_best(fn: Callable[[], Any], repeats: int = 2, long: float = 1.0) -> tupl
     matters). CPU time (``time.process_time``) sums over the process's threads."""
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+    if not is_int(repeats) or repeats < 1:
         raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
     long = number(long, "long", low=0)
     best, out = np.inf, None
@@ -532,8 +532,7 @@ def ensemble_speedup(params: HHParams, V_S: Any, x0: Any, t_end: float, dt: floa
     params = _scalar_params(params)
     V_S = _array(V_S, "V_S", 1)
     x0 = _array(x0, "x0", 1, 3)
-    if isinstance(n_loop, bool) or not isinstance(n_loop, (int, np.integer)) or \
-            not 1 <= n_loop <= V_S.size:
+    if not is_int(n_loop) or not 1 <= n_loop <= V_S.size:
         raise ValueError(f"n_loop must be an integer in [1, {V_S.size}], got {n_loop!r}")
     t0 = time.perf_counter()
     simulate_ensemble(params.replace(V_S=V_S), np.tile(x0, (V_S.size, 1)), t_end, dt,

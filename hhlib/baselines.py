@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .ablation import evaluate_variant
-from .checks import real_array
+from .checks import is_int, is_real, real_array
 from .model import HHParams, check_params, rhs
 from .network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
                       load_state, normalisation, read_verified)
@@ -57,8 +57,7 @@ _VARS = ("V", "n", "S", "V_S")
 def _check_library(library: Any, degree: Any) -> tuple[str, int]:
     if library not in LIBRARIES:
         raise ValueError(f"library must be one of {LIBRARIES}, got {library!r}")
-    if isinstance(degree, (bool, np.bool_)) or not isinstance(degree, (int, np.integer)) \
-            or not 1 <= degree <= 5:
+    if not is_int(degree) or not 1 <= degree <= 5:
         raise ValueError(f"degree must be an integer from 1 to 5, got {degree!r}")
     return library, int(degree)
 
@@ -126,8 +125,7 @@ class SindyMap(DiscreteMap):
                  substeps: int = 1, coef=None):
         super().__init__(dt, V_S_range, x_mean, x_std, d_mean, d_std, variant)
         self.library, self.degree = _check_library(library, degree)
-        if isinstance(substeps, (bool, np.bool_)) or not isinstance(substeps, (int, np.integer)) \
-                or substeps < 1:
+        if not is_int(substeps) or substeps < 1:
             raise ValueError(f"substeps must be an integer >= 1, got {substeps!r}")
         self.substeps = int(substeps)
         self._index = _monomial_index(self.degree)
@@ -212,9 +210,7 @@ def fit_sindy(cuts, cut_V_S, dt: float, *, library: str = "polynomial", degree: 
         raise ValueError(f"cut_V_S must hold one finite V_S per cut (shape ({cuts.shape[0]},)), "
                          f"got {vs.shape}")
     for k, v in (("dt", dt), ("threshold", threshold), ("alpha", alpha)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                np.floating)) \
-                or not math.isfinite(v) or v < 0 or (k == "dt" and v == 0):
+        if not is_real(v) or not math.isfinite(v) or v < 0 or (k == "dt" and v == 0):
             raise ValueError(f"{k} must be a finite number {'> 0' if k == 'dt' else '>= 0'}, "
                              f"got {v!r}")
     if fd_order not in (2, 4) or isinstance(fd_order, bool):

@@ -23,6 +23,7 @@ import numpy as np
 
 from .attractors import (ContinuationStep, Runner, bursting_edge, continue_bursting,
                          end_labels, ode_runner, oscillating)
+from .checks import is_int
 from .data import Dataset
 from .integrate import simulate_ensemble
 from .model import (HHParams, check_params, fast_equilibria, first_lyapunov_coefficient,
@@ -432,7 +433,7 @@ def basin_slice(params: HHParams, rest_state, n: int, half_V: float = 5.0,
     S (n,) and the states (n * n, 3), S varying slowest."""
     check_params(params)
     rest = _state(rest_state, "rest_state")
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 2:
+    if not is_int(n) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     if not (half_V > 0 and half_S > 0):
         raise ValueError(f"half_V and half_S must be > 0, got {half_V}, {half_S}")

@@ -9,11 +9,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["is_torch", "real_array", "real_number", "number"]
+__all__ = ["is_torch", "is_int", "is_real", "real_array", "real_number", "number"]
 
 
 def is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch")
+
+
+def is_int(v: Any) -> bool:
+    """An integer, NumPy's included; a bool is not one (``True`` as a count is a mistake)."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def is_real(v: Any) -> bool:
+    """A real number as a Python or NumPy scalar (which may be infinite or NaN); not a bool."""
+    return (isinstance(v, (int, float, np.integer, np.floating))
+            and not isinstance(v, (bool, np.bool_)))
 
 
 def real_array(value: Any, name: str) -> np.ndarray:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .checks import real_array
+from .checks import is_int, is_real, real_array
 from .spikes import burst_statistics, spike_detection
 from .integrate import _check_ensemble_tolerances, simulate_ensemble
 from .model import HHParams, fixed_points
@@ -114,15 +114,13 @@ class DatasetConfig:
                   "n_transient", "n_noise"):
             v = getattr(self, k)
             low = 0 if k in ("seed", "max_restarts", "n_transient", "n_noise") else 1
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
-                    or v < low:
+            if not is_int(v) or v < low:
                 raise ValueError(f"{k} must be an integer >= {low}, got {v!r}")
             object.__setattr__(self, k, int(v))
         for k in ("dt", "t_transient", "t_keep", "rtol", "atol", "min_gap", "t_transient_run",
                   "noise_sigma"):
             v = getattr(self, k)
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                    np.floating)):
+            if not is_real(v):
                 raise TypeError(f"{k} must be a number, got {v!r}")
             if not (math.isfinite(v) and (v >= 0 if k == "min_gap" else v > 0)):
                 bound = ">= 0" if k == "min_gap" else "> 0"
@@ -147,9 +145,7 @@ class DatasetConfig:
             if abs(n - round(n)) > 1e-9 * max(1.0, n):
                 raise ValueError(f"{k} ({getattr(self, k)} s) must be a multiple of dt "
                                  f"({self.dt} s)")
-        if self.chunk_size is not None and (isinstance(self.chunk_size, (bool, np.bool_))
-                                            or not isinstance(self.chunk_size, (int, np.integer))
-                                            or self.chunk_size < 1):
+        if self.chunk_size is not None and (not is_int(self.chunk_size) or self.chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer or None, "
                              f"got {self.chunk_size!r}")
         if self.exclude_band is not None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import real_array
+from .checks import is_int, is_real, real_array
 from .data import PHYSICAL_START_BOX
 from .integrate import simulate_ensemble
 from .model import PHYSICAL_BOUNDS, HHParams, is_physical, physical_samples
@@ -58,8 +58,7 @@ def _check_runs(net: Any, V_S: Any, x0: Any, t_end: Any) -> tuple[np.ndarray, np
         raise ValueError(f"V_S must be a finite number or 1-D array (mV), got shape {V_S.shape}")
     if x0.shape != (V_S.size, 3):
         raise ValueError(f"x0 must have shape ({V_S.size}, 3), one state per V_S, got {x0.shape}")
-    if isinstance(t_end, (bool, np.bool_)) or not isinstance(t_end, (int, float, np.integer,
-                                                                    np.floating)):
+    if not is_real(t_end):
         raise TypeError(f"t_end must be a number (s), got {t_end!r}")
     if not (math.isfinite(t_end) and t_end >= 2 * net.dt):
         raise ValueError(f"t_end must be finite and >= 2 dt = {2 * net.dt} s, got {t_end!r}")
@@ -78,8 +77,7 @@ def compare_free_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float
     if not isinstance(targets, FreeRunTargets):
         raise TypeError(f"targets must be a FreeRunTargets, got {type(targets).__name__}")
     V_S, x0 = _check_runs(net, V_S, x0, t_end)
-    if isinstance(t_min, (bool, np.bool_)) or not isinstance(t_min, (int, float, np.integer,
-                                                                    np.floating)):
+    if not is_real(t_min):
         raise TypeError(f"t_min must be a number (s), got {t_min!r}")
     if not (math.isfinite(t_min) and 0 <= t_min < t_end):
         raise ValueError(f"t_min must lie in [0, t_end) s, got {t_min!r}")
@@ -193,8 +191,7 @@ def better_or_worse(score: float, other: float) -> str:
     """"better" when ``score`` (a dynamics score: lower is better) is <= ``other``, else
     "worse"."""
     for k, v in (("score", score), ("other", other)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                np.floating)):
+        if not is_real(v):
             raise TypeError(f"{k} must be a number, got {v!r}")
     return "better" if score <= other else "worse"
 
@@ -366,9 +363,9 @@ def random_starts(V_S_pool: np.ndarray, n: int, seed: int = 7,
     """``n`` initial states drawn uniformly in ``box`` ((V lo, hi) mV, (n lo, hi),
     (S lo, hi)) and a V_S (mV) for each drawn from ``V_S_pool``, with
     ``numpy.random.default_rng(seed)``: V, n and S columns first, then the V_S."""
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+    if not is_int(seed):
         raise TypeError(f"seed must be an integer, got {seed!r}")
     pool = real_array(V_S_pool, "V_S_pool")
     if pool.ndim != 1 or pool.size == 0 or not np.all(np.isfinite(pool)):
@@ -446,13 +443,10 @@ def long_runs(Y: np.ndarray, x0: np.ndarray, V_S: np.ndarray, n_attractor: int,
     if x0.shape != (Y.shape[0], 3) or V_S.shape != (Y.shape[0],):
         raise ValueError(f"x0 and V_S must have shapes ({Y.shape[0]}, 3) and ({Y.shape[0]},), "
                          f"got {x0.shape} and {V_S.shape}")
-    if isinstance(n_attractor, (bool, np.bool_)) \
-            or not isinstance(n_attractor, (int, np.integer)) \
-            or not 0 <= n_attractor <= Y.shape[0]:
+    if not is_int(n_attractor) or not 0 <= n_attractor <= Y.shape[0]:
         raise ValueError(f"n_attractor must be an integer in [0, {Y.shape[0]}], got "
                          f"{n_attractor!r}")
-    if isinstance(dt, (bool, np.bool_)) or not isinstance(dt, (int, float, np.integer,
-                                                              np.floating)) or not dt > 0:
+    if not is_real(dt) or not dt > 0:
         raise ValueError(f"dt must be a number > 0 (s), got {dt!r}")
     ok = is_physical(Y)
     finite = np.isfinite(Y).all(axis=(1, 2))

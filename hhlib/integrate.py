@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from .checks import real_number
+from .checks import is_int, real_number
 from .model import HHParams, _check_state, check_params, scalar_field
 
 __all__ = ["simulate", "simulate_ensemble", "time_grid"]
@@ -436,16 +436,14 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
             raise ValueError(f"x0[:, {i}] ({_VARIABLES[i]}) must lie in [{lo}, {hi}] "
                              "(the physical box of the integrator)")
     rtol, atol = _check_ensemble_tolerances(rtol, atol)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) \
-            or not 1 <= max_steps <= 2**62:
+    if not is_int(max_steps) or not 1 <= max_steps <= 2**62:
         # The compiled loop counts in int64: 2**63 would wrap to a negative count.
         raise ValueError(f"max_steps must be an integer in [1, 2**62], got {max_steps!r}")
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {progress!r}")
     var_idx = _check_variables(variables)
     dtype = _check_dtype(dtype)
-    if isinstance(sample_every, bool) or not isinstance(sample_every, (int, np.integer)) \
-            or sample_every < 1:
+    if not is_int(sample_every) or sample_every < 1:
         raise ValueError(f"sample_every must be a positive integer, got {sample_every!r}")
     n_grid = _grid_steps(t_end, dt)
     dt = float(dt)

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import optimize, special
 
-from .checks import is_torch, real_array
+from .checks import is_int, is_torch, real_array
 
 # torch is imported inside the functions that take tensors: at the top it would make
 # ``import hhlib``, which every chapter and most modules do, 0.9 s slower.
@@ -434,8 +434,7 @@ def fixed_points(params: HHParams, *, grid: int = 20001) -> list[FixedPoint]:
     coarser grid steps over pairs of zeros of f' and so over fixed points, silently.
     """
     _scalar_params(params)
-    if isinstance(grid, (bool, np.bool_)) or not isinstance(grid, (int, np.integer)) \
-            or grid < MIN_FIXED_POINT_GRID:
+    if not is_int(grid) or grid < MIN_FIXED_POINT_GRID:
         raise ValueError(f"grid must be an integer >= {MIN_FIXED_POINT_GRID} (points over "
                          f"[V_K, V_Ca]; coarser grids miss fixed points), got {grid!r}")
     lo, hi = float(min(params.V_K, params.V_Ca)), float(max(params.V_K, params.V_Ca))

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import real_array
+from .checks import is_int, real_array
 from .model import PHYSICAL_BOUNDS, physical_samples
 
 __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
@@ -42,15 +42,11 @@ __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretr
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
 def _check_hidden(hidden: Any) -> tuple[int, ...]:
     if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
         raise TypeError(f"hidden must be a sequence of layer widths, got {hidden!r}")
     hidden = tuple(hidden)
-    if not hidden or not all(_is_int(h) and h >= 1 for h in hidden):
+    if not hidden or not all(is_int(h) and h >= 1 for h in hidden):
         raise ValueError(f"hidden must be a non-empty sequence of integer widths >= 1, "
                          f"got {hidden!r}")
     return tuple(int(h) for h in hidden)
@@ -188,8 +184,7 @@ class DiscreteMap(nn.Module):
         (:data:`PHYSICAL_BOUNDS`) or become non-finite, naming how many and the first step.
         ``extrapolate=True`` says that V_S outside the trained range is meant (no warning).
         """
-        if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, (int, np.integer)) \
-                or n_steps < 0:
+        if not is_int(n_steps) or n_steps < 0:
             raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
         if grad is not None and not isinstance(grad, (bool, np.bool_)):
             raise TypeError(f"grad must be None, True or False, got {grad!r}")

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
-from .checks import number, real_array
+from .checks import is_int, number, real_array
 from .model import HHParams, check_params, fixed_points
 from .spikes import BurstStats, regime_transition, sweep_statistics
 from .targets import Target, verdict
@@ -167,8 +167,7 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     dedup = number(dedup, "dedup")
     if dedup < 0:
         raise ValueError(f"dedup must be >= 0, got {dedup!r}")
-    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
-            or max_iter < 1:
+    if not is_int(max_iter) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
     dom = real_array(domain, "domain")
     if dom.shape != (3, 2) or not np.all(dom[:, 0] < dom[:, 1]):
@@ -442,8 +441,7 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
     ``dt`` is the map's own and may be left out).
     """
     x0 = _check_x0(x0)
-    if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, (int, np.integer)) \
-            or n_steps < 1:
+    if not is_int(n_steps) or n_steps < 1:
         raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
     if isinstance(model, HHParams):
         if dt is None:
@@ -502,8 +500,7 @@ def locate_transition(run, V_S, regimes, n_fine: int, t_min: float) -> Transitio
     that bracket, run with ``run`` (from :func:`sweep_runner`), transient ``t_min`` s
     dropped. All NaN if either grid shows no such switch: a missing transition is a
     result to report, not an error."""
-    if isinstance(n_fine, (bool, np.bool_)) or not isinstance(n_fine, (int, np.integer)) \
-            or n_fine < 3:
+    if not is_int(n_fine) or n_fine < 3:
         raise ValueError(f"n_fine must be an integer >= 3, got {n_fine!r}")
     try:
         lo, hi = regime_transition(V_S, regimes)
@@ -622,7 +619,7 @@ def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int =
     if variant is not None and params.variant != variant:
         raise ValueError(f"params must be HHParams of the network's variant {variant!r}, got "
                          f"the {params.variant!r} model")
-    if isinstance(ode_index, (bool, np.bool_)) or not isinstance(ode_index, (int, np.integer)):
+    if not is_int(ode_index):
         raise TypeError(f"ode_index must be an integer, got {ode_index!r}")
     vs = _sweep_grid(V_S_grid)
     ode_all = [fixed_points(params.replace(V_S=float(v))) for v in vs]

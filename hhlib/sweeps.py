@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .checks import is_int
 from .spikes import BurstStats, sweep_statistics
 from .integrate import simulate_ensemble
 from .model import HHParams
@@ -36,8 +37,7 @@ def chunk_bounds(n: int, chunk_size: int | None) -> list[tuple[int, int]]:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if chunk_size is None:
         return [(0, int(n))]
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
-            or chunk_size < 1:
+    if not is_int(chunk_size) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
     return [(i, min(i + int(chunk_size), int(n))) for i in range(0, int(n), int(chunk_size))]
 

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import real_array
+from .checks import is_int, is_real, real_array
 from .data import PHYSICAL_START_BOX, Dataset
 # rollout_loss lives in evaluation, which reports it for trained networks; importable here too
 from .evaluation import check_references, dynamics_score, rollout_loss
 from .model import is_physical
-from .network import MapNet, _check_hidden, _check_range, _is_int, normalisation
+from .network import MapNet, _check_hidden, _check_range, normalisation
 
 __all__ = ["TrainConfig", "train", "train_on_dataset", "rollout_loss", "jacobian_penalty",
            "TrainingError"]
@@ -63,8 +63,8 @@ class TrainConfig:
         if isinstance(st, (str, bytes)) or not hasattr(st, "__iter__"):
             raise TypeError(f"stages must be a sequence of (K, epochs) pairs, got {st!r}")
         st = tuple(tuple(p) if isinstance(p, (tuple, list)) else p for p in st)
-        if not st or not all(isinstance(p, tuple) and len(p) == 2 and _is_int(p[0])
-                             and _is_int(p[1]) and p[0] >= 1 and p[1] >= 1 for p in st):
+        if not st or not all(isinstance(p, tuple) and len(p) == 2 and is_int(p[0])
+                             and is_int(p[1]) and p[0] >= 1 and p[1] >= 1 for p in st):
             raise ValueError(f"stages must be a non-empty sequence of (K >= 1, epochs >= 1) "
                              f"integer pairs, got {self.stages!r}")
         object.__setattr__(self, "stages", tuple((int(k), int(e)) for k, e in st))
@@ -72,17 +72,14 @@ class TrainConfig:
                   "random_runs", "jacobian_points"):
             v = getattr(self, k)
             low = 0 if k in ("seed", "random_runs") else 1
-            if not _is_int(v) or v < low:
+            if not is_int(v) or v < low:
                 raise ValueError(f"{k} must be an integer >= {low}, got {v!r}")
         w = self.jacobian_weight
-        if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, float, np.integer,
-                                                                np.floating)) \
-                or not (math.isfinite(w) and w >= 0):
+        if not is_real(w) or not (math.isfinite(w) and w >= 0):
             raise ValueError(f"jacobian_weight must be a finite number >= 0, got {w!r}")
         for k in ("lr", "lr_final", "max_minutes", "random_run_time"):
             v = getattr(self, k)
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                    np.floating)):
+            if not is_real(v):
                 raise TypeError(f"{k} must be a number, got {v!r}")
             if not (v > 0 and (math.isfinite(v) or k == "max_minutes")):
                 extra = "" if k == "max_minutes" else ", finite"
