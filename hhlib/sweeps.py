@@ -25,7 +25,7 @@ import numpy as np
 from .checks import is_int
 from .spikes import BurstStats, sweep_statistics
 from .integrate import simulate_ensemble
-from .model import HHParams
+from .model import HHParams, check_params
 
 __all__ = ["chunk_bounds", "run_ensemble", "isi_sweep", "map_chunks"]
 
@@ -85,8 +85,7 @@ def _slice_params(params: HHParams, B: int, lo: int, hi: int) -> HHParams:
 
 
 def _chunk_args(params: HHParams, x0, chunk_size: int | None) -> tuple[np.ndarray, list]:
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    check_params(params)
     x0 = np.asarray(x0, dtype=float)
     if x0.ndim != 2 or x0.shape[1] != 3:
         raise ValueError(f"x0 must have shape (B, 3) = (V, n, S) per trajectory, got {x0.shape}")
