@@ -54,6 +54,8 @@ def real_array(value: Any, name: str) -> np.ndarray:
 def real_number(value: Any, name: str) -> float:
     """``value`` as one float, which may be infinite or NaN (the caller bounds it in its own
     words); TypeError naming ``name`` for anything else."""
+    if value is None:       # real_array would make it NaN
+        raise TypeError(f"{name} must be a real number, got None")
     a = real_array(value, name)
     if a.ndim != 0:
         raise TypeError(f"{name} must be a single real number, got an array of shape {a.shape}")
