@@ -30,15 +30,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .cache import cache_key, cached_call
+from .checks import is_int, is_real, real_array
 from .data import PHYSICAL_START_BOX
 from .evaluation import compare_free_runs, dynamics_score, free_run_counts, random_starts
 from .spikes import burst_statistics, spike_detection
-from .model import HHParams, _real_array, is_physical
+from .model import HHParams, is_physical
 from .network import DiscreteMap, MapNet
 from .recovery import compare_fixed_points, fixed_point_checks
 from .sweeps import map_chunks
+from .targets import Target
 
 __all__ = ["ABLATION_HEADERS", "SELECTION_RULE", "OUTSIDE_BOX", "describe_recipe",
            "selection_criterion", "evaluate_variant", "evaluate_all", "random_start_runs",
@@ -100,13 +103,12 @@ def selection_criterion(net: MapNet, val_trajectories, val_V_S, *,
     ``t_random`` s from random states in the physical box (``seed``), at the validation
     values in turn, that leave the physical box. The same for every variant, whatever
     its training selected its epoch by; it never looks at the fixed point."""
-    X = _real_array(val_trajectories, "val_trajectories")
-    vs = _real_array(val_V_S, "val_V_S")
+    X = real_array(val_trajectories, "val_trajectories")
+    vs = real_array(val_V_S, "val_V_S")
     if X.ndim != 3 or X.shape[-1] != 3 or vs.shape != (X.shape[0],) or vs.size < 1:
         raise ValueError(f"val_trajectories (n, T, 3) and val_V_S (n,) must match, got "
                          f"{X.shape} and {vs.shape}")
-    if isinstance(n_random, (bool, np.bool_)) or not isinstance(n_random, (int, np.integer)) \
-            or n_random < 1:
+    if not is_int(n_random) or n_random < 1:
         raise ValueError(f"n_random must be an integer >= 1, got {n_random!r}")
     score = dynamics_score(net, X, vs)
     x, _ = random_starts(vs, n_random, seed=seed)
@@ -139,13 +141,12 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
     if not isinstance(params, HHParams) or params.variant != net.variant:
         raise ValueError(f"params must be HHParams of the network's variant {net.variant!r}")
     for k, v in (("n_random", n_random), ("seed", seed), ("n_outside", n_outside)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+        if not is_int(v) or v < 0:
             raise ValueError(f"{k} must be an integer >= 0, got {v!r}")
     for k, v in (("t_random", t_random), ("t_compare", t_compare)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                np.floating)) or not v > 0:
+        if not is_real(v) or not v > 0:
             raise ValueError(f"{k} must be a number > 0 (s), got {v!r}")
-    grid = _real_array(V_S_grid, "V_S_grid")
+    grid = real_array(V_S_grid, "V_S_grid")
     if grid.ndim != 1 or grid.size < 1:
         raise ValueError(f"V_S_grid must be a non-empty 1-D array (mV), got {grid.shape}")
     rows = compare_free_runs(net, test_V_S, test_x0, t_compare, t_min)
@@ -217,16 +218,15 @@ def outside_starts(V_S_pool, n: int, seed: int = 7, *, outer: tuple = OUTSIDE_BO
     gives other draws. By default: the widest training start box of the variants
     (:data:`OUTSIDE_BOX`, ``original-transient-wide``'s) minus the physical box the other
     transient recipes start their training data in (``PHYSICAL_START_BOX``)."""
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
-            or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    pool = _real_array(V_S_pool, "V_S_pool")
+    pool = real_array(V_S_pool, "V_S_pool")
     if pool.ndim != 1 or pool.size == 0 or not np.all(np.isfinite(pool)):
         raise ValueError(f"V_S_pool must be a non-empty finite 1-D array (mV), got shape "
                          f"{pool.shape}")
-    o, i = _real_array(outer, "outer"), _real_array(inner, "inner")
+    o, i = real_array(outer, "outer"), real_array(inner, "inner")
     for name, b in (("outer", o), ("inner", i)):
         if b.shape != (3, 2) or not np.all(np.isfinite(b)) or not np.all(b[:, 0] < b[:, 1]):
             raise ValueError(f"{name} must be ((lo, hi),) * 3 for V (mV), n, S with lo < hi, "
@@ -255,7 +255,6 @@ def _with_random_runs(out: dict[str, Any], runs: dict[str, Any]) -> dict[str, An
 
 
 def _evaluate_part(fn, args: tuple, kwargs: dict, cache=None, key=None) -> dict[str, Any]:
-    import torch
     torch.set_num_threads(1)       # one core per task, as in the chapters
     if cache is None:
         return fn(*args, **kwargs)
@@ -342,8 +341,6 @@ def robust_targets(r: dict[str, Any], hopf_error: float | None = None) -> list:
     held-out regime and statistic target met; with ``hopf_error`` (mV: the map's
     Neimark-Sacker point minus the ODE's Hopf point, NaN if the map has none), that it is
     within 0.15 mV."""
-    from .targets import Target
-
     need = {"random_ok", "random_runs", "non_finite", "random_attractor", "exactly_one",
             "fp_ok", "eig_ok", "n_grid", "checks_ok", "checks", "regime_ok", "n_test"}
     if not isinstance(r, dict) or need - set(r):

@@ -19,8 +19,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from .checks import is_int, number
 from .integrate import simulate, simulate_ensemble
-from .model import HHParams, jacobian, scalar_field
+from .model import HHParams, check_params, jacobian, scalar_field
 from .plotting import plot_voltage
 from .spikes import spike_times
 
@@ -45,25 +46,11 @@ def _median(a: np.ndarray) -> float:
     return float(np.median(a)) if a.size else float("nan")
 
 
-def _params(params: Any, *, scalar: bool = True) -> HHParams:
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
-    if scalar and not params.is_scalar():
+def _scalar_params(params: Any) -> HHParams:
+    check_params(params)
+    if not params.is_scalar():
         raise ValueError("params must hold one parameter set (scalar fields)")
     return params
-
-
-def _number(value: Any, name: str, *, positive: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_, str, bytes)) or np.ndim(value) != 0:
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not np.isfinite(out) or (positive and out <= 0):
-        raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, "
-                         f"got {value!r}")
-    return out
 
 
 def _array(value: Any, name: str, ndim: int, cols: int | None = None) -> np.ndarray:
@@ -94,7 +81,7 @@ def silent_phase(times: Any, spikes: Any, gap: float = 0.5) -> np.ndarray:
     silent phase between bursts, where the fast variables sit on the slow manifold."""
     times = _array(times, "times", 1)
     spikes = _array(spikes, "spikes", 1)
-    gap = _number(gap, "gap", positive=True)
+    gap = number(gap, "gap", low=0)
     if np.any(np.diff(spikes) < 0):
         raise ValueError("spikes must be sorted")
     if spikes.size == 0:
@@ -158,8 +145,8 @@ def orbit_stiffness(t: Any, X: Any, params: HHParams, *, t_skip: float = 0.0,
     with ``t >= t_skip`` (s; the transient before it is dropped), the stiffness ratio, the
     spikes and the silent phase (no spike within ``gap`` s)."""
     t, X = _time_series(t, X)
-    params = _params(params)
-    t_skip = _number(t_skip, "t_skip")
+    params = _scalar_params(params)
+    t_skip = number(t_skip, "t_skip")
     sel = t >= t_skip
     if sel.sum() < 2:
         raise ValueError(f"t_skip ({t_skip} s) leaves fewer than 2 samples of the trajectory")
@@ -218,9 +205,9 @@ def explicit_steps(params: HHParams, x0: Any, t_end: float, spikes: Any, *,
     the stability bound ``DOPRI5_STABILITY / |lambda|`` of the damped, real-dominated
     eigenvalues (Re lambda < 0, |Im lambda| < |Re lambda|) at its start. ``spikes`` (s, on
     the same clock) define the silent phase."""
-    params = _params(params)
+    params = _scalar_params(params)
     x0 = _array(x0, "x0", 1, 3)
-    t_end = _number(t_end, "t_end", positive=True)
+    t_end = number(t_end, "t_end", low=0)
     spikes = _array(spikes, "spikes", 1)
     f, _ = scalar_field(params)
     # The eigenvalues of a spike (a complex pair) describe the solution's own oscillation,
@@ -264,9 +251,9 @@ def cpu_best(fn: Callable[[], Any], repeats: int = 2, long: float = 1.0) -> tupl
     matters). CPU time (``time.process_time``) sums over the process's threads."""
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+    if not is_int(repeats) or repeats < 1:
         raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
-    long = _number(long, "long", positive=True)
+    long = number(long, "long", low=0)
     best, out = np.inf, None
     for _ in range(int(repeats)):
         c0 = time.process_time()
@@ -355,7 +342,7 @@ class WorkPrecision:
 
     def cheapest(self, target: float = 1e-2) -> dict[str, tuple[float, float]]:
         """Per method, (CPU s, rtol) of its cheapest run with max |dV| <= ``target`` mV."""
-        target = _number(target, "target", positive=True)
+        target = number(target, "target", low=0)
         out = {}
         for m in self.labels:
             ok = [(self.runs[m, r][0], r) for r in self.rtols if self.runs[m, r][1] <= target]
@@ -463,7 +450,7 @@ class WorkPrecision:
         """These runs plus ``simulate_ensemble`` on a batch: ``params`` with one V_S per
         trajectory, the first being the reference's; CPU time divided by the batch size,
         error that of the first member."""
-        params = _params(params, scalar=False)
+        params = check_params(params)
         vs = np.atleast_1d(params.V_S)
         B = vs.size
         x0 = _array(x0, "x0", 1, 3)
@@ -486,7 +473,7 @@ def work_precision(params: HHParams, x0: Any, methods: Sequence[str],
     """Run each of ``methods`` at each of ``rtols`` (``atol = rtol / 100``) over the
     reference's time span, timing the best of two runs (:func:`cpu_best`), and measure
     max |V - V_ref| (mV) over the whole run and over its first ``window`` s."""
-    params = _params(params)
+    params = _scalar_params(params)
     if not isinstance(reference, Reference):
         raise TypeError(f"reference must be a Reference, got {type(reference).__name__}")
     methods, rtols = tuple(methods), tuple(float(r) for r in rtols)
@@ -495,7 +482,7 @@ def work_precision(params: HHParams, x0: Any, methods: Sequence[str],
         raise ValueError(f"methods must be a non-empty selection of {SOLVERS}, got {methods}")
     if not rtols or not all(0 < r < 1 for r in rtols):
         raise ValueError(f"rtols must be a non-empty list of numbers in (0, 1), got {rtols}")
-    window = _number(window, "window", positive=True)
+    window = number(window, "window", low=0)
     t_end, dt = reference.t_end, reference.dt
     w = reference.t <= window + 1e-9
     runs = {}
@@ -542,11 +529,10 @@ def ensemble_speedup(params: HHParams, V_S: Any, x0: Any, t_end: float, dt: floa
     """Time ``simulate_ensemble`` (its defaults ``rtol``/``atol``) on one trajectory per
     value of ``V_S`` (mV) from ``x0``, then LSODA (``simulate``) at the same tolerances on
     the first ``n_loop`` of them, one by one."""
-    params = _params(params)
+    params = _scalar_params(params)
     V_S = _array(V_S, "V_S", 1)
     x0 = _array(x0, "x0", 1, 3)
-    if isinstance(n_loop, bool) or not isinstance(n_loop, (int, np.integer)) or \
-            not 1 <= n_loop <= V_S.size:
+    if not is_int(n_loop) or not 1 <= n_loop <= V_S.size:
         raise ValueError(f"n_loop must be an integer in [1, {V_S.size}], got {n_loop!r}")
     t0 = time.perf_counter()
     simulate_ensemble(params.replace(V_S=V_S), np.tile(x0, (V_S.size, 1)), t_end, dt,

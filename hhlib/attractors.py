@@ -18,7 +18,7 @@ import numpy as np
 
 from .spikes import spike_detection, spike_times
 from .integrate import simulate, simulate_ensemble
-from .model import HHParams
+from .model import HHParams, check_params
 
 __all__ = ["Runner", "ode_runner", "map_runner", "oscillating", "ContinuationStep",
            "continue_bursting", "bursting_edge", "basins", "end_labels"]
@@ -31,8 +31,7 @@ def ode_runner(params: HHParams, dt: float, *, rtol: float = 1e-8, atol: float =
     """Runner for the ODE sampled every ``dt`` s: one state with LSODA (``simulate``), a batch
     with ``simulate_ensemble``, both at ``rtol``/``atol`` (a sequential continuation runs
     one state at a time, where the batched solver's per-step overhead would dominate)."""
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    check_params(params)
 
     def run(V_S, x0, t_end):
         V_S = np.atleast_1d(np.asarray(V_S, dtype=float))

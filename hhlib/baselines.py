@@ -27,6 +27,7 @@ Candidate libraries (in the normalised state z = (x - mean)/spread and normalise
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from typing import Any
@@ -35,11 +36,12 @@ import numpy as np
 import torch
 
 from .ablation import evaluate_variant
-from .model import HHParams, _real_array
+from .checks import is_int, is_real, real_array
+from .model import HHParams, check_params, rhs
 from .network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
                       load_state, normalisation, read_verified)
-from .recovery import (_state_scale, continue_both_ways, map_fixed_points, map_jacobian,
-                       neimark_sacker_points)
+from .recovery import (_state_scale, continue_both_ways, error_in_tolerances, map_fixed_points,
+                       map_jacobian, neimark_sacker_points)
 
 __all__ = ["LIBRARIES", "SIGMOID_CENTRES", "SIGMOID_WIDTH", "library_names", "SindyMap",
            "fit_sindy", "load_sindy", "load_model", "field_eigenvalues", "evaluate_model",
@@ -55,8 +57,7 @@ _VARS = ("V", "n", "S", "V_S")
 def _check_library(library: Any, degree: Any) -> tuple[str, int]:
     if library not in LIBRARIES:
         raise ValueError(f"library must be one of {LIBRARIES}, got {library!r}")
-    if isinstance(degree, (bool, np.bool_)) or not isinstance(degree, (int, np.integer)) \
-            or not 1 <= degree <= 5:
+    if not is_int(degree) or not 1 <= degree <= 5:
         raise ValueError(f"degree must be an integer from 1 to 5, got {degree!r}")
     return library, int(degree)
 
@@ -124,13 +125,12 @@ class SindyMap(DiscreteMap):
                  substeps: int = 1, coef=None):
         super().__init__(dt, V_S_range, x_mean, x_std, d_mean, d_std, variant)
         self.library, self.degree = _check_library(library, degree)
-        if isinstance(substeps, (bool, np.bool_)) or not isinstance(substeps, (int, np.integer)) \
-                or substeps < 1:
+        if not is_int(substeps) or substeps < 1:
             raise ValueError(f"substeps must be an integer >= 1, got {substeps!r}")
         self.substeps = int(substeps)
         self._index = _monomial_index(self.degree)
         p = len(library_names(self.library, self.degree))
-        c = np.zeros((3, p)) if coef is None else _real_array(coef, "coef")
+        c = np.zeros((3, p)) if coef is None else real_array(coef, "coef")
         if c.shape != (3, p) or not np.all(np.isfinite(c)):
             raise ValueError(f"coef must be finite, of shape (3, {p}) for the {library!r} "
                              f"library of degree {degree}, got shape {c.shape}")
@@ -199,20 +199,18 @@ def fit_sindy(cuts, cut_V_S, dt: float, *, library: str = "polynomial", degree: 
     terms of ``library`` (``degree``), and ``pysindy.STLSQ`` (``threshold`` on the
     coefficients, ridge ``alpha``). The normalisation is that of the
     cuts (:func:`hhlib.network.normalisation`), as for the networks."""
-    import pysindy as ps
+    import pysindy as ps   # only the SINDy functions need it; importing it takes 0.45 s
 
     library, degree = _check_library(library, degree)
-    cuts = _real_array(cuts, "cuts")
-    vs = _real_array(cut_V_S, "cut_V_S")
+    cuts = real_array(cuts, "cuts")
+    vs = real_array(cut_V_S, "cut_V_S")
     if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 3 or not np.all(np.isfinite(cuts)):
         raise ValueError(f"cuts must be finite, of shape (N, L + 1 >= 3, 3), got {cuts.shape}")
     if vs.shape != (cuts.shape[0],) or not np.all(np.isfinite(vs)):
         raise ValueError(f"cut_V_S must hold one finite V_S per cut (shape ({cuts.shape[0]},)), "
                          f"got {vs.shape}")
     for k, v in (("dt", dt), ("threshold", threshold), ("alpha", alpha)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                np.floating)) \
-                or not math.isfinite(v) or v < 0 or (k == "dt" and v == 0):
+        if not is_real(v) or not math.isfinite(v) or v < 0 or (k == "dt" and v == 0):
             raise ValueError(f"{k} must be a finite number {'> 0' if k == 'dt' else '>= 0'}, "
                              f"got {v!r}")
     if fd_order not in (2, 4) or isinstance(fd_order, bool):
@@ -288,10 +286,9 @@ def field_eigenvalues(model: DiscreteMap, x, V_S: float) -> np.ndarray:
     if not hasattr(model, "field"):
         raise TypeError(f"model must have a vector field (a VectorFieldNet or SindyMap), got "
                         f"{type(model).__name__}")
-    x = _real_array(x, "x")
+    x = real_array(x, "x")
     if x.shape != (3,) or not np.all(np.isfinite(x)):
         raise ValueError(f"x must be 3 finite numbers (V mV, n, S), got shape {x.shape}")
-    import copy
     m = copy.deepcopy(model).double().eval()
     vs = torch.tensor([float(V_S)], dtype=torch.float64)
     J = torch.autograd.functional.jacobian(lambda y: m.field(y[None], vs)[0],
@@ -403,7 +400,7 @@ def map_eigenvalue_check(model: DiscreteMap, V_S: float, near=None) -> float:
     when Newton finds none."""
     fps = map_fixed_points(model, V_S, extrapolate=True)
     if near is not None and fps:
-        x = _real_array(near, "near").reshape(3)
+        x = real_array(near, "near").reshape(3)
         scale = _state_scale(model)
         fps = [min(fps, key=lambda p: float(np.linalg.norm((p.state - x) / scale)))]
     gaps = []
@@ -420,7 +417,6 @@ def grid_errors(results: dict[str, tuple[dict, dict]]) -> dict[str, dict[str, np
     """Per method, along the fixed-point grid: ``V_S`` (mV), ``position`` (worst coordinate
     error in units of its tolerance, inf without a fixed point) and ``eigenvalue`` (worst
     eigenvalue error in units of its tolerance), from ``evaluate_model``'s details."""
-    from .recovery import error_in_tolerances
     out = {}
     for name, (_, r) in results.items():
         if "fixed_points" not in r:
@@ -463,8 +459,8 @@ def plot_bifurcation_panels(axes, V_S, sweeps: dict, V_S_range, reference: str =
     result, ``reference`` excluded): its inter-spike intervals (s) against V_S (mV) over
     the ODE's in grey, the trained range unshaded. A method whose runs become non-finite
     has no spikes there: the panel says how many values of V_S are affected."""
-    from .plotting import plot_isi_diagram, shade_outside
-    vs = _real_array(V_S, "V_S")
+    from .plotting import plot_isi_diagram, shade_outside   # matplotlib.pyplot: 0.25 s
+    vs = real_array(V_S, "V_S")
     names = [n for n in sweeps if n != reference]
     axs = list(np.ravel(np.asarray(axes, dtype=object)))
     if len(axs) != len(names):
@@ -491,16 +487,14 @@ def derivative_error(cuts, cut_V_S, dt: float, params: HHParams, fd_order: int =
     along cuts (N, L + 1, 3) sampled every ``dt`` s), relative to the RMS of the model's
     exact vector field at the same states, per variable (V, n, S). A diagnostic of the
     data for the reader: nothing is fitted or selected with it."""
-    import pysindy as ps
-    from .model import rhs
+    import pysindy as ps   # only the SINDy functions need it; importing it takes 0.45 s
 
-    cuts = _real_array(cuts, "cuts")
-    vs = _real_array(cut_V_S, "cut_V_S")
+    cuts = real_array(cuts, "cuts")
+    vs = real_array(cut_V_S, "cut_V_S")
     if cuts.ndim != 3 or cuts.shape[-1] != 3 or vs.shape != (cuts.shape[0],):
         raise ValueError(f"cuts (N, L + 1, 3) and cut_V_S (N,) must match, got {cuts.shape} "
                          f"and {vs.shape}")
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    check_params(params)
     if fd_order not in (2, 4) or isinstance(fd_order, bool):
         raise ValueError(f"fd_order must be 2 or 4, got {fd_order!r}")
     d = ps.FiniteDifference(order=fd_order, axis=1)(cuts, t=float(dt)).reshape(-1, 3)

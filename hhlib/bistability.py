@@ -23,9 +23,12 @@ import numpy as np
 
 from .attractors import (ContinuationStep, Runner, bursting_edge, continue_bursting,
                          end_labels, ode_runner, oscillating)
+from .checks import is_int
+from .data import Dataset
 from .integrate import simulate_ensemble
-from .model import (HHParams, fast_equilibria, first_lyapunov_coefficient, fixed_points, gates,
-                    hopf_point, slow_time_constant)
+from .model import (HHParams, check_params, fast_equilibria, first_lyapunov_coefficient,
+                    fixed_points, gates, hopf_point, slow_time_constant)
+from .recovery import _state_scale, map_fixed_points, match_eigenvalues
 from .spikes import spike_detection, spike_times
 from .targets import Target, worst
 
@@ -36,12 +39,6 @@ __all__ = ["bistable_region", "FixedPointBranch", "fixed_point_branch", "HopfPoi
            "coexistence", "basin_slice", "bistability_targets", "plot_fast_slow_planes",
            "plot_slow_eigenvalues", "plot_rest_and_burst", "plot_area",
            "plot_network_fixed_points", "plot_basins"]
-
-def _params(params) -> HHParams:
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
-    return params
-
 
 def _V_S_values(V_S, name: str = "V_S") -> np.ndarray:
     v = np.asarray(V_S, dtype=float)
@@ -110,7 +107,7 @@ class FixedPointBranch:
 
 def fixed_point_branch(params: HHParams, V_S) -> FixedPointBranch:
     """The ODE's (first) fixed point and its eigenvalues at every value of ``V_S`` (mV)."""
-    _params(params)
+    check_params(params)
     v = _V_S_values(V_S)
     fps = [fixed_points(params.replace(V_S=x)) for x in v]
     empty = [x for x, f in zip(v, fps) if not f]
@@ -152,7 +149,7 @@ class HopfPoint:
 def locate_hopf(params: HHParams, bracket) -> HopfPoint:
     """The Hopf point in ``bracket`` (mV, :func:`hhlib.model.hopf_point`) with ``l1`` and
     ``omega`` there (:func:`hhlib.model.first_lyapunov_coefficient`)."""
-    _params(params)
+    check_params(params)
     b = np.asarray(bracket, dtype=float)
     if b.shape != (2,) or not np.all(np.isfinite(b)) or not b[0] < b[1]:
         raise ValueError(f"bracket must be (low, high) in mV with low < high, got {bracket!r}")
@@ -233,11 +230,9 @@ def rest_free_check(ds, params: HHParams) -> tuple[int, float]:
     possible): how many kept trajectories there are, and the fewest spikes any of them has
     in a third of its kept window (inf if there are none). A positive minimum means none
     stops spiking (the silent phases there are shorter than a third)."""
-    from .data import Dataset
-
     if not isinstance(ds, Dataset):
         raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
-    _params(params)
+    check_params(params)
     kw = spike_detection(params.variant)
     n, fewest = 0, np.inf
     for split in ds.trajectories:
@@ -262,8 +257,6 @@ def map_fixed_point_near(net, V_S: float, state, *, extrapolate: bool = False):
     :class:`hhlib.recovery.MapFixedPoint`. ``state`` only matches, after the search; it
     never starts Newton. ``extrapolate``: V_S outside the map's trained range is meant (no
     warning). Raises ``ValueError`` if Newton finds none."""
-    from .recovery import _state_scale, map_fixed_points
-
     x = _state(state, "state")
     fps = map_fixed_points(net, V_S, extrapolate=extrapolate)
     if not fps:
@@ -350,8 +343,6 @@ def compare_map_branch(ode: FixedPointBranch, states, multipliers, dt: float,
     (:func:`hhlib.recovery.match_eigenvalues`); ``near_max`` (mV) bounds the region near the
     window, ``hopf_margin`` (mV) the neighbourhood of ``V_S_hopf`` where stability flips and
     is not compared."""
-    from .recovery import match_eigenvalues
-
     if not isinstance(ode, FixedPointBranch):
         raise TypeError(f"ode must be a FixedPointBranch, got {type(ode).__name__}")
     st = np.asarray(states, dtype=float)
@@ -389,9 +380,7 @@ def eigenvalue_rows(net, params: HHParams, V_S_values) -> list[tuple]:
     matched map eigenvalue, stable ODE, stable map) at each V_S (mV), the map's fixed point
     being the one nearest the ODE's of those Newton finds from the default starts
     (:func:`map_fixed_point_near`; outside the trained range on purpose)."""
-    from .recovery import match_eigenvalues
-
-    _params(params)
+    check_params(params)
     rows = []
     for v in _V_S_values(V_S_values, "V_S_values"):
         o = fixed_points(params.replace(V_S=float(v)))[0]
@@ -442,9 +431,9 @@ def basin_slice(params: HHParams, rest_state, n: int, half_V: float = 5.0,
     """An n x n grid of initial states on the slice n = n_inf(V) through ``rest_state``:
     V within ``half_V`` mV and S within ``half_S`` of it. Returns the axes V (n,) mV and
     S (n,) and the states (n * n, 3), S varying slowest."""
-    _params(params)
+    check_params(params)
     rest = _state(rest_state, "rest_state")
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 2:
+    if not is_int(n) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     if not (half_V > 0 and half_S > 0):
         raise ValueError(f"half_V and half_S must be > 0, got {half_V}, {half_S}")
@@ -494,7 +483,7 @@ def bistability_targets(cmp: MapBranchComparison, hopf_error: float,
 
 # ---------------------------------------------------------------------------- figures
 def _plt():
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt   # only to draw; importing it takes 0.25 s
     return plt
 
 
@@ -565,7 +554,7 @@ def plot_slow_eigenvalues(branch: FixedPointBranch, V_S_hopf: float):
 
 def plot_rest_and_burst(ax, t, X_rest, X_burst, labels=(None, None), title=None):
     """Voltage of a run that rests (grey, thick) over one that bursts (black) on ``ax``."""
-    from .plotting import plot_voltage
+    from .plotting import plot_voltage   # matplotlib.pyplot: 0.25 s, only to draw
 
     plot_voltage(ax, t, np.asarray(X_burst)[:, 0], color="k", label=labels[1])
     plot_voltage(ax, t, np.asarray(X_rest)[:, 0], color="0.6", lw=2, label=labels[0])

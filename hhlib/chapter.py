@@ -17,6 +17,10 @@ import ast
 import dataclasses
 from typing import Any, Mapping
 
+import numpy as np
+
+from .checks import is_real
+
 __all__ = ["check_parameters", "injected_names", "model_fields", "ParameterError",
            "PARAMETERS"]
 
@@ -75,8 +79,6 @@ def check_parameters(namespace: Mapping[str, Any] | None = None, /, *, model: ty
     Pass ``True``/``False`` from the command line as ``papermill -p fast True`` (papermill
     turns ``True`` into a bool; ``-p fast false`` gives the string ``'false'``), or in
     Python as ``parameters={"fast": True}``; a model parameter as ``-p g_K 9.0``."""
-    import numpy as np
-
     for name, value in values.items():
         if name not in PARAMETERS:
             raise ParameterError(f"unknown chapter parameter {name!r}; known: "
@@ -98,8 +100,7 @@ def check_parameters(namespace: Mapping[str, Any] | None = None, /, *, model: ty
                              f"{', '.join(values)}{also}; the chapter stopped before any work")
     changed = {n: namespace[n] for n in injected if n in fields}
     for name, value in changed.items():
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float,
-                                                                        np.integer, np.floating)):
+        if not is_real(value):
             raise ParameterError(f"model parameter {name} must be a number, got {value!r} "
                                  f"({type(value).__name__}); with papermill pass -p {name} 9.0")
     if not changed:

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .checks import is_int, is_real, real_array
 from .spikes import burst_statistics, spike_detection
-from .integrate import simulate_ensemble
-from .model import HHParams, _real_array, fixed_points
+from .integrate import _check_ensemble_tolerances, simulate_ensemble
+from .model import HHParams, fixed_points
 from .sweeps import run_ensemble
 
 __all__ = ["DatasetConfig", "Dataset", "make_dataset", "load_or_make_dataset", "draw_V_S",
@@ -103,7 +104,7 @@ class DatasetConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.variant, str) or self.variant not in ("original", "bistable"):
             raise ValueError(f"variant must be 'original' or 'bistable', got {self.variant!r}")
-        r = _real_array(self.V_S_range, "V_S_range")
+        r = real_array(self.V_S_range, "V_S_range")
         if r.shape != (2,) or not (np.all(np.isfinite(r)) and r[0] < r[1]):
             raise ValueError(f"V_S_range must be (low, high) in mV, finite, with low < high, "
                              f"got {self.V_S_range!r}")
@@ -113,24 +114,21 @@ class DatasetConfig:
                   "n_transient", "n_noise"):
             v = getattr(self, k)
             low = 0 if k in ("seed", "max_restarts", "n_transient", "n_noise") else 1
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
-                    or v < low:
+            if not is_int(v) or v < low:
                 raise ValueError(f"{k} must be an integer >= {low}, got {v!r}")
             object.__setattr__(self, k, int(v))
         for k in ("dt", "t_transient", "t_keep", "rtol", "atol", "min_gap", "t_transient_run",
                   "noise_sigma"):
             v = getattr(self, k)
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                    np.floating)):
+            if not is_real(v):
                 raise TypeError(f"{k} must be a number, got {v!r}")
             if not (math.isfinite(v) and (v >= 0 if k == "min_gap" else v > 0)):
                 bound = ">= 0" if k == "min_gap" else "> 0"
                 raise ValueError(f"{k} must be a finite number {bound}, got {v!r}")
             object.__setattr__(self, k, float(v))
         # The integrator's bounds, checked here so that a bad value fails before the build.
-        from .integrate import _check_ensemble_tolerances
         _check_ensemble_tolerances(self.rtol, self.atol)
-        box = _real_array(self.transient_box, "transient_box")
+        box = real_array(self.transient_box, "transient_box")
         if box.shape != (3, 2) or not (np.all(np.isfinite(box)) and np.all(box[:, 0] < box[:, 1])
                                        and np.all(box[1:] >= 0) and np.all(box[1:] <= 1)):
             raise ValueError(f"transient_box must be ((V_lo, V_hi), (n_lo, n_hi), (S_lo, S_hi)) "
@@ -147,14 +145,12 @@ class DatasetConfig:
             if abs(n - round(n)) > 1e-9 * max(1.0, n):
                 raise ValueError(f"{k} ({getattr(self, k)} s) must be a multiple of dt "
                                  f"({self.dt} s)")
-        if self.chunk_size is not None and (isinstance(self.chunk_size, (bool, np.bool_))
-                                            or not isinstance(self.chunk_size, (int, np.integer))
-                                            or self.chunk_size < 1):
+        if self.chunk_size is not None and (not is_int(self.chunk_size) or self.chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer or None, "
                              f"got {self.chunk_size!r}")
         if self.exclude_band is not None:
             try:
-                band = _real_array(self.exclude_band, "exclude_band")
+                band = real_array(self.exclude_band, "exclude_band")
             except (TypeError, ValueError):
                 band = np.full(0, np.nan)
             if band.shape != (2,) or not (np.all(np.isfinite(band)) and band[0] < band[1]
@@ -289,7 +285,7 @@ def distance_to_training(config: DatasetConfig, values=None) -> np.ndarray:
     """Distance (mV) from each of ``values`` (default: the config's test grid) to the
     nearest training V_S of the config (:func:`draw_V_S`: no integration)."""
     split = draw_V_S(config)
-    v = split["test"] if values is None else np.atleast_1d(_real_array(values, "values"))
+    v = split["test"] if values is None else np.atleast_1d(real_array(values, "values"))
     if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
         raise ValueError(f"values must be a non-empty 1-D array of finite V_S (mV), got {values!r}")
     return np.min(np.abs(v[:, None] - split["train"][None]), axis=1)
@@ -491,8 +487,8 @@ def distance_to_fixed_point(states: np.ndarray, V_S: np.ndarray, variant: str = 
                             ) -> np.ndarray:
     """Distance of each state (..., 3) from the ODE fixed point at its V_S, in units of the
     per-variable spread of ``states`` (so V, n and S count alike)."""
-    states = _real_array(states, "states")
-    V_S = _real_array(V_S, "V_S")
+    states = real_array(states, "states")
+    V_S = real_array(V_S, "V_S")
     if states.ndim < 1 or states.shape[-1] != 3:
         raise ValueError(f"states must have shape (..., 3) = (V, n, S), got {states.shape}")
     if V_S.shape != states.shape[:V_S.ndim] or not np.all(np.isfinite(V_S)):

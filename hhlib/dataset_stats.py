@@ -10,8 +10,9 @@ from typing import Sequence
 
 import numpy as np
 
+from .checks import real_array
 from .data import Dataset
-from .model import HHParams, _real_array, fixed_points
+from .model import HHParams, check_params, fixed_points
 from .spikes import REGIMES, burst_statistics
 
 __all__ = ["SPLITS", "spike_width", "slow_fast_eigenvalues", "sampling_step_rows",
@@ -29,7 +30,7 @@ def _check_dataset(ds) -> None:
 
 
 def _trace(t, X) -> tuple[np.ndarray, np.ndarray]:
-    t, X = _real_array(t, "t"), _real_array(X, "X")
+    t, X = real_array(t, "t"), real_array(X, "X")
     if t.ndim != 1 or X.shape != (t.size, 3) or t.size < 2 or not np.all(np.diff(t) > 0):
         raise ValueError(f"t must be increasing times (s) and X of shape (len(t), 3), got "
                          f"{t.shape} and {X.shape}")
@@ -40,7 +41,7 @@ def spike_width(t, V, *, threshold: float = -35.0, t_min: float = 0.0) -> float:
     """Median time (s) that V (mV) spends above ``threshold`` per spike, over
     ``t >= t_min``; only complete excursions (an upward and the next downward crossing,
     located at the samples after the crossings) count."""
-    t, V = _real_array(t, "t"), _real_array(V, "V")
+    t, V = real_array(t, "t"), real_array(V, "V")
     if t.ndim != 1 or V.shape != t.shape:
         raise ValueError(f"t and V must be 1-D of equal length, got {t.shape} and {V.shape}")
     sel = t >= t_min
@@ -103,7 +104,7 @@ def smallest_gaps(ds: Dataset) -> dict[str, float]:
 
 def samples_and_increments(cuts) -> tuple[np.ndarray, np.ndarray]:
     """The states each cut (N, L + 1, 3) maps to, (N L, 3), and the one-step increments."""
-    cuts = _real_array(cuts, "cuts")
+    cuts = real_array(cuts, "cuts")
     if cuts.ndim != 3 or cuts.shape[2] != 3 or cuts.shape[1] < 2:
         raise ValueError(f"cuts must have shape (N, L + 1, 3) with L >= 1, got {cuts.shape}")
     return cuts[:, 1:].reshape(-1, 3), np.diff(cuts, axis=1).reshape(-1, 3)
@@ -111,7 +112,7 @@ def samples_and_increments(cuts) -> tuple[np.ndarray, np.ndarray]:
 
 def spread_rows(labels: Sequence[str], spread, increment) -> list[tuple]:
     """Rows ``(variable, spread of values, spread of increments, ratio)``."""
-    spread, increment = _real_array(spread, "spread"), _real_array(increment, "increment")
+    spread, increment = real_array(spread, "spread"), real_array(increment, "increment")
     if spread.shape != (len(labels),) or increment.shape != spread.shape:
         raise ValueError("spread and increment must hold one value per label")
     return [(labels[j], spread[j], increment[j], spread[j] / increment[j])
@@ -127,7 +128,7 @@ def all_cuts(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 def cut_motion(cuts, scale) -> tuple[np.ndarray, np.ndarray]:
     """Per cut: the range of V (mV) and the path length in units of ``scale`` (3,)."""
-    cuts, scale = _real_array(cuts, "cuts"), _real_array(scale, "scale")
+    cuts, scale = real_array(cuts, "cuts"), real_array(scale, "scale")
     if cuts.ndim != 3 or cuts.shape[2] != 3:
         raise ValueError(f"cuts must have shape (N, L + 1, 3), got {cuts.shape}")
     if scale.shape != (3,) or not np.all(scale > 0):
@@ -146,7 +147,7 @@ def trajectory_regimes(ds: Dataset) -> dict[str, int]:
 
 def fraction_within(dist, radii: Sequence[float]) -> dict[float, float]:
     """Fraction of the distances below each radius."""
-    dist = _real_array(dist, "dist")
+    dist = real_array(dist, "dist")
     return {r: float(np.mean(dist < r)) for r in radii}
 
 
@@ -181,12 +182,11 @@ def closest_approach(ds: Dataset, params: HHParams, V_S_grid, scale) -> np.ndarr
     value. Distances in units of ``scale`` (3,) per variable. With no extra cuts this is
     :func:`hhlib.recovery.data_proximity` of the training trajectories. Returns (k,)."""
     _check_dataset(ds)
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
-    sc = _real_array(scale, "scale")
+    check_params(params)
+    sc = real_array(scale, "scale")
     if sc.shape != (3,) or not np.all(sc > 0):
         raise ValueError(f"scale must be 3 positive numbers (V mV, n, S), got {scale!r}")
-    grid = _real_array(V_S_grid, "V_S_grid")
+    grid = real_array(V_S_grid, "V_S_grid")
     if grid.ndim != 1 or grid.size < 1 or not np.all(np.isfinite(grid)):
         raise ValueError(f"V_S_grid must be a non-empty finite 1-D array (mV), got {grid.shape}")
     vs = ds.V_S["train"]
@@ -223,13 +223,12 @@ def relaxes_to_rest(cuts, cut_V_S, params: HHParams, scale, *, radius: float = 0
     the ODE? True where the ODE has a stable fixed point at the cut's V_S, the cut's last
     state lies within ``radius`` (in units of ``scale`` (3,), per variable) of it, and V
     varies by less than ``v_range`` mV over the cut (no spike, no fast approach)."""
-    c, v = _real_array(cuts, "cuts"), _real_array(cut_V_S, "cut_V_S")
+    c, v = real_array(cuts, "cuts"), real_array(cut_V_S, "cut_V_S")
     if c.ndim != 3 or c.shape[-1] != 3 or v.shape != (c.shape[0],):
         raise ValueError(f"cuts (N, L + 1, 3) and cut_V_S (N,) must match, got {c.shape} and "
                          f"{v.shape}")
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
-    sc = _real_array(scale, "scale")
+    check_params(params)
+    sc = real_array(scale, "scale")
     if sc.shape != (3,) or not np.all(sc > 0):
         raise ValueError(f"scale must be 3 positive numbers (V mV, n, S), got {scale!r}")
     out = np.zeros(len(c), dtype=bool)

@@ -19,19 +19,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
+from .checks import is_int, is_real, real_array
 from .data import PHYSICAL_START_BOX
 from .integrate import simulate_ensemble
-from .model import PHYSICAL_BOUNDS, HHParams, _real_array, is_physical
+from .model import PHYSICAL_BOUNDS, HHParams, is_physical, physical_samples
 from .network import DiscreteMap, MapNet
+from .recovery import compare_fixed_points, fixed_point_checks, worst_at
 from .spikes import burst_statistics, spike_detection
+from .targets import Target
 
 __all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "check_references", "paired_runs",
            "compare_networks", "free_run_summary", "free_run_counts", "free_run_table",
            "RANDOM_START_BOX", "physical_box_text", "random_starts", "LongRuns", "long_runs", "network_targets",
            "schedule_text", "training_kind", "better_or_worse", "record_rows", "network_rows",
            "records_side_by_side", "band_check", "BAND_HEADERS", "band_row", "band_verdict",
-           "training_data_text"]
+           "training_data_text", "rollout_loss"]
 
 
 @dataclass(frozen=True)
@@ -48,14 +52,13 @@ def _check_runs(net: Any, V_S: Any, x0: Any, t_end: Any) -> tuple[np.ndarray, np
     if not isinstance(net, DiscreteMap):
         raise TypeError(f"net must be a MapNet (or another DiscreteMap), got "
                         f"{type(net).__name__}")
-    V_S = np.atleast_1d(_real_array(V_S, "V_S"))
-    x0 = _real_array(x0, "x0")
+    V_S = np.atleast_1d(real_array(V_S, "V_S"))
+    x0 = real_array(x0, "x0")
     if V_S.ndim != 1 or not np.all(np.isfinite(V_S)):
         raise ValueError(f"V_S must be a finite number or 1-D array (mV), got shape {V_S.shape}")
     if x0.shape != (V_S.size, 3):
         raise ValueError(f"x0 must have shape ({V_S.size}, 3), one state per V_S, got {x0.shape}")
-    if isinstance(t_end, (bool, np.bool_)) or not isinstance(t_end, (int, float, np.integer,
-                                                                    np.floating)):
+    if not is_real(t_end):
         raise TypeError(f"t_end must be a number (s), got {t_end!r}")
     if not (math.isfinite(t_end) and t_end >= 2 * net.dt):
         raise ValueError(f"t_end must be finite and >= 2 dt = {2 * net.dt} s, got {t_end!r}")
@@ -74,8 +77,7 @@ def compare_free_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float
     if not isinstance(targets, FreeRunTargets):
         raise TypeError(f"targets must be a FreeRunTargets, got {type(targets).__name__}")
     V_S, x0 = _check_runs(net, V_S, x0, t_end)
-    if isinstance(t_min, (bool, np.bool_)) or not isinstance(t_min, (int, float, np.integer,
-                                                                    np.floating)):
+    if not is_real(t_min):
         raise TypeError(f"t_min must be a number (s), got {t_min!r}")
     if not (math.isfinite(t_min) and 0 <= t_min < t_end):
         raise ValueError(f"t_min must lie in [0, t_end) s, got {t_min!r}")
@@ -110,8 +112,8 @@ def check_references(trajectories, V_S, dt: float, variant: str, *, strict: bool
     mV, checked; every one must show at least two spikes, since one too short to leave a
     silent phase reads as "rest", and a map that never moves would match it perfectly.
     ``strict``: such references are a ValueError (else a RuntimeWarning)."""
-    X = _real_array(trajectories, "trajectories")
-    vs = _real_array(V_S, "V_S")
+    X = real_array(trajectories, "trajectories")
+    vs = real_array(V_S, "V_S")
     if X.ndim != 3 or X.shape[0] < 1 or X.shape[1] < 2 or X.shape[2] != 3:
         raise ValueError(f"trajectories must have shape (n >= 1, T >= 2, 3), got {X.shape}")
     if vs.shape != (X.shape[0],):
@@ -189,8 +191,7 @@ def better_or_worse(score: float, other: float) -> str:
     """"better" when ``score`` (a dynamics score: lower is better) is <= ``other``, else
     "worse"."""
     for k, v in (("score", score), ("other", other)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                np.floating)):
+        if not is_real(v):
             raise TypeError(f"{k} must be a number, got {v!r}")
     return "better" if score <= other else "worse"
 
@@ -259,28 +260,35 @@ def free_run_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "physical runs": sum(bool(r["physical"]) for r in rows)}
 
 
+def rollout_loss(net: MapNet, windows: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of a free rollout from each window's first state over the
+    window (B, K + 1, 3), each variable in units of its increment spread ``d_std``."""
+    x = windows[:, 0]
+    err = 0.0
+    K = windows.shape[1] - 1
+    for k in range(1, K + 1):
+        x = net(x, V_S)
+        err = err + (((x - windows[:, k]) / net.d_std) ** 2).mean()
+    return err / K
+
+
 def compare_networks(nets: dict[str, MapNet], cuts: np.ndarray, cut_V_S: np.ndarray,
                      V_S: np.ndarray, x0: np.ndarray, t_end: float, t_min: float
                      ) -> tuple[list[tuple], dict[str, list[dict[str, Any]]]]:
     """Each network on the same held-out data: its rollout loss over one step and over the
-    whole of ``cuts`` (N, L + 1, 3) at ``cut_V_S`` (N,) (:func:`hhlib.training.rollout_loss`,
+    whole of ``cuts`` (N, L + 1, 3) at ``cut_V_S`` (N,) (:func:`rollout_loss`,
     float32, increment-spread units), then :func:`compare_free_runs` from ``x0`` at ``V_S``.
 
     Returns table rows (name, loss 1 step, loss L steps, then :func:`free_run_summary`'s
     values) and the free-run rows per name."""
-    import torch
-
-    # training imports this module (dynamics_score), so its loss is imported here.
-    from .training import rollout_loss
-
     if not isinstance(nets, dict) or not nets:
         raise TypeError("nets must be a non-empty dict of name -> MapNet")
     for name, m in nets.items():
         if not isinstance(m, DiscreteMap):
             raise TypeError(f"nets[{name!r}] must be a MapNet (or another DiscreteMap), got "
                             f"{type(m).__name__}")
-    cuts = _real_array(cuts, "cuts")
-    cut_V_S = _real_array(cut_V_S, "cut_V_S")
+    cuts = real_array(cuts, "cuts")
+    cut_V_S = real_array(cut_V_S, "cut_V_S")
     if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 2:
         raise ValueError(f"cuts must have shape (N, L + 1 >= 2, 3), got {cuts.shape}")
     if cut_V_S.shape != cuts.shape[:1]:
@@ -355,15 +363,15 @@ def random_starts(V_S_pool: np.ndarray, n: int, seed: int = 7,
     """``n`` initial states drawn uniformly in ``box`` ((V lo, hi) mV, (n lo, hi),
     (S lo, hi)) and a V_S (mV) for each drawn from ``V_S_pool``, with
     ``numpy.random.default_rng(seed)``: V, n and S columns first, then the V_S."""
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+    if not is_int(seed):
         raise TypeError(f"seed must be an integer, got {seed!r}")
-    pool = _real_array(V_S_pool, "V_S_pool")
+    pool = real_array(V_S_pool, "V_S_pool")
     if pool.ndim != 1 or pool.size == 0 or not np.all(np.isfinite(pool)):
         raise ValueError(f"V_S_pool must be a non-empty finite 1-D array (mV), got shape "
                          f"{pool.shape}")
-    b = _real_array(box, "box")
+    b = real_array(box, "box")
     if b.shape != (3, 2) or not np.all(np.isfinite(b)) or not np.all(b[:, 0] < b[:, 1]):
         raise ValueError(f"box must be ((lo, hi),) * 3 for V (mV), n, S with lo < hi, got {box!r}")
     rng = np.random.default_rng(seed)
@@ -428,22 +436,17 @@ def long_runs(Y: np.ndarray, x0: np.ndarray, V_S: np.ndarray, n_attractor: int,
     """Judge free runs ``Y`` (B, T, 3) started from ``x0`` (B, 3) at ``V_S`` (B,) mV with
     step ``dt`` s: the first ``n_attractor`` started on the attractor. A run is physical when
     every sample is finite and inside :data:`hhlib.model.PHYSICAL_BOUNDS`."""
-    from .model import physical_samples
-
-    Y = _real_array(Y, "Y")
+    Y = real_array(Y, "Y")
     if Y.ndim != 3 or Y.shape[-1] != 3:
         raise ValueError(f"Y must have shape (B, T, 3), got {Y.shape}")
-    x0, V_S = _real_array(x0, "x0"), _real_array(V_S, "V_S")
+    x0, V_S = real_array(x0, "x0"), real_array(V_S, "V_S")
     if x0.shape != (Y.shape[0], 3) or V_S.shape != (Y.shape[0],):
         raise ValueError(f"x0 and V_S must have shapes ({Y.shape[0]}, 3) and ({Y.shape[0]},), "
                          f"got {x0.shape} and {V_S.shape}")
-    if isinstance(n_attractor, (bool, np.bool_)) \
-            or not isinstance(n_attractor, (int, np.integer)) \
-            or not 0 <= n_attractor <= Y.shape[0]:
+    if not is_int(n_attractor) or not 0 <= n_attractor <= Y.shape[0]:
         raise ValueError(f"n_attractor must be an integer in [0, {Y.shape[0]}], got "
                          f"{n_attractor!r}")
-    if isinstance(dt, (bool, np.bool_)) or not isinstance(dt, (int, float, np.integer,
-                                                              np.floating)) or not dt > 0:
+    if not is_real(dt) or not dt > 0:
         raise ValueError(f"dt must be a number > 0 (s), got {dt!r}")
     ok = is_physical(Y)
     finite = np.isfinite(Y).all(axis=(1, 2))
@@ -468,8 +471,6 @@ def long_runs(Y: np.ndarray, x0: np.ndarray, V_S: np.ndarray, n_attractor: int,
 def network_targets(counts: dict[str, int], runs: LongRuns) -> list:
     """The chapter's targets: the regime at every held-out V_S, every applicable statistic
     target, and every long free run physical (:class:`hhlib.targets.Target` rows)."""
-    from .targets import Target
-
     if not isinstance(runs, LongRuns):
         raise TypeError(f"runs must be a LongRuns, got {type(runs).__name__}")
     missing = {"n_test", "n_regime", "n_checks", "n_checks_ok"} - set(counts)
@@ -511,9 +512,8 @@ def band_check(net: DiscreteMap, V_S: np.ndarray, x0: np.ndarray, t_end: float, 
     where the position, resp. all three eigenvalues, meet the targets), ``max_V_err``
     (largest |V* error|, mV) and ``worst_eig`` (largest eigenvalue error in units of its
     tolerance), both inf where the map has no fixed point, and ``rows``/``checks``."""
-    from .recovery import compare_fixed_points, fixed_point_checks, worst_at
-    V_S = np.atleast_1d(_real_array(V_S, "V_S"))
-    x0 = _real_array(x0, "x0")
+    V_S = np.atleast_1d(real_array(V_S, "V_S"))
+    x0 = real_array(x0, "x0")
     if x0.shape != (3,):
         raise ValueError(f"x0 must be one state (V mV, n, S), got shape {x0.shape}")
     rows = compare_free_runs(net, V_S, np.tile(x0, (V_S.size, 1)), t_end, t_min)

@@ -19,20 +19,13 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from .model import HHParams, _check_state, scalar_field
+from .checks import is_int, real_number
+from .model import HHParams, _check_state, check_params, scalar_field
 
 __all__ = ["simulate", "simulate_ensemble", "time_grid"]
 
 _IMPLICIT = {"LSODA", "BDF", "Radau"}
 _METHODS = {"LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853"}
-
-
-def _real(value, name: str) -> float:
-    """``value`` as a float; a TypeError naming ``name`` for anything but one real number."""
-    arr = None if isinstance(value, (bool, np.bool_, str, bytes)) else np.asarray(value)
-    if arr is None or arr.ndim != 0 or arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    return float(arr)
 
 
 def time_grid(t_end: float, dt: float) -> np.ndarray:
@@ -45,7 +38,7 @@ MAX_GRID_STEPS = 10**9      # samples of one trajectory: 24 GB of float64 states
 
 def _grid_steps(t_end: float, dt: float) -> int:
     """The number n of dt steps in [0, t_end] (validated), without building the grid."""
-    t_end, dt = _real(t_end, "t_end"), _real(dt, "dt")
+    t_end, dt = real_number(t_end, "t_end"), real_number(dt, "dt")
     if not (np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a finite number > 0 s, got {dt}")
     if not (np.isfinite(t_end) and t_end > 0):
@@ -62,7 +55,7 @@ def _grid_steps(t_end: float, dt: float) -> int:
 
 
 def _check_tolerances(rtol: float, atol: float) -> None:
-    rtol, atol = _real(rtol, "rtol"), _real(atol, "atol")
+    rtol, atol = real_number(rtol, "rtol"), real_number(atol, "atol")
     if not (np.isfinite(rtol) and 0 < rtol < 1):
         raise ValueError(f"rtol must lie in (0, 1), got {rtol}")
     if not (np.isfinite(atol) and atol > 0):
@@ -77,8 +70,7 @@ def simulate(params: HHParams, x0, t_end: float, dt: float, *, method: str = "LS
     Radau) get the analytic Jacobian. Raises ``RuntimeError`` with the solver's message if
     the integration fails.
     """
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    check_params(params)
     if not params.is_scalar():
         raise ValueError("simulate integrates one trajectory: params fields must be scalars "
                          "(use simulate_ensemble for arrays of parameters)")
@@ -324,7 +316,7 @@ def _check_ensemble_tolerances(rtol, atol) -> tuple[float, float]:
     :data:`RTOL_MAX`, or atol (per component, in the state's units) above
     :data:`ATOL_MAX`, the error control no longer resolves a spike and bursting turns into
     tonic spiking or rest, silently."""
-    rtol, atol = _real(rtol, "rtol"), _real(atol, "atol")
+    rtol, atol = real_number(rtol, "rtol"), real_number(atol, "atol")
     if not (np.isfinite(rtol) and 100 * _EPS <= rtol <= RTOL_MAX):
         raise ValueError(f"rtol must lie in [100*eps, {RTOL_MAX:g}] = [{100 * _EPS:.3g}, "
                          f"{RTOL_MAX:g}] (looser tolerances miss spikes), got {rtol}")
@@ -424,8 +416,7 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
     tolerances the book uses the step is set by accuracy in the spikes anyway, and an
     explicit step needs no linear algebra (see the chapter "Stiff integration").
     """
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    check_params(params)
     if hasattr(x0, "detach"):                # a torch tensor
         x0 = x0.detach().cpu().numpy()
     if np.iscomplexobj(x0):
@@ -445,16 +436,14 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
             raise ValueError(f"x0[:, {i}] ({_VARIABLES[i]}) must lie in [{lo}, {hi}] "
                              "(the physical box of the integrator)")
     rtol, atol = _check_ensemble_tolerances(rtol, atol)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) \
-            or not 1 <= max_steps <= 2**62:
+    if not is_int(max_steps) or not 1 <= max_steps <= 2**62:
         # The compiled loop counts in int64: 2**63 would wrap to a negative count.
         raise ValueError(f"max_steps must be an integer in [1, 2**62], got {max_steps!r}")
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {progress!r}")
     var_idx = _check_variables(variables)
     dtype = _check_dtype(dtype)
-    if isinstance(sample_every, bool) or not isinstance(sample_every, (int, np.integer)) \
-            or sample_every < 1:
+    if not is_int(sample_every) or sample_every < 1:
         raise ValueError(f"sample_every must be a positive integer, got {sample_every!r}")
     n_grid = _grid_steps(t_end, dt)
     dt = float(dt)
@@ -485,6 +474,7 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
         chunks = [(lo, min(lo + size, B)) for lo in range(0, B, size)]
     bar = None
     if progress:
+        # not at the top: in a Jupyter kernel without ipywidgets importing tqdm.auto warns
         from tqdm.auto import tqdm
         bar = tqdm(total=B, unit="traj", desc="simulate_ensemble", leave=False)
     try:

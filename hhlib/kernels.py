@@ -21,7 +21,9 @@ CPU-dependent last bits); a variable already set by the user is never overridden
 """
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 
 __all__ = ["PINNED", "SETTINGS", "pin", "pinning_enabled", "describe"]
 
@@ -52,9 +54,6 @@ def pin() -> None:
 
 def _mkl_mode() -> str | None:
     """MKL's reproducibility mode as MKL itself reports it, or None where it cannot say."""
-    import ctypes
-    import sys
-
     torch = sys.modules.get("torch")
     if torch is None:
         return None

@@ -22,12 +22,18 @@ may be arrays that broadcast against ``state[..., 0]`` (for example one V_S per 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 from scipy import optimize, special
+
+from .checks import is_int, is_torch, real_array
+
+# torch is imported inside the functions that take tensors: at the top it would make
+# ``import hhlib``, which every chapter and most modules do, 0.9 s slower.
 
 __all__ = ["HHParams", "FixedPoint", "VARIANTS", "rhs", "jacobian", "scalar_field", "batch_field",
            "fixed_points", "hopf_point", "fast_equilibria", "steady_state_current",
@@ -117,12 +123,12 @@ class HHParams:
                 if f.name in _BISTABLE_ONLY:
                     continue
                 raise TypeError(f"{f.name} must be a real number or array of numbers, got None")
-            arr = _real_array(value, f.name)
+            arr = real_array(value, f.name)
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"{f.name} must be finite, got {value!r}")
             if f.name in _POSITIVE and not np.all(arr > 0):
                 raise ValueError(f"{f.name} must be > 0, got {value!r}")
-            if not _is_torch(value):
+            if not is_torch(value):
                 # Plain floats and float arrays, so the NumPy path needs no conversion.
                 object.__setattr__(self, f.name, float(arr) if arr.ndim == 0 else arr)
 
@@ -148,51 +154,23 @@ class HHParams:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
 def _param(value: Any, like: Any) -> Any:
     """Parameter value in the array library (and dtype/device) of ``like``."""
-    if _is_torch(like):
+    if is_torch(like):
         import torch
         return torch.as_tensor(value, dtype=like.dtype, device=like.device)
     return np.asarray(value, dtype=float) if np.ndim(value) else float(value)
 
 
 def _sigmoid(z: Any) -> Any:
-    if _is_torch(z):
+    if is_torch(z):
         import torch
         return torch.sigmoid(z)
     return special.expit(z)
 
 
-def _real_array(value: Any, name: str) -> np.ndarray:
-    """``value`` (number, sequence, NumPy array or torch tensor) as a float64 NumPy array;
-    TypeError naming ``name`` for anything that is not real numbers. Booleans, strings and
-    complex numbers are rejected: NumPy would turn them silently into numbers."""
-    if _is_torch(value):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise TypeError(f"{name} must be a real number or array of numbers, got {value!r}")
-    try:
-        raw = np.asarray(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number or array of numbers, "
-                        f"got {value!r}") from None
-    if raw.dtype.kind not in "iuf":
-        if raw.dtype.kind == "O":
-            try:
-                return _real_array(raw.astype(float), name)
-            except (TypeError, ValueError):
-                pass
-        raise TypeError(f"{name} must be a real number or array of numbers, got "
-                        f"{type(value).__name__} of dtype {raw.dtype}: {value!r}"[:300])
-    return raw.astype(float)
-
-
 def _check_state(state: Any, name: str = "state") -> Any:
-    if _is_torch(state):
+    if is_torch(state):
         import torch
         if state.is_complex() or state.dtype == torch.bool:
             raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {state.dtype}")
@@ -200,7 +178,7 @@ def _check_state(state: Any, name: str = "state") -> Any:
             # An integer state would cast every parameter to int (tau = 0.02 -> 0).
             state = state.to(torch.float64)
     else:
-        state = _real_array(state, name)
+        state = real_array(state, name)
     if state.ndim < 1 or state.shape[-1] != 3:
         raise ValueError(f"{name} must have shape (..., 3) = (V, n, S), got {tuple(state.shape)}")
     return state
@@ -208,7 +186,7 @@ def _check_state(state: Any, name: str = "state") -> Any:
 
 def _fields(p: Any, like: Any, names: str) -> list:
     """Parameter values in the array library of ``like`` (NumPy values pass through)."""
-    if _is_torch(like):
+    if is_torch(like):
         return [_param(getattr(p, k), like) for k in names.split()]
     return [getattr(p, k) for k in names.split()]
 
@@ -221,7 +199,7 @@ def gates(V: Any, p: HHParams) -> tuple[Any, Any, Any]:
 
 def _assemble(parts: list, like: Any) -> Any:
     """Stack equally broadcastable pieces along a new last axis."""
-    if _is_torch(like):
+    if is_torch(like):
         import torch
         parts = torch.broadcast_tensors(*parts)
         return torch.stack(parts, dim=-1)
@@ -233,14 +211,16 @@ def _assemble(parts: list, like: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- vector field
-def _check_params(params: Any) -> None:
+def check_params(params: Any) -> HHParams:
+    """``params`` itself; TypeError unless it is an :class:`HHParams`."""
     if not isinstance(params, HHParams):
         raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    return params
 
 
 def rhs(state: Any, params: HHParams) -> Any:
     """Vector field d(V, n, S)/dt in (mV/s, 1/s, 1/s); ``state`` of shape (..., 3)."""
-    _check_params(params)
+    check_params(params)
     state = _check_state(state)
     V, n, S = state[..., 0], state[..., 1], state[..., 2]
     g_Ca, g_K, g_S, V_Ca, V_K, tau, tau_S, sigma = _fields(
@@ -268,7 +248,7 @@ def slow_time_constant(V: Any, params: HHParams) -> Any:
 
 def jacobian(state: Any, params: HHParams) -> Any:
     """Analytic Jacobian d rhs / d state, shape (..., 3, 3); rows (dV, dn, dS)/dt."""
-    _check_params(params)
+    check_params(params)
     state = _check_state(state)
     V, n, S = state[..., 0], state[..., 1], state[..., 2]
     g_Ca, g_K, g_S, V_Ca, V_K, tau, tau_S, sigma, th_m, th_n, th_S = _fields(
@@ -289,7 +269,7 @@ def jacobian(state: Any, params: HHParams) -> Any:
           -g_K * (V - V_K) / tau, -g_S * (V - V_K) / tau],
          [sigma * n_inf * (1 - n_inf) / th_n / tau, -sigma / tau, 0.0],
          [dSdV, 0.0, dSdS]]
-    if _is_torch(V):
+    if is_torch(V):
         import torch
         rows = [torch.stack(torch.broadcast_tensors(*[_param(q, V) + 0 * V for q in r]), -1)
                 for r in J]
@@ -433,8 +413,7 @@ def _sorted_eigenvalues(J: np.ndarray) -> np.ndarray:
 
 
 def _scalar_params(params: HHParams) -> None:
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    check_params(params)
     if not params.is_scalar():
         raise ValueError("params must hold one number per field for fixed-point analysis "
                          "(got array-valued fields)")
@@ -455,8 +434,7 @@ def fixed_points(params: HHParams, *, grid: int = 20001) -> list[FixedPoint]:
     coarser grid steps over pairs of zeros of f' and so over fixed points, silently.
     """
     _scalar_params(params)
-    if isinstance(grid, (bool, np.bool_)) or not isinstance(grid, (int, np.integer)) \
-            or grid < MIN_FIXED_POINT_GRID:
+    if not is_int(grid) or grid < MIN_FIXED_POINT_GRID:
         raise ValueError(f"grid must be an integer >= {MIN_FIXED_POINT_GRID} (points over "
                          f"[V_K, V_Ca]; coarser grids miss fixed points), got {grid!r}")
     lo, hi = float(min(params.V_K, params.V_Ca)), float(max(params.V_K, params.V_Ca))
@@ -560,8 +538,6 @@ def _multilinear(f: Callable, x: Any, dirs: list) -> Any:
 def _complex_form(f: Callable, x: Any, zs: list[np.ndarray]) -> np.ndarray:
     """The k-linear form d^k f(x) at complex arguments, expanded into real and imaginary
     parts (it is linear in each argument)."""
-    import itertools
-
     import torch
 
     total = np.zeros(len(x), dtype=complex)
@@ -649,7 +625,7 @@ def physical_samples(X: np.ndarray) -> np.ndarray:
 def is_physical(X: np.ndarray) -> np.ndarray:
     """Per trajectory (leading axes of ``X`` (..., T, 3)): finite and within
     ``PHYSICAL_BOUNDS`` (V in mV) at every sample."""
-    X = _real_array(X, "X")
+    X = real_array(X, "X")
     if X.ndim < 2 or X.shape[-1] != 3:
         raise ValueError(f"X must have shape (..., T, 3) = (V, n, S) samples, got {X.shape}")
     return physical_samples(X).all(axis=-1)

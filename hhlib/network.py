@@ -31,7 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import PHYSICAL_BOUNDS, _real_array, physical_samples
+from .checks import is_int, real_array
+from .model import PHYSICAL_BOUNDS, physical_samples
 
 __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
            "load_pretrained", "load_ensemble", "save_or_rescue", "seed_members",
@@ -41,22 +42,18 @@ __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretr
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
 def _check_hidden(hidden: Any) -> tuple[int, ...]:
     if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
         raise TypeError(f"hidden must be a sequence of layer widths, got {hidden!r}")
     hidden = tuple(hidden)
-    if not hidden or not all(_is_int(h) and h >= 1 for h in hidden):
+    if not hidden or not all(is_int(h) and h >= 1 for h in hidden):
         raise ValueError(f"hidden must be a non-empty sequence of integer widths >= 1, "
                          f"got {hidden!r}")
     return tuple(int(h) for h in hidden)
 
 
 def _check_range(V_S_range: Any, name: str = "V_S_range") -> tuple[float, float]:
-    r = _real_array(V_S_range, name)
+    r = real_array(V_S_range, name)
     if r.shape != (2,) or not np.all(np.isfinite(r)) or not r[0] < r[1]:
         raise ValueError(f"{name} must be (low, high) in mV, finite, with low < high, "
                          f"got {V_S_range!r}")
@@ -85,7 +82,7 @@ class DiscreteMap(nn.Module):
         norm = {}
         for name, v in (("x_mean", x_mean), ("x_std", x_std), ("d_mean", d_mean),
                         ("d_std", d_std)):
-            a = _real_array(v, name)
+            a = real_array(v, name)
             if a.shape != (3,) or not np.all(np.isfinite(a)):
                 raise ValueError(f"{name} must be 3 finite numbers (V, n, S), got {v!r}")
             if name.endswith("std") and not np.all(a > 0):
@@ -133,10 +130,10 @@ class DiscreteMap(nn.Module):
         if not is_np and (x.is_complex() or x.dtype == torch.bool):
             raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {x.dtype}")
         if not isinstance(V_S, torch.Tensor):
-            V_S = _real_array(V_S, "V_S")
+            V_S = real_array(V_S, "V_S")
         elif V_S.is_complex() or V_S.dtype == torch.bool:
             raise TypeError(f"V_S must hold real numbers, got a tensor of dtype {V_S.dtype}")
-        xt = torch.as_tensor(_real_array(x, name) if is_np else x, dtype=p.dtype,
+        xt = torch.as_tensor(real_array(x, name) if is_np else x, dtype=p.dtype,
                              device=p.device)
         single = xt.ndim == 1
         if single:
@@ -187,8 +184,7 @@ class DiscreteMap(nn.Module):
         (:data:`PHYSICAL_BOUNDS`) or become non-finite, naming how many and the first step.
         ``extrapolate=True`` says that V_S outside the trained range is meant (no warning).
         """
-        if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, (int, np.integer)) \
-                or n_steps < 0:
+        if not is_int(n_steps) or n_steps < 0:
             raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
         if grad is not None and not isinstance(grad, (bool, np.bool_)):
             raise TypeError(f"grad must be None, True or False, got {grad!r}")
@@ -201,6 +197,7 @@ class DiscreteMap(nn.Module):
                              f"machine's memory ({2 * limit / 2**30:.3g} GiB): lower n_steps")
         it = range(int(n_steps))
         if progress:
+            # not at the top: in a Jupyter kernel without ipywidgets importing tqdm.auto warns
             from tqdm.auto import tqdm
             it = tqdm(it, desc="rollout", unit="step", leave=False, mininterval=1.0)
         if not is_np:
@@ -441,6 +438,7 @@ def load_ensemble(names, directory: Path | None = None) -> tuple[EnsembleMap, di
     loaded = [load_pretrained(n, directory) for n in names]
     recs = [r for _, r in loaded]
 
+    # not at the top: .data brings numba and the integrator (0.15 s) to every network import
     from .data import DatasetConfig
 
     def alike(a: dict, b: dict) -> bool:
@@ -504,7 +502,7 @@ def fused_rk4(inc, V_S: torch.Tensor, substeps: int = 1):
 
 def normalisation(cuts: np.ndarray) -> dict[str, np.ndarray]:
     """Mean and spread of states and of one-step increments over cuts (N, L + 1, 3)."""
-    cuts = _real_array(cuts, "cuts")
+    cuts = real_array(cuts, "cuts")
     if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 2:
         raise ValueError(f"cuts must have shape (N, L + 1 >= 2, 3), got {cuts.shape}")
     x = cuts.reshape(-1, 3)

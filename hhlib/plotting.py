@@ -13,7 +13,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .model import _real_array
+from .checks import real_array
 
 __all__ = ["style", "fit_to_column", "markdown_table", "plot_voltage", "plot_isi_diagram",
            "VARIABLE_LABELS"]
@@ -104,7 +104,7 @@ def plot_voltage(ax: plt.Axes, t: np.ndarray, V: np.ndarray, label: str | None =
                  **kw) -> plt.Axes:
     """V (mV) against t (s)."""
     _check_ax(ax)
-    t, V = _real_array(t, "t"), _real_array(V, "V")
+    t, V = real_array(t, "t"), real_array(V, "V")
     if t.ndim != 1 or V.shape != t.shape:
         raise ValueError(f"t and V must be 1-D arrays of equal length, got shapes {t.shape} "
                          f"and {V.shape}")
@@ -118,7 +118,7 @@ def plot_isi_diagram(ax: plt.Axes, V_S: np.ndarray, isis: Sequence[np.ndarray],
                      **kw) -> plt.Axes:
     """Inter-spike intervals (s, log scale) against V_S (mV): one dot per ISI."""
     _check_ax(ax)
-    V_S = _real_array(V_S, "V_S")
+    V_S = real_array(V_S, "V_S")
     if V_S.ndim != 1:
         raise ValueError(f"V_S must be a 1-D array (one value per sweep point, mV), got shape "
                          f"{V_S.shape}")
@@ -129,7 +129,7 @@ def plot_isi_diagram(ax: plt.Axes, V_S: np.ndarray, isis: Sequence[np.ndarray],
         raise ValueError(f"isis must hold one array per V_S value ({V_S.size}), got {len(isis)}")
     arrs = []
     for k, i in enumerate(isis):
-        a = _real_array(i, f"isis[{k}]")
+        a = real_array(i, f"isis[{k}]")
         if a.ndim != 1:
             raise ValueError(f"isis[{k}] must be a 1-D array of intervals (s), got shape {a.shape}")
         arrs.append(a)
@@ -149,7 +149,7 @@ def shade_outside(ax: plt.Axes, V_S_range: Sequence[float], lo: float | None = N
     range a network was trained on, from ``lo`` to ``hi`` (default: the current x limits),
     which become the x limits: a reader sees at once where a map extrapolates."""
     _check_ax(ax)
-    r = _real_array(V_S_range, "V_S_range")
+    r = real_array(V_S_range, "V_S_range")
     if r.shape != (2,) or not np.all(np.isfinite(r)) or not r[0] < r[1]:
         raise ValueError(f"V_S_range must be (low, high) in mV with low < high, got {V_S_range!r}")
     if (lo is None) != (hi is None):
@@ -198,14 +198,14 @@ def plot_z_curve(ax, V, S, stable, trajectory=None, fixed_point=None,
     """The fast subsystem's equilibria S(V) on the (S, V) plane (solid where ``stable``,
     dashed where not), optionally a trajectory (N, 3) = (V mV, n, S) and a fixed point."""
     _check_ax(ax)
-    V, S = _real_array(V, "V"), _real_array(S, "S")
+    V, S = real_array(V, "V"), real_array(S, "S")
     stable = np.asarray(stable, dtype=bool)
     if V.ndim != 1 or S.shape != V.shape or stable.shape != V.shape:
         raise ValueError("V, S and stable must be 1-D arrays of equal length")
     ax.plot(np.where(stable, S, np.nan), V, "k-", lw=2, label="fast equilibria, stable")
     ax.plot(np.where(~stable, S, np.nan), V, "k--", lw=1, label="fast equilibria, unstable")
     if trajectory is not None:
-        X = _real_array(trajectory, "trajectory")
+        X = real_array(trajectory, "trajectory")
         ax.plot(X[:, 2], X[:, 0], color="C0", lw=0.6, label=label)
     if fixed_point is not None:
         ax.plot(fixed_point[2], fixed_point[0], "o", color="C3", label="fixed point")
@@ -219,7 +219,7 @@ def plot_fixed_point_sweep(axes, V_S, state, eigenvalues, V_hopf: float,
     """Left: the fixed point's V* (mV) against V_S (mV); right: the real and imaginary parts
     of its eigenvalues (1/s) within ``ylim``. Shaded up to the Hopf point ``V_hopf``."""
     axes = _check_axes(axes, (2,))
-    V_S, state = _real_array(V_S, "V_S"), _real_array(state, "state")
+    V_S, state = real_array(V_S, "V_S"), real_array(state, "state")
     ev = np.asarray(eigenvalues)
     if V_S.ndim != 1 or state.shape != (V_S.size, 3) or ev.shape[:1] != V_S.shape:
         raise ValueError("state must be (N, 3) and eigenvalues (N, k) for N values of V_S")
@@ -247,7 +247,7 @@ def plot_split_values(ax, V_S: dict) -> plt.Axes:
     if not isinstance(V_S, dict) or not set(V_S) >= set(names):
         raise ValueError(f"V_S must be a dict with keys {tuple(names)}")
     for y, (k, (label, c)) in enumerate(names.items()):
-        v = _real_array(V_S[k], f"V_S[{k!r}]")
+        v = real_array(V_S[k], f"V_S[{k!r}]")
         ax.plot(v, np.full(v.size, y), "|", color=c, ms=14, label=k)
     ax.set_yticks([0, 1, 2], [label for label, _ in names.values()])
     ax.set_xlabel(r"$V_S$ (mV)")
@@ -259,7 +259,7 @@ def plot_cuts(axes, cuts, cut_V_S, trajectories, dt: float) -> np.ndarray:
     """Cuts (k, L + 1, 3) in time (V, left) and in the (S, V) and (n, V) planes over their
     whole trajectories (grey; one (N, 3) array per cut); ``dt`` (s) is the sampling step."""
     axes = _check_axes(axes, (3,))
-    cuts = _real_array(cuts, "cuts")
+    cuts = real_array(cuts, "cuts")
     if cuts.ndim != 3 or cuts.shape[2] != 3 or len(cut_V_S) != len(cuts) \
             or len(trajectories) != len(cuts):
         raise ValueError("cuts must be (k, L + 1, 3) with one V_S and one trajectory per cut")
@@ -284,7 +284,7 @@ def plot_value_histograms(axes, values, increments, bins: int = 100) -> np.ndarr
     """Histograms of each variable's values (top row) and one-step increments (bottom row,
     log count scale); ``values`` and ``increments`` of shape (N, 3) = (V mV, n, S)."""
     axes = _check_axes(axes, (2, 3))
-    x, d = _real_array(values, "values"), _real_array(increments, "increments")
+    x, d = real_array(values, "values"), real_array(increments, "increments")
     if x.ndim != 2 or x.shape[1] != 3 or d.ndim != 2 or d.shape[1] != 3:
         raise ValueError("values and increments must have shape (N, 3)")
     for j in range(3):
@@ -332,8 +332,8 @@ def plot_paired_runs(axes: np.ndarray, t: np.ndarray, X: np.ndarray, Y: np.ndarr
     """ODE runs ``X`` (black) and network runs ``Y`` (colour), both (B, T, 3), against t (s):
     V (mV) in the top row and S in the bottom row of ``axes`` (2, B), one column per V_S."""
     axes = np.asarray(axes)
-    X, Y = _real_array(X, "X"), _real_array(Y, "Y")
-    V_S = np.atleast_1d(_real_array(V_S, "V_S"))
+    X, Y = real_array(X, "X"), real_array(Y, "Y")
+    V_S = np.atleast_1d(real_array(V_S, "V_S"))
     if axes.shape != (2, V_S.size) or X.shape != Y.shape or X.shape[::2] != (V_S.size, 3) \
             or X.shape[1] != np.size(t):
         raise ValueError(f"need axes (2, B), X and Y (B, T, 3), t (T,), V_S (B,); got axes "
@@ -362,8 +362,8 @@ def plot_phase_pair(ax_ode: plt.Axes, ax_net: plt.Axes, t: np.ndarray, X: np.nda
     ``ax_ode``, network runs ``Y`` on ``ax_net`` (both (B, T, 3)), one colour per V_S (mV)."""
     _check_ax(ax_ode)
     _check_ax(ax_net)
-    X, Y = _real_array(X, "X"), _real_array(Y, "Y")
-    V_S = np.atleast_1d(_real_array(V_S, "V_S"))
+    X, Y = real_array(X, "X"), real_array(Y, "Y")
+    V_S = np.atleast_1d(real_array(V_S, "V_S"))
     if X.shape != Y.shape or X.shape[::2] != (V_S.size, 3) or X.shape[1] != np.size(t):
         raise ValueError(f"need X and Y (B, T, 3), t (T,), V_S (B,); got X {X.shape}, "
                          f"Y {Y.shape}, t {np.shape(t)}, V_S {V_S.shape}")

@@ -19,15 +19,25 @@ say what they show. The ``plot_*`` functions only draw results computed by these
 """
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
+from scipy.optimize import brentq
+from scipy.spatial import cKDTree
 
-from .model import _real_array
-from .spikes import _number
+from .checks import is_int, number, real_array
+from .model import HHParams, check_params, fixed_points
+from .spikes import BurstStats, regime_transition, sweep_statistics
+from .targets import Target, verdict
+
+# torch (0.9 s to import), .plotting and matplotlib (0.25 s), scipy.stats (0.25 s) and
+# .integrate (numba, 0.15 s) are imported inside the functions that use them: at the top they
+# would make this module, 0.45 s with hhlib itself, and every module importing it, slower.
 
 __all__ = ["MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts", "DOMAIN",
            "continue_map_fixed_point", "map_hopf_point", "match_eigenvalues",
@@ -68,8 +78,6 @@ class MapFixedPoint:
 
 
 def _as_float64_map(net):
-    import copy
-
     import torch
     m = copy.deepcopy(net).to(torch.float64)
     m.eval()
@@ -91,11 +99,11 @@ def map_jacobian(net, x, V_S) -> np.ndarray:
     (k, 3, 3)."""
     import torch
     _check_net(net)
-    x = _real_array(x, "x")
+    x = real_array(x, "x")
     if x.ndim not in (1, 2) or x.shape[-1] != 3 or not np.all(np.isfinite(x)):
         raise ValueError(f"x must be finite, of shape (3,) or (k, 3) = (V, n, S), got "
                          f"shape {x.shape}")
-    V_S = _real_array(V_S, "V_S")
+    V_S = real_array(V_S, "V_S")
     k = 1 if x.ndim == 1 else x.shape[0]
     if V_S.shape not in ((), (k,)) or not np.all(np.isfinite(V_S)):
         raise ValueError(f"V_S must be a finite scalar or have shape ({k},) to match x, got "
@@ -149,20 +157,19 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     ``extrapolate`` says that is meant.
     """
     _check_net(net)
-    V_S = _number(V_S, "V_S")
-    tol = _number(tol, "tol", low=0.0)
+    V_S = number(V_S, "V_S")
+    tol = number(tol, "tol", low=0.0)
     if tol < MIN_TOL:
         # float64 residuals of a state of order 1 bottom out near 1e-16: a smaller tol
         # cannot be met, and the points that miss it would be dropped without a word.
         raise ValueError(f"tol must be >= {MIN_TOL:g} (in state spreads; float64 cannot "
                          f"resolve less), got {tol!r}")
-    dedup = _number(dedup, "dedup")
+    dedup = number(dedup, "dedup")
     if dedup < 0:
         raise ValueError(f"dedup must be >= 0, got {dedup!r}")
-    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
-            or max_iter < 1:
+    if not is_int(max_iter) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    dom = _real_array(domain, "domain")
+    dom = real_array(domain, "domain")
     if dom.shape != (3, 2) or not np.all(dom[:, 0] < dom[:, 1]):
         raise ValueError(f"domain must be three (lo, hi) pairs with lo < hi for V (mV), n and "
                          f"S, got {domain!r}")
@@ -176,7 +183,7 @@ def _newton_starts(net, vs: np.ndarray, starts, extrapolate, stacklevel: int) ->
     at the values ``vs``; warns (for the caller of the public function) when a value lies
     outside the map's trained range and ``extrapolate`` is not set, ``stacklevel`` as in
     :func:`warnings.warn`, counted from here."""
-    X = default_starts() if starts is None else _real_array(starts, "starts").copy()
+    X = default_starts() if starts is None else real_array(starts, "starts").copy()
     if X.ndim != 2 or X.shape[1] != 3 or X.shape[0] < 1:
         raise ValueError(f"starts must have shape (k >= 1, 3), got {X.shape}")
     if not np.all(np.isfinite(X)):
@@ -380,7 +387,6 @@ def map_hopf_point(net, bracket, x_start, *, extrapolate: bool = False) -> float
         raise ValueError(f"no Neimark–Sacker point in bracket {bracket!r}: max |mu| - 1 of the "
                          f"slow multiplier pair has the same sign ({ha:.3g}, {hb:.3g}) at "
                          "both ends")
-    from scipy.optimize import brentq
     root = float(brentq(h, lo, hi, xtol=1e-10, rtol=4 * np.finfo(float).eps))
     pair = _slow_pair(solve(root))
     if np.all(np.abs(pair.imag) <= 1e-12):
@@ -402,7 +408,6 @@ def match_eigenvalues(a, b) -> np.ndarray:
         raise ValueError(f"b must have the same shape as a {a.shape}, got {b.shape}")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise ValueError("a and b must be finite")
-    import itertools
     best = min(itertools.permutations(range(a.size)),
                key=lambda p: float(np.abs(a - b[list(p)]).sum()))
     return b[list(best)]
@@ -419,7 +424,7 @@ class Transition(NamedTuple):
 
 
 def _check_x0(x0) -> np.ndarray:
-    x = _real_array(x0, "x0")
+    x = real_array(x0, "x0")
     if x.shape != (3,) or not np.all(np.isfinite(x)):
         raise ValueError(f"x0 must be 3 finite numbers (V mV, n, S), got {x0!r}")
     return x
@@ -435,15 +440,13 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
     ``rollout`` with ``extrapolate=True``: a sweep beyond the trained range is on purpose;
     ``dt`` is the map's own and may be left out).
     """
-    from .model import HHParams
     x0 = _check_x0(x0)
-    if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, (int, np.integer)) \
-            or n_steps < 1:
+    if not is_int(n_steps) or n_steps < 1:
         raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
     if isinstance(model, HHParams):
         if dt is None:
             raise ValueError("dt (s) is required for the ODE: give the map's time step")
-        dt = _number(dt, "dt", low=0.0)
+        dt = number(dt, "dt", low=0.0)
 
         def run_ode(V_S):
             from .integrate import simulate_ensemble
@@ -453,7 +456,7 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
             return t, X[:, :, 0]
         return run_ode
     _check_net(model)
-    if dt is not None and _number(dt, "dt", low=0.0) != model.dt:
+    if dt is not None and number(dt, "dt", low=0.0) != model.dt:
         raise ValueError(f"dt must be the map's own step {model.dt} s (or None), got {dt!r}")
 
     def run_map(V_S):
@@ -464,7 +467,7 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
 
 
 def _sweep_grid(V_S) -> np.ndarray:
-    vs = _real_array(V_S, "V_S")
+    vs = real_array(V_S, "V_S")
     if vs.ndim != 1 or vs.size < 1 or not np.all(np.isfinite(vs)):
         raise ValueError(f"V_S must be a non-empty 1-D array of finite values (mV), got shape "
                          f"{vs.shape}")
@@ -477,10 +480,9 @@ def sweep_regimes(run, V_S, t_min: float) -> dict:
     "regimes": ["rest" | "bursting" | "tonic" | "diverged"]}``, one entry per value of
     ``V_S``. A run that becomes non-finite (a model that blows up) is ``"diverged"``, with
     no spikes and NaN statistics."""
-    from .spikes import BurstStats, sweep_statistics
     if not callable(run):
         raise TypeError(f"run must be callable as run(V_S) -> (t, V), got {type(run).__name__}")
-    t_min = _number(t_min, "t_min")
+    t_min = number(t_min, "t_min")
     t, V = run(_sweep_grid(V_S))
     ok = np.isfinite(V).all(axis=1)
     found, isis_ok = sweep_statistics(t, V[ok], t_min=t_min) if ok.any() else ([], [])
@@ -498,9 +500,7 @@ def locate_transition(run, V_S, regimes, n_fine: int, t_min: float) -> Transitio
     that bracket, run with ``run`` (from :func:`sweep_runner`), transient ``t_min`` s
     dropped. All NaN if either grid shows no such switch: a missing transition is a
     result to report, not an error."""
-    from .spikes import regime_transition
-    if isinstance(n_fine, (bool, np.bool_)) or not isinstance(n_fine, (int, np.integer)) \
-            or n_fine < 3:
+    if not is_int(n_fine) or n_fine < 3:
         raise ValueError(f"n_fine must be an integer >= 3, got {n_fine!r}")
     try:
         lo, hi = regime_transition(V_S, regimes)
@@ -542,7 +542,7 @@ def compare_burst_statistics(V_S, stats_ode, stats_map, V_S_range) -> tuple[dict
     if len(stats_ode) != vs.size or len(stats_map) != vs.size:
         raise ValueError(f"stats_ode and stats_map must hold one BurstStats per V_S value "
                          f"({vs.size}), got {len(stats_ode)} and {len(stats_map)}")
-    lo, hi = _real_array(V_S_range, "V_S_range")
+    lo, hi = real_array(V_S_range, "V_S_range")
     reg_o = [s.regime for s in stats_ode]
     reg_m = [s.regime for s in stats_map]
     both = [i for i in range(vs.size) if reg_o[i] == reg_m[i] == "bursting"]
@@ -602,7 +602,7 @@ def _map_fixed_points_grid(net, vs: np.ndarray, starts, extrapolate: bool):
     """:func:`map_fixed_points` with its defaults at every value of ``vs`` at once."""
     X = _newton_starts(net, vs, starts, extrapolate, stacklevel=4)
     return _fixed_points_at(_as_float64_map(net), vs, X, 1e-10, 60, 1e-6,
-                            _real_array(DOMAIN, "domain"))
+                            real_array(DOMAIN, "domain"))
 
 
 def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int = 0,
@@ -613,15 +613,13 @@ def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int =
     of those the nearest to the ODE's, distance measured in units of the state spread
     ``net.x_std`` (ones if the map has none). ``extrapolate``: V_S outside the map's
     trained range is meant (no warning)."""
-    from .model import HHParams, fixed_points
     _check_net(net)
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    check_params(params)
     variant = getattr(net, "variant", None)
     if variant is not None and params.variant != variant:
         raise ValueError(f"params must be HHParams of the network's variant {variant!r}, got "
                          f"the {params.variant!r} model")
-    if isinstance(ode_index, (bool, np.bool_)) or not isinstance(ode_index, (int, np.integer)):
+    if not is_int(ode_index):
         raise TypeError(f"ode_index must be an integer, got {ode_index!r}")
     vs = _sweep_grid(V_S_grid)
     ode_all = [fixed_points(params.replace(V_S=float(v))) for v in vs]
@@ -773,7 +771,6 @@ def nearest_to_data_agrees(cmp: FixedPointComparison, data, scale) -> int:
     """At how many values of ``cmp`` the map's fixed point nearest the states ``data``
     (..., 3) (distance in state spreads ``scale``), a choice made without the ODE, is the
     one :func:`compare_fixed_points` paired with the ODE's."""
-    from scipy.spatial import cKDTree
     scale = np.asarray(scale, dtype=float)
     tree = cKDTree(np.asarray(data, dtype=float).reshape(-1, 3) / scale)
     n = 0
@@ -797,7 +794,7 @@ def format_eigenvalues(lam) -> str:
 def fixed_point_rows(cmp: FixedPointComparison, at) -> list[tuple]:
     """Rows (V_S, ODE V*, map V*, ODE n*, map n*, ODE S*, map S*, ODE lambda, map lambda,
     fixed points found) at the grid values of ``cmp`` nearest each V_S of ``at`` (mV)."""
-    at = _real_array(at, "at")
+    at = real_array(at, "at")
     pick = [int(np.argmin(np.abs(cmp.V_S - v))) for v in np.atleast_1d(at)]
     o, m = cmp.ode_state, cmp.map_state
     return [(cmp.V_S[i], o[i, 0], m[i, 0], o[i, 1], m[i, 1], o[i, 2], m[i, 2],
@@ -870,7 +867,7 @@ def fixed_point_checks(cmp: FixedPointComparison, tol=FP_TOL, where=None) -> Fix
     within max(0.25 |lambda|, EIG_FLOOR), and each must have the ODE's eigenvalue's sign of
     the real part and real/complex character. One rule for NaN (no fixed point found): it
     fails every check, never passes one."""
-    tol = _real_array(tol, "tol")
+    tol = real_array(tol, "tol")
     if tol.shape != (3,) or not np.all(tol > 0) or not tol[1] < 1:
         raise ValueError(f"tol must be 3 positive tolerances (V mV, n relative < 1, S), got "
                          f"{tol!r}")
@@ -906,7 +903,7 @@ def worst_at(values, V_S) -> tuple[float, float]:
     # Not np.nan_to_num(v, nan=np.inf): that also turns an inf already there (an eigenvalue
     # score that could not be measured) into the largest finite float.
     v = np.where(np.isnan(v), np.inf, v)
-    vs = _real_array(V_S, "V_S")
+    vs = real_array(V_S, "V_S")
     if v.ndim < 1 or v.shape[0] != vs.size or v.size == 0:
         raise ValueError(f"values must have V_S's length {vs.size} along its first axis, got "
                          f"shape {v.shape}")
@@ -940,7 +937,6 @@ def recovery_targets(transition_ode: float, transition_map: float, checks: Fixed
     ``transition``, ``V*``, ``n*``, ``S*``, ``type``, ``eig_big``, ``eig_small``), each
     the worst case over ``checks`` (NaN counts as a miss), and for each where (V_S, mV)
     that worst case occurs, as text for the table."""
-    from .targets import Target
     d = abs(float(transition_map) - float(transition_ode))
     ts = [Target("transition", f"\\|ΔV_S\\| ≤ {limit:g} mV", d, bool(np.isfinite(d) and d <= limit),
                  f"{d:.3f} mV")]
@@ -1027,7 +1023,6 @@ def recovery_verdict(targets, checks: FixedPointChecks) -> str:
     """The chapter's verdict on the claim, from the targets of :func:`recovery_targets`:
     all met; or every position and eigenvalue target missed (then how far the fixed point
     agrees from the bottom of the range, and its worst miss); or how many were met."""
-    from .targets import verdict
     by = {t.name: t for t in targets}
     mark = {True: "✓", False: "✗"}
     if all(t.met for t in targets):
@@ -1206,16 +1201,14 @@ def data_proximity(trajectories, traj_V_S, params, V_S_grid, scale) -> np.ndarra
     point at that trajectory's own V_S, taken from the trajectory whose V_S is nearest the
     grid value. Distances in units of ``scale`` (3,) per variable (V mV, n, S), so that
     the three count alike. Returns (k,)."""
-    from .model import HHParams, fixed_points
-    X = _real_array(trajectories, "trajectories")
-    vs = _real_array(traj_V_S, "traj_V_S")
+    X = real_array(trajectories, "trajectories")
+    vs = real_array(traj_V_S, "traj_V_S")
     if X.ndim != 3 or X.shape[-1] != 3 or X.shape[0] < 1:
         raise ValueError(f"trajectories must have shape (m >= 1, T, 3), got {X.shape}")
     if vs.shape != (X.shape[0],) or not np.all(np.isfinite(vs)):
         raise ValueError(f"traj_V_S must hold {X.shape[0]} finite values (mV), got {vs.shape}")
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
-    sc = _real_array(scale, "scale")
+    check_params(params)
+    sc = real_array(scale, "scale")
     if sc.shape != (3,) or not np.all(sc > 0):
         raise ValueError(f"scale must be 3 positive numbers (V mV, n, S), got {scale!r}")
     grid = _sweep_grid(V_S_grid)
@@ -1238,14 +1231,14 @@ def follows_data(distance, error, alpha: float = 0.05) -> dict:
     ``error`` (k,) against ``distance`` (k,) (ranks: an inf error is the largest), its
     two-sided p-value, and a sentence that states the answer from them."""
     from scipy.stats import spearmanr
-    d = _real_array(distance, "distance")
-    e = _real_array(error, "error")
+    d = real_array(distance, "distance")
+    e = real_array(error, "error")
     if d.ndim != 1 or d.shape != e.shape or d.size < 3:
         raise ValueError(f"distance and error must be 1-D of the same length >= 3, got "
                          f"{d.shape} and {e.shape}")
     if np.isnan(d).any() or np.isnan(e).any():
         raise ValueError("distance and error must not hold NaN (an unmeasured error is inf)")
-    alpha = _number(alpha, "alpha")
+    alpha = number(alpha, "alpha")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
     res = spearmanr(d, e)

@@ -11,13 +11,12 @@ are interpolated linearly between samples. A trace is
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .model import _real_array
+from .checks import number, real_array
 
 __all__ = ["spike_times", "interspike_intervals", "BurstStats", "burst_statistics",
            "classify_regime", "sweep_statistics", "regime_transition", "REGIMES",
@@ -40,21 +39,9 @@ def spike_detection(variant: str) -> dict[str, float]:
     return dict(SPIKE_DETECTION[variant])
 
 
-def _number(value: Any, name: str, *, low: float | None = None) -> float:
-    """``value`` as a finite float (> ``low`` when given); TypeError/ValueError naming it."""
-    a = _real_array(value, name)
-    if a.ndim != 0:
-        raise TypeError(f"{name} must be a single real number, got an array of shape {a.shape}")
-    v = float(a)
-    if not math.isfinite(v) or (low is not None and not v > low):
-        raise ValueError(f"{name} must be a finite number{'' if low is None else f' > {low}'}, "
-                         f"got {value!r}")
-    return v
-
-
 def _check_trace(t, V) -> tuple[np.ndarray, np.ndarray]:
-    t = _real_array(t, "t")
-    V = _real_array(V, "V")
+    t = real_array(t, "t")
+    V = real_array(V, "V")
     if t.ndim != 1 or V.shape != t.shape:
         raise ValueError(f"t and V must be 1-D arrays of equal length, got shapes "
                          f"{t.shape} and {V.shape}")
@@ -69,7 +56,7 @@ def spike_times(t, V, *, threshold: float = -35.0, rearm: float = -45.0) -> np.n
     """Times (s) of upward crossings of ``threshold`` mV by V(t), with re-arming below
     ``rearm`` mV (``rearm < threshold``)."""
     t, V = _check_trace(t, V)
-    threshold, rearm = _number(threshold, "threshold"), _number(rearm, "rearm")
+    threshold, rearm = number(threshold, "threshold"), number(rearm, "rearm")
     if not rearm < threshold:
         raise ValueError(f"rearm ({rearm} mV) must be below threshold ({threshold} mV)")
     up = np.flatnonzero((V[:-1] < threshold) & (V[1:] >= threshold))
@@ -128,8 +115,8 @@ def burst_statistics(t, V, *, t_min: float = 0.0, gap_ratio: float = 2.0,
     counts as bursting.
     """
     t, V = _check_trace(t, V)
-    gap_ratio = _number(gap_ratio, "gap_ratio", low=1.0)
-    t_min = _number(t_min, "t_min")
+    gap_ratio = number(gap_ratio, "gap_ratio", low=1.0)
+    t_min = number(t_min, "t_min")
     sel = t >= t_min
     if sel.sum() < 2:
         raise ValueError(f"t_min ({t_min} s) leaves fewer than two samples (t ends at {t[-1]} s)")
@@ -166,8 +153,8 @@ def sweep_statistics(t, V, *, t_min: float = 0.0, **kw) -> tuple[list[BurstStats
 
     Returns ``(stats, isis)``, one entry per trace, each over ``t >= t_min``.
     """
-    t = _real_array(t, "t")
-    V = _real_array(V, "V")
+    t = real_array(t, "t")
+    V = real_array(V, "V")
     if t.ndim != 1:
         raise ValueError(f"t must be a 1-D array of times (s), got shape {t.shape}")
     if V.ndim != 2 or V.shape[1] != t.shape[0]:
@@ -184,7 +171,7 @@ def regime_transition(V_S, regimes: Sequence[str], before: str = "bursting",
     """Bracket (mV) of the switch from ``before`` to ``after`` along an increasing V_S grid:
     the largest V_S with regime ``before`` and the next grid value, which must be ``after``.
     """
-    V_S = _real_array(V_S, "V_S")
+    V_S = real_array(V_S, "V_S")
     if isinstance(regimes, str) or not all(isinstance(r, str) for r in regimes):
         raise TypeError(f"regimes must be a sequence of regime names {REGIMES}, got {regimes!r}")
     for k, v in (("before", before), ("after", after)):

@@ -14,8 +14,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .checks import number, real_array
 from .integrate import simulate
-from .model import HHParams, _real_array, fixed_points
+from .model import HHParams, check_params, fixed_points
 from .spikes import BurstStats, burst_statistics, regime_transition
 from .sweeps import isi_sweep
 
@@ -28,23 +29,11 @@ STATS_HEADERS = ("V_S (mV)", "regime", "spikes/burst", "burst period (s)", "sile
                  "mean ISI (s)")
 
 
-def _check_params(params) -> None:
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
-
-
-def _positive(value, name: str) -> float:
-    v = _real_array(value, name)
-    if v.ndim != 0 or not np.isfinite(v) or not v > 0:
-        raise ValueError(f"{name} must be a single finite number > 0, got {value!r}")
-    return float(v)
-
-
 def example_runs(params: HHParams, x0, V_S: Mapping[str, float], t_end: float, dt: float,
                  *, t_min: float) -> dict[str, tuple[np.ndarray, np.ndarray, BurstStats]]:
     """One LSODA run per named value of ``V_S`` (mV) from ``x0`` over [0, ``t_end``] s
     sampled every ``dt`` s: name -> ``(t, X, stats)``, the statistics over ``t >= t_min``."""
-    _check_params(params)
+    check_params(params)
     if not isinstance(V_S, Mapping) or not V_S:
         raise TypeError(f"V_S must be a non-empty mapping name -> V_S (mV), got {V_S!r}")
     out = {}
@@ -59,7 +48,7 @@ def stats_rows(V_S, stats: Sequence[BurstStats], *, names: Sequence[str] | None 
     """Table rows ``(V_S, regime, spikes/burst, burst period, silent phase, mean ISI)``
     (:data:`STATS_HEADERS`), preceded by ``names`` when given; ``keep`` (booleans, one per
     value) selects rows."""
-    V_S = _real_array(V_S, "V_S")
+    V_S = real_array(V_S, "V_S")
     if V_S.ndim != 1 or len(stats) != V_S.size:
         raise ValueError(f"V_S must be 1-D with one value per stats entry, got {V_S.shape} "
                          f"and {len(stats)} stats")
@@ -81,7 +70,7 @@ def stats_rows(V_S, stats: Sequence[BurstStats], *, names: Sequence[str] | None 
 def z_curve_knees(V, S) -> list[tuple[float, float]]:
     """``(V, S)`` at the knees of the fast subsystem's Z-curve S(V): the samples where the
     slope dS/dV changes sign, in order of increasing V (mV)."""
-    V, S = _real_array(V, "V"), _real_array(S, "S")
+    V, S = real_array(V, "V"), real_array(S, "S")
     if V.ndim != 1 or S.shape != V.shape or V.size < 3 or not np.all(np.diff(V) > 0):
         raise ValueError("V must be an increasing 1-D grid (at least 3 values) and S match it")
     knee = np.flatnonzero(np.diff(np.sign(np.diff(S))) != 0) + 1
@@ -102,8 +91,8 @@ class FixedPointSweep:
 
 def fixed_point_sweep(params: HHParams, V_S) -> FixedPointSweep:
     """:func:`hhlib.model.fixed_points` at each value of the grid ``V_S`` (mV)."""
-    _check_params(params)
-    V_S = _real_array(V_S, "V_S")
+    check_params(params)
+    V_S = real_array(V_S, "V_S")
     if V_S.ndim != 1 or V_S.size == 0:
         raise ValueError(f"V_S must be a non-empty 1-D grid (mV), got shape {V_S.shape}")
     fps = [fixed_points(params.replace(V_S=v)) for v in V_S]
@@ -139,7 +128,7 @@ def eigenvalue_text(eigenvalues, digits: int = 4) -> str:
 def fixed_point_rows(params: HHParams, V_S: Sequence[float]) -> list[tuple]:
     """Rows ``(V_S, V*, n*, S*, eigenvalues, stability)`` of the fixed point of lowest V at
     each value of ``V_S`` (mV)."""
-    _check_params(params)
+    check_params(params)
     rows = []
     for vs in V_S:
         f = fixed_points(params.replace(V_S=vs))[0]
@@ -153,9 +142,9 @@ def ensemble_sweep(params: HHParams, x0, V_S, t_end: float, dt: float, *, t_min:
     """One trajectory per value of ``V_S`` (mV), all from the state ``x0`` (3,), by the
     compiled ensemble integrator (default tolerances): statistics and ISIs (s) over
     ``t >= t_min`` s, as :func:`hhlib.sweeps.isi_sweep`."""
-    _check_params(params)
-    V_S = _real_array(V_S, "V_S")
-    x0 = _real_array(x0, "x0")
+    check_params(params)
+    V_S = real_array(V_S, "V_S")
+    x0 = real_array(x0, "x0")
     if V_S.ndim != 1 or V_S.size == 0:
         raise ValueError(f"V_S must be a non-empty 1-D grid (mV), got shape {V_S.shape}")
     if x0.shape != (3,):
@@ -171,7 +160,7 @@ def refine_transition(params: HHParams, x0, V_S, regimes: Sequence[str], t_end: 
     (same start, duration and sampling as :func:`ensemble_sweep`)."""
     if isinstance(n_fine, bool) or not isinstance(n_fine, int) or n_fine < 2:
         raise ValueError(f"n_fine must be an integer >= 2, got {n_fine!r}")
-    _positive(t_end, "t_end")
+    number(t_end, "t_end", low=0)
     lo, hi = regime_transition(V_S, regimes)
     fine = np.linspace(lo, hi, n_fine)
     stats, _ = ensemble_sweep(params, x0, fine, t_end, dt, t_min=t_min)

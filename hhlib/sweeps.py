@@ -15,15 +15,17 @@ last bits may differ.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .checks import is_int
 from .spikes import BurstStats, sweep_statistics
 from .integrate import simulate_ensemble
-from .model import HHParams
+from .model import HHParams, check_params
 
 __all__ = ["chunk_bounds", "run_ensemble", "isi_sweep", "map_chunks"]
 
@@ -35,8 +37,7 @@ def chunk_bounds(n: int, chunk_size: int | None) -> list[tuple[int, int]]:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if chunk_size is None:
         return [(0, int(n))]
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
-            or chunk_size < 1:
+    if not is_int(chunk_size) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
     return [(i, min(i + int(chunk_size), int(n))) for i in range(0, int(n), int(chunk_size))]
 
@@ -66,7 +67,6 @@ def map_chunks(fn: Callable, chunks: Sequence[tuple], executor: Any = None,
     if executor is None:
         if len(chunks) <= 1:
             return [fn(*args) for args in chunks]
-        import multiprocessing as mp
         workers = min(len(chunks), max_workers or os.cpu_count() or 1)
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
             return map_chunks(fn, chunks, pool)
@@ -85,8 +85,7 @@ def _slice_params(params: HHParams, B: int, lo: int, hi: int) -> HHParams:
 
 
 def _chunk_args(params: HHParams, x0, chunk_size: int | None) -> tuple[np.ndarray, list]:
-    if not isinstance(params, HHParams):
-        raise TypeError(f"params must be HHParams, got {type(params).__name__}")
+    check_params(params)
     x0 = np.asarray(x0, dtype=float)
     if x0.ndim != 2 or x0.shape[1] != 3:
         raise ValueError(f"x0 must have shape (B, 3) = (V, n, S) per trajectory, got {x0.shape}")

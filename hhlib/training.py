@@ -19,9 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .evaluation import check_references, dynamics_score
-from .model import _real_array, is_physical
-from .network import MapNet, _check_hidden, _check_range, _is_int, normalisation
+from .checks import is_int, is_real, real_array
+from .data import PHYSICAL_START_BOX, Dataset
+# rollout_loss lives in evaluation, which reports it for trained networks; importable here too
+from .evaluation import check_references, dynamics_score, rollout_loss
+from .model import is_physical
+from .network import MapNet, _check_hidden, _check_range, normalisation
 
 __all__ = ["TrainConfig", "train", "train_on_dataset", "rollout_loss", "jacobian_penalty",
            "TrainingError"]
@@ -60,8 +63,8 @@ class TrainConfig:
         if isinstance(st, (str, bytes)) or not hasattr(st, "__iter__"):
             raise TypeError(f"stages must be a sequence of (K, epochs) pairs, got {st!r}")
         st = tuple(tuple(p) if isinstance(p, (tuple, list)) else p for p in st)
-        if not st or not all(isinstance(p, tuple) and len(p) == 2 and _is_int(p[0])
-                             and _is_int(p[1]) and p[0] >= 1 and p[1] >= 1 for p in st):
+        if not st or not all(isinstance(p, tuple) and len(p) == 2 and is_int(p[0])
+                             and is_int(p[1]) and p[0] >= 1 and p[1] >= 1 for p in st):
             raise ValueError(f"stages must be a non-empty sequence of (K >= 1, epochs >= 1) "
                              f"integer pairs, got {self.stages!r}")
         object.__setattr__(self, "stages", tuple((int(k), int(e)) for k, e in st))
@@ -69,17 +72,14 @@ class TrainConfig:
                   "random_runs", "jacobian_points"):
             v = getattr(self, k)
             low = 0 if k in ("seed", "random_runs") else 1
-            if not _is_int(v) or v < low:
+            if not is_int(v) or v < low:
                 raise ValueError(f"{k} must be an integer >= {low}, got {v!r}")
         w = self.jacobian_weight
-        if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, float, np.integer,
-                                                                np.floating)) \
-                or not (math.isfinite(w) and w >= 0):
+        if not is_real(w) or not (math.isfinite(w) and w >= 0):
             raise ValueError(f"jacobian_weight must be a finite number >= 0, got {w!r}")
         for k in ("lr", "lr_final", "max_minutes", "random_run_time"):
             v = getattr(self, k)
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                    np.floating)):
+            if not is_real(v):
                 raise TypeError(f"{k} must be a number, got {v!r}")
             if not (v > 0 and (math.isfinite(v) or k == "max_minutes")):
                 extra = "" if k == "max_minutes" else ", finite"
@@ -104,25 +104,12 @@ class TrainConfig:
         return cls(**{**record["train_config"], **overrides})
 
 
-def rollout_loss(net: MapNet, windows: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of a free rollout from each window's first state over the
-    window (B, K + 1, 3), each variable in units of its increment spread ``d_std``."""
-    x = windows[:, 0]
-    err = 0.0
-    K = windows.shape[1] - 1
-    for k in range(1, K + 1):
-        x = net(x, V_S)
-        err = err + (((x - windows[:, k]) / net.d_std) ** 2).mean()
-    return err / K
-
-
 def jacobian_penalty(net: MapNet, n: int, gen: torch.Generator) -> torch.Tensor:
     """Mean of |J v|^2 over ``n`` random states uniform in the physical box
     (:data:`hhlib.data.PHYSICAL_START_BOX`) at random V_S in the trained range, J the
     Jacobian of the network's MLP (normalised increment, or field, with respect to the
     normalised state) and v standard normal: an unbiased estimate of the squared Frobenius
     norm, one forward-mode pass. Differentiable in the weights."""
-    from .data import PHYSICAL_START_BOX
     box = torch.tensor(PHYSICAL_START_BOX, dtype=net.x_mean.dtype)
     x = box[:, 0] + (box[:, 1] - box[:, 0]) * torch.rand((n, 3), generator=gen)
     lo, hi = net.V_S_range
@@ -142,10 +129,10 @@ def _windows(cuts: torch.Tensor, K: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def _check_cuts(c: Any, v: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    c = _real_array(c, f"{name}_cuts")
+    c = real_array(c, f"{name}_cuts")
     if c.ndim != 3 or c.shape[-1] != 3 or c.shape[1] < 2 or c.shape[0] < 1:
         raise ValueError(f"{name}_cuts must have shape (N >= 1, L + 1 >= 2, 3), got {c.shape}")
-    v = _real_array(v, f"{name}_V_S")
+    v = real_array(v, f"{name}_V_S")
     if v.shape != (c.shape[0],):
         raise ValueError(f"{name}_V_S must have shape ({c.shape[0]},), got {v.shape}")
     if not np.all(np.isfinite(c)):
@@ -214,14 +201,14 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
                          "V_S_range)")
     use_score = val_trajectories is not None
     if use_score:
-        val_trajectories = _real_array(val_trajectories, "val_trajectories")
+        val_trajectories = real_array(val_trajectories, "val_trajectories")
         if val_trajectories.ndim != 3 or val_trajectories.shape[-1] != 3 \
                 or val_trajectories.shape[1] < 2 or not np.all(np.isfinite(val_trajectories)):
             raise ValueError(f"val_trajectories must be finite, of shape (n, T >= 2, 3), got "
                              f"shape {val_trajectories.shape}")
         if val_traj_V_S is None:
             raise ValueError("val_traj_V_S must hold one V_S per validation trajectory")
-        val_traj_V_S = _real_array(val_traj_V_S, "val_traj_V_S")
+        val_traj_V_S = real_array(val_traj_V_S, "val_traj_V_S")
         if val_traj_V_S.shape != (val_trajectories.shape[0],) \
                 or not np.all(np.isfinite(val_traj_V_S)):
             raise ValueError(f"val_traj_V_S must hold one finite V_S per validation trajectory "
@@ -275,6 +262,7 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
     hist["best_epoch"] = 0
     bar = None
     if progress:
+        # not at the top: in a Jupyter kernel without ipywidgets importing tqdm.auto warns
         from tqdm.auto import tqdm
         bar = tqdm(total=total_epochs, desc="training", unit="epoch")
     stopped = ""
@@ -394,8 +382,6 @@ def train_on_dataset(ds: Any, config: TrainConfig, *, net_class: type = MapNet,
     are not used: this is the shipped recipe), selecting the epoch by the dynamics score of
     free runs against its validation trajectories; the time step, V_S range and variant are
     the dataset's."""
-    from .data import Dataset
-
     if not isinstance(ds, Dataset):
         raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
     c = ds.config

@@ -1,0 +1,162 @@
+"""hhlib's modules form layers (issue 25): no import circle between them, and no import inside
+a function body but the few listed in LAZY, each kept there for a reason this file checks."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "hhlib"
+HHLIB = Path(__file__).resolve().parent.parent / PACKAGE
+
+# What a module may import inside a function -> (the modules that do, why not at their top).
+# A name starting with "." is a module of hhlib. test_lazy_imports_keep_their_importer_light
+# checks that importing each such module does not load the name anyway.
+LAZY = {
+    "torch": ({"model", "recovery"}, "0.9 s to import: `import hhlib`, and the ODE side of "
+              "recovery that bistability uses, stay free of it"),
+    "torch.func": ({"model"}, "part of torch, as above"),
+    "tqdm.auto": ({"integrate", "network", "training"}, "in a Jupyter kernel without "
+                  "ipywidgets importing it prints a warning: only a run with progress=True may"),
+    "matplotlib": ({"recovery"}, "only to tell Axes; the rest of recovery draws nothing"),
+    "matplotlib.pyplot": ({"bistability", "recovery"}, "0.25 s to import, only to draw"),
+    ".plotting": ({"baselines", "bistability", "recovery"}, "imports matplotlib.pyplot"),
+    ".integrate": ({"recovery"}, "numba (0.15 s), only for sweep_runner's ODE runs"),
+    ".data": ({"network"}, "numba and the integrator (0.15 s), only for load_ensemble"),
+    "scipy.stats": ({"recovery"}, "0.25 s to import, for one rank correlation"),
+    "pysindy": ({"baselines"}, "0.45 s to import, only for the SINDy fits"),
+    "numba": ({"cache"}, "0.13 s to import, only for its version"),
+}
+
+
+def _imported(node: ast.Import | ast.ImportFrom, modules: set[str]) -> list[str]:
+    """The names ``node`` imports: a module of the package as ".name", others as written."""
+    if isinstance(node, ast.Import):
+        return ["." + (n.split(".") + ["__init__"])[1] if n.split(".")[0] == PACKAGE else n
+                for n in (a.name for a in node.names)]
+    if node.level == 0 and node.module != PACKAGE and not (node.module or "").startswith(
+            f"{PACKAGE}."):
+        return [node.module]
+    parts = (node.module or "").split(".")
+    if node.level == 0:
+        parts = parts[1:]
+    if parts and parts[0]:
+        return ["." + parts[0]]
+    # ``from . import x``: the module x, or a name of the package's __init__
+    return ["." + (a.name if a.name in modules else "__init__") for a in node.names]
+
+
+def import_graph(package: Path) -> tuple[dict[str, set[str]], list[tuple[str, str, str]]]:
+    """Module -> the package's modules it imports (at its top or in a function), and every
+    import inside a function as (module, function, imported name)."""
+    modules = {p.stem for p in package.glob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    inside: list[tuple[str, str, str]] = []
+    for m in modules:
+        tree = ast.parse((package / f"{m}.py").read_text(encoding="utf-8"))
+        in_function = {}
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(fn):
+                    in_function.setdefault(id(node), fn.name)
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            for name in _imported(node, modules):
+                if name.startswith(".") and name[1:] in modules:
+                    graph[m].add(name[1:])
+                if id(node) in in_function:
+                    inside.append((m, in_function[id(node)], name))
+    return graph, inside
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles: each strongly connected group of two or more modules, or a module
+    that imports itself (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1 or v in graph.get(v, ()):
+                out.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def unexplained(inside: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    return [(m, fn, name) for m, fn, name in inside
+            if name not in LAZY or m not in LAZY[name][0]]
+
+
+def test_hhlib_has_no_import_circle():
+    graph, _ = import_graph(HHLIB)
+    assert {"model", "training", "evaluation"} <= set(graph)    # the graph is read
+    assert "evaluation" in graph["training"]
+    assert cycles(graph) == []
+
+
+def test_no_import_inside_a_function_but_the_listed_ones():
+    _, inside = import_graph(HHLIB)
+    assert unexplained(inside) == [], (
+        "import these at the module's top, or add them to LAZY with the reason")
+
+
+def test_every_listed_lazy_import_is_still_made():
+    _, inside = import_graph(HHLIB)
+    made = {(m, name) for m, _, name in inside}
+    stale = [(m, name) for name, (ms, _) in LAZY.items() for m in sorted(ms)
+             if (m, name) not in made]
+    assert stale == []
+
+
+def test_a_circle_and_a_hidden_import_are_found(tmp_path):
+    pkg = tmp_path / PACKAGE
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low.py").write_text("import math\n\n\ndef f():\n    from .high import g\n"
+                                "    return g()\n")
+    (pkg / "high.py").write_text("from .low import f\n\n\ndef g():\n    return 1\n")
+    (pkg / "alone.py").write_text("import hhlib.alone\n")
+    graph, inside = import_graph(pkg)
+    assert graph == {"__init__": set(), "low": {"high"}, "high": {"low"}, "alone": {"alone"}}
+    assert cycles(graph) == [["alone"], ["high", "low"]]
+    assert unexplained(inside) == [("low", "f", ".high")]
+    (pkg / "low.py").write_text("import math\n")
+    graph, inside = import_graph(pkg)
+    assert cycles(graph) == [["alone"]] and inside == []
+
+
+@pytest.mark.parametrize("module", sorted({m for ms, _ in LAZY.values() for m in ms}))
+def test_lazy_imports_keep_their_importer_light(module):
+    """Importing the module does not load what it imports lazily: otherwise that import can
+    move to its top at no cost."""
+    names = sorted(PACKAGE + n if n.startswith(".") else n
+                   for n, (ms, _) in LAZY.items() if module in ms)
+    code = (f"import sys, {PACKAGE}.{module}; "
+            f"print(' '.join(n for n in {names!r} if n in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=HHLIB.parent)
+    assert out.stdout.split() == [], f"importing {PACKAGE}.{module} loads them anyway"
