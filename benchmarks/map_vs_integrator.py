@@ -152,8 +152,10 @@ def measure(fn: Callable[[], Any], device: str = "cpu") -> tuple[Any, dict]:
     if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    rss0 = _status_kb("VmRSS")
+    # the peak is reset to the resident size of that moment, so the size to subtract is read
+    # after the reset: read before, pages freed in between made the rise negative
     can_reset = _reset_peak_rss()
+    rss0 = _status_kb("VmRSS")
     c0, t0 = time.process_time(), time.perf_counter()
     out = fn()
     if device == "cuda":
@@ -161,7 +163,9 @@ def measure(fn: Callable[[], Any], device: str = "cpu") -> tuple[Any, dict]:
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     m = {"wall_time_s": wall, "cpu_time_s": cpu}
     hwm = _status_kb("VmHWM")
-    m["peak_memory_MB"] = ((hwm - rss0) / 1024 if can_reset and hwm is not None
+    # a rise is never negative; the two readings are a few instructions apart, and a page
+    # released between them would still show as one
+    m["peak_memory_MB"] = (max(hwm - rss0, 0) / 1024 if can_reset and hwm is not None
                            and rss0 is not None else None)
     m["peak_memory_how"] = ("rise of VmHWM over VmRSS before the call (Linux)"
                             if m["peak_memory_MB"] is not None else "unavailable")

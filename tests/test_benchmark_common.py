@@ -58,3 +58,23 @@ def test_cost_benchmark_bistable_weights_smoke(tmp_path):
         a = m["accuracy"]
         assert a["regimes_match"] == a["n_checked"] == 4, (name, a)
         assert a["within_targets"] == 4, (name, a)
+
+
+def test_peak_memory_is_a_rise_never_negative(benchmarks_pkg):
+    """Chapter 7 once published -0.082 MB: the size before the call was read before the peak
+    was reset, so pages freed in between made the rise negative."""
+    import numpy as np
+
+    import benchmarks.map_vs_integrator as bench
+
+    big = np.ones(2**22)                     # 32 MB the call below frees
+
+    def free_then_nothing():
+        nonlocal big
+        big = None
+
+    _, m = bench.measure(free_then_nothing)
+    assert m["peak_memory_MB"] is None or m["peak_memory_MB"] >= 0
+    _, m = bench.measure(lambda: np.ones(2**23).sum())          # 64 MB, then freed
+    if m["peak_memory_MB"] is not None:
+        assert m["peak_memory_MB"] > 32
