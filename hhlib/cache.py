@@ -43,7 +43,11 @@ def _cpu() -> str:
 
 def _environment() -> bytes:
     """What the same call with the same arguments may still depend on: the code, the
-    numerical packages, how their kernels are pinned, the CPU."""
+    numerical packages, how their kernels are pinned, the CPU.
+
+    The code is read from disk, not from the modules this process imported: after editing
+    ``hhlib``, restart a running kernel before it makes a cached call, or it would store
+    what the old code computed under the new code's key."""
     import numba   # only its version is needed here; importing it takes 0.13 s
 
     h = hashlib.sha256()
