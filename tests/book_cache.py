@@ -33,7 +33,7 @@ def _inputs(root: Path, chapter: Path) -> list[Path]:
     shared = [*sorted((root / "hhlib").rglob("*.py")), *sorted((root / "hhlib" / "weights").glob("*")),
               *sorted((root / "benchmarks").rglob("*.py")),
               *sorted((root / "benchmarks" / "results").glob("*")),
-              *sorted((root / "book").glob("*.py")),
+              *sorted((root / "book").rglob("*.py")),     # perturbations.py, _code/
               *sorted((root / "references" / "perturbed").glob("*.json")),
               root / "requirements.lock"]
     # dot files are not inputs: loading weights leaves hhlib/weights/.name.lock behind

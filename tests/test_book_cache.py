@@ -11,6 +11,7 @@ from conftest import chapter_notebooks
 
 def _tree(tmp_path):
     for rel, text in {"book/01_x.md": "# x\n", "book/helpers.py": "A = 1\n",
+                      "book/_code/ch01.py": "ROWS = 1\n",
                       "hhlib/model.py": "g_K = 10.0\n", "hhlib/weights/original.json": "{}",
                       "benchmarks/run.py": "", "benchmarks/results/run.json": "{}",
                       "references/perturbed/unpinned.01_x.json": "{}",
@@ -20,7 +21,8 @@ def _tree(tmp_path):
     return tmp_path / "book" / "01_x.md"
 
 
-@pytest.mark.parametrize("edited", ["book/01_x.md", "book/helpers.py", "hhlib/model.py",
+@pytest.mark.parametrize("edited", ["book/01_x.md", "book/helpers.py", "book/_code/ch01.py",
+                                    "hhlib/model.py",
                                     "hhlib/weights/original.json", "benchmarks/run.py",
                                     "benchmarks/results/run.json",
                                     "references/perturbed/unpinned.01_x.json",

@@ -3,6 +3,7 @@ a function body but the few listed in LAZY, each kept there for a reason this fi
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,54 @@ def test_lazy_imports_keep_their_importer_light(module):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=HHLIB.parent)
     assert out.stdout.split() == [], f"importing {PACKAGE}.{module} loads them anyway"
+
+
+# --- each chapter's presentation beside it (issue 25, item 2) ------------------------------
+
+REPO = HHLIB.parent
+COMPANIONS = REPO / "book" / "_code"
+
+
+def companion_importers(root: Path) -> dict[str, set[str]]:
+    """Who imports each companion ``book/_code/chNN.py``: the repository's files (chapters by
+    their file name, Python files by their path), tests left out."""
+    import re
+
+    pattern = re.compile(r"^\s*(?:from\s+_code\.(ch\d\d)\b|import\s+_code\.(ch\d\d)\b"
+                         r"|from\s+_code\s+import\s+(ch\d\d)\b)", re.M)
+    found: dict[str, set[str]] = {}
+    files = [*root.glob("book/*.md"), *root.glob("book/**/*.py"), *root.glob("hhlib/**/*.py"),
+             *root.glob("benchmarks/**/*.py"), *root.glob("scripts/*.py")]
+    for path in files:
+        for match in pattern.finditer(path.read_text()):
+            name = next(g for g in match.groups() if g)
+            found.setdefault(name, set()).add(str(path.relative_to(root)))
+    return found
+
+
+def misplaced_imports(root: Path) -> list[tuple[str, str]]:
+    """(companion, importer) pairs where the importer is not the companion's own chapter."""
+    bad = []
+    for name, importers in sorted(companion_importers(root).items()):
+        for importer in sorted(importers):
+            own = importer.startswith(f"book/{name[2:]}_") and importer.endswith(".md")
+            if not own and importer != f"book/_code/{name}.py":
+                bad.append((name, importer))
+    return bad
+
+
+def test_each_companion_is_imported_by_its_chapter_alone():
+    assert misplaced_imports(REPO) == []
+    for path in sorted(COMPANIONS.glob("ch*.py")):
+        assert path.stem in companion_importers(REPO), f"{path} is imported by no chapter"
+
+
+def test_a_companion_imported_elsewhere_is_found(tmp_path):
+    for rel, text in {"book/05_x.md": "```{code-cell}\nfrom _code.ch05 import rows\n```\n",
+                      "book/06_y.md": "from _code.ch05 import rows\n",
+                      "hhlib/recovery.py": "import _code.ch06\n",
+                      "book/_code/ch05.py": "ROWS = 1\n"}.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert misplaced_imports(tmp_path) == [("ch05", "book/06_y.md"),
+                                           ("ch06", "hhlib/recovery.py")]
