@@ -21,6 +21,10 @@ Regenerate the references on purpose (a changed result is then a reviewable diff
     make refs                                   # every chapter, published mode
     .venv/bin/python tests/refs.py regenerate 04_network        # one chapter
     .venv/bin/python tests/refs.py regenerate --from-executed   # from tests/_executed/
+
+A refactor moves no result; after ``make refs`` it shows so against the commit before it::
+
+    .venv/bin/python tests/refs.py same-as HEAD     # every compared value identical
 """
 from __future__ import annotations
 
@@ -608,6 +612,56 @@ def _perturb(setting: str, chapters: list[Path], executor_cls) -> int:
     return 0
 
 
+def same_results(stem: str, old: dict, new: dict) -> tuple[list[str], str]:
+    """A refactor's check: every glued value (but those declared ``compare = false``) and
+    every compared text output of ``new`` is character for character the one of ``old``.
+    Cells are paired by position, so a changed cell source (an import moved) is allowed."""
+    default, rules = load_tolerances()
+    problems = []
+    if set(old["glue"]) != set(new["glue"]):
+        problems.append(f"{stem}: glued names differ: only before "
+                        f"{sorted(set(old['glue']) - set(new['glue']))}, only now "
+                        f"{sorted(set(new['glue']) - set(old['glue']))}")
+    glue = [n for n in sorted(set(old["glue"]) & set(new["glue"]))
+            if tolerance_for(stem, n, default, rules).compare]
+    problems += [f"{stem}: {n} = {_snippet(new['glue'][n]['text'], 120)}, before "
+                 f"{_snippet(old['glue'][n]['text'], 120)}"
+                 for n in glue if old["glue"][n]["text"] != new["glue"][n]["text"]]
+    oc, nc = old["cells"], new["cells"]
+    if len(oc) != len(nc):
+        problems.append(f"{stem}: {len(nc)} code cells, {len(oc)} before")
+        return problems, ""
+    texts = 0
+    for i, (o, n) in enumerate(zip(oc, nc)):
+        if o["compared"] != n["compared"]:
+            problems.append(f"{stem}, code cell {i + 1}: compared before {o['compared']}, "
+                            f"now {n['compared']}")
+        elif o["compared"]:
+            texts += len(o["text"])
+            if o["text"] != n["text"]:
+                problems.append(f"{stem}, code cell {i + 1} ({n['first_line']!r}): "
+                                f"text outputs differ\n  before: {_snippet(str(o['text']))}"
+                                f"\n  now:    {_snippet(str(n['text']))}")
+    moved = sum(o["source_sha"] != n["source_sha"] for o, n in zip(oc, nc))
+    return problems, (f"{stem}: {len(glue)} glued values and {texts} text outputs identical "
+                      f"({len(old['glue']) - len(glue)} values not compared by declaration; "
+                      f"{moved} of {len(oc)} cells' sources changed)")
+
+
+def _same_as(rev: str, stems: list[str]) -> int:
+    import subprocess
+
+    bad = 0
+    for stem in stems:
+        rel = reference_path(stem).relative_to(REPO)
+        old = json.loads(subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=REPO, check=True,
+                                        capture_output=True, text=True).stdout)
+        problems, summary = same_results(stem, old, load_reference(stem))
+        print("\n".join(problems) if problems else summary, flush=True)
+        bad += bool(problems)
+    return 1 if bad else 0
+
+
 def _main(argv: list[str]) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from conftest import NotebookExecutor, chapter_notebooks
@@ -627,6 +681,10 @@ def _main(argv: list[str]) -> int:
     per.add_argument("chapters", nargs="*", help="chapter stems (default: all)")
     sub.add_parser("spread-report", help="list the quantities the perturbed runs moved, and "
                                          "every verdict (words, targets) they flipped")
+    same = sub.add_parser("same-as", help="after a refactor and `make refs`: check that every "
+                          "compared result equals the one in the references at git REV")
+    same.add_argument("rev", help="a git revision, e.g. main or HEAD~1")
+    same.add_argument("chapters", nargs="*", help="chapter stems (default: all)")
     args = ap.parse_args(argv)
     if args.cmd == "spread-report":
         for chapter in chapter_notebooks():
@@ -639,6 +697,8 @@ def _main(argv: list[str]) -> int:
         if unknown:
             ap.error(f"unknown chapters {unknown}; known: {sorted(known)}")
         chapters = [known[c] for c in args.chapters]
+    if args.cmd == "same-as":
+        return _same_as(args.rev, [c.stem for c in chapters])
     if args.cmd == "perturb":
         return _perturb(args.setting, chapters, NotebookExecutor)
     if not args.allow_unpinned and not _pinned():

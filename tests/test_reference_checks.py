@@ -214,3 +214,26 @@ def test_time_sanitiser_keeps_periods_and_erases_wall_times():
         "damped oscillation: period 5.9 s, decay time 3.38 s"
     assert "1.84" not in refs.sanitize("B = 256: wall time 1.84 s (7.2 ms per trajectory)", san)
     assert "LOAD" in refs.sanitize("this build, machine load [1.4, 1.34, 1.16] (1, 5 min)", san)
+
+
+def _extraction(value: str, cell_text: str, sha: str) -> dict:
+    return {"glue": {"V_star": {"text": value}, "ns_rhs": {"text": "20.1"}},
+            "cells": [{"first_line": "import x", "source_sha": sha, "compared": True,
+                       "text": []},
+                      {"first_line": "print(v)", "source_sha": "b", "compared": True,
+                       "text": [cell_text]}]}
+
+
+def test_same_as_allows_moved_imports_and_nothing_else():
+    old = _extraction("-52.499", "V* = -52.499 mV", "a")
+    # a refactor: an import cell's source changed, a timing (compare = false) moved
+    new = {**_extraction("-52.499", "V* = -52.499 mV", "c"),
+           "glue": {"V_star": {"text": "-52.499"}, "ns_rhs": {"text": "25.0"}}}
+    problems, summary = refs.same_results("07_cost", old, new)
+    assert problems == [] and "1 glued values and 1 text outputs identical" in summary
+    assert "1 of 2 cells' sources changed" in summary
+    # within any tolerance is not enough: the last digit of a value or a printed number
+    problems, _ = refs.same_results("07_cost", old, _extraction("-52.498", "V* = -52.499 mV", "a"))
+    assert len(problems) == 1 and "V_star" in problems[0]
+    problems, _ = refs.same_results("07_cost", old, _extraction("-52.499", "V* = -52.498 mV", "a"))
+    assert len(problems) == 1 and "code cell 2" in problems[0]
