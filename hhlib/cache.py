@@ -6,7 +6,8 @@ chapter run alone computes it. The key is a SHA-256 of the function's name, its 
 (a model by its class, constructor arguments and weights; arrays by dtype, shape and bytes),
 the source of every ``hhlib`` module, the versions of the numerical packages, the kernel
 settings of :mod:`hhlib.kernels` and the CPU, so a changed input cannot return a stale
-result: it asks for another file. The files are pickles written by :func:`cached_call`; point
+result: it asks for another file. A process whose ``hhlib`` was edited after it imported it
+computes without the cache. The files are pickles written by :func:`cached_call`; point
 it only at a folder it filled (the chapters use ``_build/evaluations``, which ``make clean``
 removes).
 """
@@ -41,18 +42,25 @@ def _cpu() -> str:
         return platform.processor()
 
 
+def _code_digest(package: Path) -> bytes:
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        h.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return h.digest()
+
+
+# The library as this process imported it. A kernel still running after hhlib was edited
+# runs the old code for the modules it had imported; cached_call then neither reads nor
+# stores (it would file the old code's answer under the new code's key).
+_IMPORTED = _code_digest(_PACKAGE)
+
+
 def _environment() -> bytes:
     """What the same call with the same arguments may still depend on: the code, the
-    numerical packages, how their kernels are pinned, the CPU.
-
-    The code is read from disk, not from the modules this process imported: after editing
-    ``hhlib``, restart a running kernel before it makes a cached call, or it would store
-    what the old code computed under the new code's key."""
+    numerical packages, how their kernels are pinned, the CPU."""
     import numba   # only its version is needed here; importing it takes 0.13 s
 
-    h = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        h.update(str(path.relative_to(_PACKAGE)).encode() + b"\0" + path.read_bytes())
+    h = hashlib.sha256(_code_digest(_PACKAGE))
     for part in (np.__version__, torch.__version__, scipy.__version__, numba.__version__,
                  repr(sorted((k, os.environ.get(k)) for k in SETTINGS)), _cpu()):
         h.update(part.encode() + b"\0")
@@ -111,6 +119,11 @@ def cached_call(directory, fn: Callable, args: tuple = (), kwargs: dict | None =
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a path, got {type(directory).__name__}")
     kwargs = dict(kwargs or {})
+    if _code_digest(_PACKAGE) != _IMPORTED:
+        warnings.warn("hhlib's source changed on disk since this process imported it: the "
+                      "result is computed and not cached (restart the kernel to use the "
+                      "cache again)", stacklevel=2)
+        return fn(*args, **kwargs)
     path = Path(directory) / f"{key or cache_key(fn, args, kwargs)}.pkl"
     if path.exists():
         with open(path, "rb") as f:

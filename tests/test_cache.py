@@ -100,3 +100,19 @@ def test_evaluate_all_with_a_cache_gives_the_same_numbers_and_reuses_random_runs
     assert len(new) == 1
     with pytest.raises(TypeError, match="cache must be None or a folder's path"):
         evaluate_all({"a": (net, rec)}, **kw, cache=3)
+
+
+def test_a_process_running_edited_library_code_bypasses_the_cache(tmp_path, monkeypatch):
+    """After hhlib is edited, a kernel that imported it before runs the old code: its answer
+    must not be filed under the new code's key, nor an answer of the new code read."""
+    assert cached_call(tmp_path, _square, (3.0,))["value"] == 9.0
+    stored = sorted(tmp_path.iterdir())
+    monkeypatch.setattr(cache_mod, "_IMPORTED", b"the code before an edit")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cached_call(tmp_path, _square, (4.0,))["value"] == 16.0
+        CALLS.clear()
+        assert cached_call(tmp_path, _square, (3.0,))["value"] == 9.0
+    assert CALLS == [3.0]                        # computed again, not read
+    assert sorted(tmp_path.iterdir()) == stored
+    assert len(caught) == 2 and "changed on disk" in str(caught[0].message)
