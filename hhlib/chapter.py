@@ -24,9 +24,13 @@ from .checks import is_real
 __all__ = ["check_parameters", "injected_names", "model_fields", "ParameterError",
            "PARAMETERS"]
 
-# Every chapter parameter and what it means; all are booleans.
+# Every chapter parameter and what it means: flags are booleans, names are strings.
 PARAMETERS = {"fast": "shorter runs and coarser grids (the test suite's setting)",
-              "retrain": "train the network from scratch instead of loading shipped weights"}
+              "retrain": "train the network from scratch instead of loading shipped weights",
+              "network": "the name of the network the chapter examines",
+              "weights_dir": "the folder of that network's weights, relative to book/ "
+                             "('' for the shipped networks, hhlib/weights)"}
+_NAMES = {"network", "weights_dir"}
 
 
 class ParameterError(TypeError):
@@ -67,8 +71,8 @@ def model_fields(model: type) -> list[str]:
 
 def check_parameters(namespace: Mapping[str, Any] | None = None, /, *, model: type | None = None,
                      **values: Any) -> dict[str, float]:
-    """Raise :class:`ParameterError` (a ``TypeError``) unless every value is a bool, every
-    name a known parameter and, given the chapter's ``globals()`` as ``namespace``, every
+    """Raise :class:`ParameterError` (a ``TypeError``) unless every flag is a bool, every
+    name (``network``, ``weights_dir``) a string, every parameter a known one and, given the chapter's ``globals()`` as ``namespace``, every
     parameter papermill injected one of the chapter's (the keyword names) or, with
     ``model``, one of :func:`model_fields` of it.
 
@@ -83,7 +87,13 @@ def check_parameters(namespace: Mapping[str, Any] | None = None, /, *, model: ty
         if name not in PARAMETERS:
             raise ParameterError(f"unknown chapter parameter {name!r}; known: "
                                  f"{sorted(PARAMETERS)}")
-        if not isinstance(value, (bool, np.bool_)):
+        if name in _NAMES:
+            if not isinstance(value, str) or (name == "network" and not value):
+                raise ParameterError(f"chapter parameter {name} must be a "
+                                     f"{'non-empty ' if name == 'network' else ''}string, got "
+                                     f"{value!r} ({type(value).__name__}); with papermill "
+                                     f"pass -p {name} NAME")
+        elif not isinstance(value, (bool, np.bool_)):
             raise ParameterError(f"chapter parameter {name} must be True or False, got "
                                  f"{value!r} ({type(value).__name__}); with papermill pass "
                                  f"-p {name} True or -p {name} False (capitalised), or "

@@ -318,6 +318,10 @@ CASES = {
     "chapter retrain='no'": (lambda: check_parameters(retrain="no"), TypeError, "retrain"),
     "chapter fast=1": (lambda: check_parameters(fast=1), TypeError, "fast"),
     "chapter unknown name": (lambda: check_parameters(speed=True), TypeError, "speed"),
+    "chapter network=3": (lambda: check_parameters(network=3), TypeError, "network"),
+    "chapter network=''": (lambda: check_parameters(network=""), TypeError, "network"),
+    "chapter weights_dir=None": (lambda: check_parameters(weights_dir=None), TypeError,
+                                 "weights_dir"),
 }
 
 
@@ -334,6 +338,7 @@ def test_enough_cases():
 
 def test_good_chapter_parameters_pass():
     check_parameters(fast=True, retrain=False)
+    check_parameters(network="my-net", weights_dir="")
     check_parameters(fast=np.bool_(False))
 
 

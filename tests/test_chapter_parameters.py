@@ -196,3 +196,39 @@ def test_the_teachers_command_moves_the_model_chapters_transition(tmp_path):
     ref_lo, ref_hi = _bracket(repo / "references" / "notebooks" / "01_model.ipynb")
     gap = abs(0.5 * (lo + hi) - 0.5 * (ref_lo + ref_hi))
     assert gap > (hi - lo) + (ref_hi - ref_lo), (lo, hi, ref_lo, ref_hi)
+
+
+def test_the_teachers_command_runs_the_recovery_chapter_on_another_network(tmp_path):
+    """book/teaching.md's command for chapter 5 on a network of the class's own, as written
+    but for the network: a shipped seed member copied into a folder of its own stands in for
+    `my-net` (a trained one would cost the test minutes)."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import nbformat
+
+    repo = Path(__file__).resolve().parent.parent
+    blocks = re.findall(r"```bash\n(.*?)```", (repo / "book" / "teaching.md").read_text(),
+                        re.S)
+    command = next(b for b in blocks if "-p network my-net" in b)
+    assert "-p weights_dir ../weights-scratch" in command
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for suffix in (".pt", ".json"):
+        shutil.copy(repo / "hhlib" / "weights" / f"original-seed1{suffix}", folder)
+    command = (command.replace("_build/rerun", str(tmp_path))
+               .replace("my-net", "original-seed1").replace("../weights-scratch", str(folder)))
+    subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=repo, check=True,
+                   capture_output=True, timeout=900)
+    nb = nbformat.read(str(tmp_path / "05_original-seed1.ipynb"), as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "original-seed1: network time step" in printed
+    # a name the folder does not hold stops the chapter at its first step, naming what it has
+    bad = command.replace("-p network original-seed1", "-p network my-nett")
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", bad], cwd=repo,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "no pretrained weights named 'my-nett'" in run.stderr
+    assert "original-seed1" in run.stderr
