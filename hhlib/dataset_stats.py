@@ -1,5 +1,5 @@
-"""What a dataset contains (chapter 3): the sampling step's constraints, the splits' sizes
-and separation, the spread of values and increments, how much each cut moves.
+"""What a dataset contains (chapter 3): the sampling step's constraints, the splits'
+separation, the spread of values and increments, how much each cut moves.
 
 Kept apart from :mod:`hhlib.data`, whose source is hashed into the dataset cache key: these
 functions read a :class:`~hhlib.data.Dataset`, they never change how one is made.
@@ -16,7 +16,7 @@ from .model import HHParams, check_params, fixed_points
 from .spikes import REGIMES, burst_statistics
 
 __all__ = ["SPLITS", "spike_width", "slow_fast_eigenvalues", "sampling_step_rows",
-           "SPLIT_HEADERS", "split_rows", "smallest_gaps", "samples_and_increments", "spread_rows",
+           "smallest_gaps", "samples_and_increments", "spread_rows",
            "all_cuts", "cut_motion", "trajectory_regimes", "fraction_within", "pick_cuts",
            "training_states", "closest_approach", "recipe_data_row", "RECIPE_DATA_HEADERS",
            "relaxes_to_rest"]
@@ -82,17 +82,6 @@ def sampling_step_rows(t, X, steps: Sequence[float], eigenvalues, *, t_min: floa
         dV = np.abs(np.diff(X[t >= t_min][::k, 0])).max()
         rows.append((dt, width / dt, dV, np.exp(lam_slow * dt) - 1, np.exp(lam_fast * dt)))
     return rows
-
-
-SPLIT_HEADERS = ("split", "values of V_S", "cuts", "one-step pairs")
-
-
-def split_rows(ds: Dataset) -> list[tuple[str, int, int, int]]:
-    """Per split: (name, number of V_S values, number of cuts, number of one-step pairs),
-    as :data:`SPLIT_HEADERS`; a cut of L steps holds L pairs."""
-    _check_dataset(ds)
-    return [(k, len(ds.V_S[k]), ds.cuts[k].shape[0],
-             ds.cuts[k].shape[0] * (ds.cuts[k].shape[1] - 1)) for k in SPLITS]
 
 
 def smallest_gaps(ds: Dataset) -> dict[str, float]:

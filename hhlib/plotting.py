@@ -15,10 +15,7 @@ import numpy as np
 
 from .checks import real_array
 
-__all__ = ["style", "fit_to_column", "markdown_table", "plot_voltage", "plot_isi_diagram",
-           "VARIABLE_LABELS"]
-
-VARIABLE_LABELS = ("V (mV)", "n", "S")
+__all__ = ["style", "fit_to_column", "markdown_table", "plot_voltage", "plot_isi_diagram"]
 
 
 # The book's text column, in CSS px, at a 1920-px-wide desktop (sphinx-book-theme 1.3 on
@@ -164,7 +161,7 @@ def shade_outside(ax: plt.Axes, V_S_range: Sequence[float], lo: float | None = N
     return ax
 
 
-# --- chapter 1 (the model) and chapter 3 (the dataset) figures ------------------------------
+# --- for the figures of chapters 1 and 3 (book/_code/ch01.py, ch03.py) -----------------------
 
 def _check_axes(axes, shape: tuple, name: str = "axes") -> np.ndarray:
     """``axes`` as an array of Axes of the given shape; ValueError naming it otherwise."""
@@ -174,127 +171,6 @@ def _check_axes(axes, shape: tuple, name: str = "axes") -> np.ndarray:
     for ax in a.ravel():
         _check_ax(ax)
     return a
-
-
-def plot_regime_examples(axes, runs: dict, V_S: dict, t_min: float,
-                         window: float = 40.0) -> np.ndarray:
-    """V (mV, top row) and S (bottom row) against t (s) over ``[t_min, t_min + window]``,
-    one column per named run ``name -> (t, X, ...)`` at ``V_S[name]`` mV."""
-    if not isinstance(runs, dict) or set(runs) != set(V_S):
-        raise ValueError("runs and V_S must be dicts with the same names")
-    axes = _check_axes(axes, (2, len(runs)))
-    for k, (name, (t, X, *_)) in enumerate(runs.items()):
-        sel = (t >= t_min) & (t <= t_min + window)
-        plot_voltage(axes[0, k], t[sel], X[sel, 0], color="C0")
-        axes[0, k].set_title(f"{name}: $V_S$ = {V_S[name]} mV")
-        axes[1, k].plot(t[sel], X[sel, 2], color="C1")
-        axes[1, k].set_xlabel("t (s)")
-        axes[1, k].set_ylabel("S")
-    return axes
-
-
-def plot_z_curve(ax, V, S, stable, trajectory=None, fixed_point=None,
-                 label: str = "trajectory") -> plt.Axes:
-    """The fast subsystem's equilibria S(V) on the (S, V) plane (solid where ``stable``,
-    dashed where not), optionally a trajectory (N, 3) = (V mV, n, S) and a fixed point."""
-    _check_ax(ax)
-    V, S = real_array(V, "V"), real_array(S, "S")
-    stable = np.asarray(stable, dtype=bool)
-    if V.ndim != 1 or S.shape != V.shape or stable.shape != V.shape:
-        raise ValueError("V, S and stable must be 1-D arrays of equal length")
-    ax.plot(np.where(stable, S, np.nan), V, "k-", lw=2, label="fast equilibria, stable")
-    ax.plot(np.where(~stable, S, np.nan), V, "k--", lw=1, label="fast equilibria, unstable")
-    if trajectory is not None:
-        X = real_array(trajectory, "trajectory")
-        ax.plot(X[:, 2], X[:, 0], color="C0", lw=0.6, label=label)
-    if fixed_point is not None:
-        ax.plot(fixed_point[2], fixed_point[0], "o", color="C3", label="fixed point")
-    ax.set_xlabel("S")
-    ax.set_ylabel("V (mV)")
-    return ax
-
-
-def plot_fixed_point_sweep(axes, V_S, state, eigenvalues, V_hopf: float,
-                           ylim: tuple = (-3.0, 3.0)) -> np.ndarray:
-    """Left: the fixed point's V* (mV) against V_S (mV); right: the real and imaginary parts
-    of its eigenvalues (1/s) within ``ylim``. Shaded up to the Hopf point ``V_hopf``."""
-    axes = _check_axes(axes, (2,))
-    V_S, state = real_array(V_S, "V_S"), real_array(state, "state")
-    ev = np.asarray(eigenvalues)
-    if V_S.ndim != 1 or state.shape != (V_S.size, 3) or ev.shape[:1] != V_S.shape:
-        raise ValueError("state must be (N, 3) and eigenvalues (N, k) for N values of V_S")
-    a1, a2 = axes
-    a1.plot(V_S, state[:, 0], "k")
-    a1.set_ylabel(r"$V^*$ (mV)")
-    for k in range(ev.shape[1]):
-        a2.plot(V_S, ev[:, k].real, ".", ms=2, color="C0", label="Re λ" if k == 0 else None)
-        a2.plot(V_S, ev[:, k].imag, ".", ms=2, color="C1", label="Im λ" if k == 0 else None)
-    a2.set_ylim(*ylim)
-    a2.axhline(0, color="k", lw=0.5)
-    a2.set_ylabel("eigenvalue (1/s)")
-    a2.legend()
-    for a in axes:
-        a.set_xlabel(r"$V_S$ (mV)")
-        a.axvspan(V_S[0], V_hopf, color="C2", alpha=0.1)
-        a.axvline(V_hopf, color="k", ls=":")
-    return axes
-
-
-def plot_split_values(ax, V_S: dict) -> plt.Axes:
-    """The V_S values (mV) of the train, val and test splits as ticks on three rows."""
-    _check_ax(ax)
-    names = {"train": ("training", "C0"), "val": ("validation", "C1"), "test": ("test", "C3")}
-    if not isinstance(V_S, dict) or not set(V_S) >= set(names):
-        raise ValueError(f"V_S must be a dict with keys {tuple(names)}")
-    for y, (k, (label, c)) in enumerate(names.items()):
-        v = real_array(V_S[k], f"V_S[{k!r}]")
-        ax.plot(v, np.full(v.size, y), "|", color=c, ms=14, label=k)
-    ax.set_yticks([0, 1, 2], [label for label, _ in names.values()])
-    ax.set_xlabel(r"$V_S$ (mV)")
-    ax.grid(False)
-    return ax
-
-
-def plot_cuts(axes, cuts, cut_V_S, trajectories, dt: float) -> np.ndarray:
-    """Cuts (k, L + 1, 3) in time (V, left) and in the (S, V) and (n, V) planes over their
-    whole trajectories (grey; one (N, 3) array per cut); ``dt`` (s) is the sampling step."""
-    axes = _check_axes(axes, (3,))
-    cuts = real_array(cuts, "cuts")
-    if cuts.ndim != 3 or cuts.shape[2] != 3 or len(cut_V_S) != len(cuts) \
-            or len(trajectories) != len(cuts):
-        raise ValueError("cuts must be (k, L + 1, 3) with one V_S and one trajectory per cut")
-    tc = np.arange(cuts.shape[1]) * dt
-    for c, (cut, vs, tr) in enumerate(zip(cuts, cut_V_S, trajectories)):
-        axes[0].plot(tc, cut[:, 0], color=f"C{c}", label=f"$V_S$={vs:.1f} mV")
-        for a, j in ((axes[1], 2), (axes[2], 1)):
-            a.plot(tr[:, j], tr[:, 0], color="0.8", lw=0.4)
-            a.plot(cut[:, j], cut[:, 0], color=f"C{c}", lw=1.5)
-    axes[0].set_xlabel("time within cut (s)")
-    # Above the panels: inside the narrow time panel the legend hid the cuts.
-    axes[0].figure.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center",
-                          ncol=len(cuts))
-    axes[1].set_xlabel("S")
-    axes[2].set_xlabel("n")
-    for a in axes:
-        a.set_ylabel("V (mV)")
-    return axes
-
-
-def plot_value_histograms(axes, values, increments, bins: int = 100) -> np.ndarray:
-    """Histograms of each variable's values (top row) and one-step increments (bottom row,
-    log count scale); ``values`` and ``increments`` of shape (N, 3) = (V mV, n, S)."""
-    axes = _check_axes(axes, (2, 3))
-    x, d = real_array(values, "values"), real_array(increments, "increments")
-    if x.ndim != 2 or x.shape[1] != 3 or d.ndim != 2 or d.shape[1] != 3:
-        raise ValueError("values and increments must have shape (N, 3)")
-    for j in range(3):
-        axes[0, j].hist(x[:, j], bins=bins, color="C0")
-        axes[0, j].set_xlabel(VARIABLE_LABELS[j])
-        axes[1, j].hist(d[:, j], bins=bins, color="C1", log=True)
-        axes[1, j].set_xlabel(f"one-step increment of {VARIABLE_LABELS[j]}")
-    axes[0, 0].set_ylabel("samples")
-    axes[1, 0].set_ylabel("samples")
-    return axes
 
 
 def plot_training_history(ax_loss: plt.Axes, ax_score: plt.Axes, history: dict,

@@ -20,13 +20,8 @@ from .model import HHParams, check_params, fixed_points
 from .spikes import BurstStats, burst_statistics, regime_transition
 from .sweeps import isi_sweep
 
-__all__ = ["STATS_HEADERS", "example_runs", "stats_rows", "z_curve_knees", "FixedPointSweep",
-           "fixed_point_sweep", "fixed_point_count_text", "eigenvalue_text",
-           "fixed_point_rows", "ensemble_sweep", "refine_transition"]
-
-# Column headers matching the rows of :func:`stats_rows` (without the optional name column).
-STATS_HEADERS = ("V_S (mV)", "regime", "spikes/burst", "burst period (s)", "silent phase (s)",
-                 "mean ISI (s)")
+__all__ = ["example_runs", "z_curve_knees", "FixedPointSweep", "fixed_point_sweep",
+           "eigenvalue_text", "fixed_point_rows", "ensemble_sweep", "refine_transition"]
 
 
 def example_runs(params: HHParams, x0, V_S: Mapping[str, float], t_end: float, dt: float,
@@ -41,30 +36,6 @@ def example_runs(params: HHParams, x0, V_S: Mapping[str, float], t_end: float, d
         t, X = simulate(params.replace(V_S=vs), x0, t_end, dt)
         out[name] = (t, X, burst_statistics(t, X[:, 0], t_min=t_min))
     return out
-
-
-def stats_rows(V_S, stats: Sequence[BurstStats], *, names: Sequence[str] | None = None,
-               keep=None) -> list[tuple]:
-    """Table rows ``(V_S, regime, spikes/burst, burst period, silent phase, mean ISI)``
-    (:data:`STATS_HEADERS`), preceded by ``names`` when given; ``keep`` (booleans, one per
-    value) selects rows."""
-    V_S = real_array(V_S, "V_S")
-    if V_S.ndim != 1 or len(stats) != V_S.size:
-        raise ValueError(f"V_S must be 1-D with one value per stats entry, got {V_S.shape} "
-                         f"and {len(stats)} stats")
-    if not all(isinstance(s, BurstStats) for s in stats):
-        raise TypeError("stats must hold BurstStats (from hhlib.spikes.burst_statistics)")
-    keep = np.ones(V_S.size, bool) if keep is None else np.asarray(keep)
-    if keep.shape != V_S.shape or keep.dtype != bool:
-        raise ValueError(f"keep must be {V_S.size} booleans, got {keep!r}")
-    if names is not None and len(names) != V_S.size:
-        raise ValueError(f"names must hold one name per value ({V_S.size}), got {len(names)}")
-    rows = []
-    for k, (v, s) in enumerate(zip(V_S, stats)):
-        if keep[k]:
-            row = (v, s.regime, s.spikes_per_burst, s.burst_period, s.silent_phase, s.isi_mean)
-            rows.append(row if names is None else (names[k], *row))
-    return rows
 
 
 def z_curve_knees(V, S) -> list[tuple[float, float]]:
@@ -100,16 +71,6 @@ def fixed_point_sweep(params: HHParams, V_S) -> FixedPointSweep:
                            np.array([f[0].eigenvalues for f in fps]),
                            np.array([f[0].stable for f in fps]),
                            frozenset(len(f) for f in fps))
-
-
-def fixed_point_count_text(counts) -> str:
-    """The number of fixed points in words: "exactly one fixed point" or a range."""
-    counts = set(counts)
-    if not counts or not all(isinstance(c, (int, np.integer)) and c >= 0 for c in counts):
-        raise ValueError(f"counts must be a non-empty set of counts >= 0, got {counts!r}")
-    if counts == {1}:
-        return "exactly one fixed point"
-    return f"from {min(counts)} to {max(counts)} fixed points"
 
 
 def eigenvalue_text(eigenvalues, digits: int = 4) -> str:
