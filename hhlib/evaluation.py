@@ -34,8 +34,7 @@ __all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "check_refer
            "compare_networks", "free_run_summary", "free_run_counts", "free_run_table",
            "RANDOM_START_BOX", "physical_box_text", "random_starts", "LongRuns", "long_runs", "network_targets",
            "schedule_text", "training_kind", "better_or_worse", "record_rows", "network_rows",
-           "records_side_by_side", "band_check", "BAND_HEADERS", "band_row", "band_verdict",
-           "training_data_text", "rollout_loss"]
+           "records_side_by_side", "band_check", "rollout_loss"]
 
 
 @dataclass(frozen=True)
@@ -523,64 +522,3 @@ def band_check(net: DiscreteMap, V_S: np.ndarray, x0: np.ndarray, t_end: float, 
             "n_eig_ok": int(checks.eig_ok.sum()),
             "max_V_err": worst_at(checks.err[:, 0], V_S)[0],
             "worst_eig": worst_at(checks.score, V_S)[0], "rows": rows, "checks": checks}
-
-
-BAND_HEADERS = ["network", "trained in the band", "regime right",
-                "burst statistics within target", "fixed point within targets", "max \\|V* error\\| (mV)",
-                "worst eigenvalue error (× tolerance)"]
-
-
-def band_row(name: str, out: dict[str, Any], trained_in_band: bool) -> tuple:
-    """One row of :data:`BAND_HEADERS` from :func:`band_check`'s result ``out``."""
-    return (name, "yes" if trained_in_band else "no", f"{out['n_regime']} of {out['n_test']}",
-            f"{out['n_checks_ok']} of {out['n_checks']}", f"{out['n_fp_ok']} of {out['n_test']}",
-            out["max_V_err"], out["worst_eig"])
-
-
-def _band_all_ok(out: dict[str, Any]) -> bool:
-    n = out["n_test"]
-    return (out["n_regime"] == n and out["n_checks_ok"] == out["n_checks"]
-            and out["n_fp_ok"] == n and out["n_eig_ok"] == n)
-
-
-def band_verdict(recipe: str, parent: dict[str, Any], banded: dict[str, Any]) -> str:
-    """One sentence: :func:`band_check` of the network trained without the band against its
-    parent's (trained with it), and whether every target holds in the band without data."""
-    n = banded["n_test"]
-    text = (f"For {recipe}, the network trained without the band has the ODE's regime at "
-            f"{banded['n_regime']} of {n} values (its parent {parent['n_regime']}), meets "
-            f"{banded['n_checks_ok']} of {banded['n_checks']} burst-statistic targets (parent "
-            f"{parent['n_checks_ok']} of {parent['n_checks']}), its fixed point lies within the "
-            f"position targets at {banded['n_fp_ok']} (parent {parent['n_fp_ok']}) with all "
-            f"three eigenvalues within tolerance at {banded['n_eig_ok']} (parent "
-            f"{parent['n_eig_ok']}); max |V* error| {banded['max_V_err']:.3g} mV (parent "
-            f"{parent['max_V_err']:.3g}), worst eigenvalue error {banded['worst_eig']:.2g} times "
-            f"its tolerance (parent {parent['worst_eig']:.2g})")
-    ok, ok_parent = _band_all_ok(banded), _band_all_ok(parent)
-    if ok:
-        return text + ": every target holds in the band without training data there."
-    if ok_parent:
-        return text + (": a miss: some target fails in the band without training data there "
-                       "that its parent, trained with data there, meets.")
-    return text + (": a miss, as for its parent: some target fails in the band with training "
-                   "data there and without, so the band does not cause it.")
-
-
-def training_data_text(record: dict) -> str:
-    """What a network was trained on, in words, from its weights record: the attractor
-    trajectories (how many, how long, where in V_S, which band was left out), the extra
-    cuts, the schedule and seed, and how long training took and why it stopped."""
-    r = _check_record(record)
-    dc, tc = r["dataset_config"], r["train_config"]
-    lo, hi = dc["V_S_range"]
-    band = dc.get("exclude_band")
-    where = f"V_S drawn in [{lo:g}, {hi:g}] mV" + (
-        f" outside the band [{band[0]:g}, {band[1]:g}] mV" if band else "")
-    text = (f"{dc['n_train']} attractor trajectories of {dc['t_keep']:g} s ({dc['n_val']} more "
-            f"for validation) at {where}")
-    for kind, n in sorted(r.get("extra_cuts", {}).items()):
-        text += f", plus {n} {kind} cuts at the training values"
-    text += f"; {schedule_text(r)}, seed {tc['seed']}"
-    if tc.get("random_runs"):
-        text += f", {tc['random_runs']} random-start runs in the selection"
-    return text + f"; {r['train_seconds']:.0f} s of training ({r['stopped']})"

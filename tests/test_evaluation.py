@@ -328,34 +328,38 @@ def _band_out(n_regime=5, ok=10, n_fp=5, n_eig=5, v=0.02, eig=0.4):
 
 
 def test_band_row_and_verdict_say_hit_or_miss():
-    assert ev.band_row("x-band", _band_out(), False) == ("x-band", "no", "5 of 5", "10 of 10",
-                                                         "5 of 5", 0.02, 0.4)
-    assert len(ev.BAND_HEADERS) == len(ev.band_row("x", _band_out(), True)) <= 7
-    hit = ev.band_verdict("the paper's recipe", _band_out(), _band_out())
+    from _code.ch05 import BAND_HEADERS, band_row, band_verdict
+
+    assert band_row("x-band", _band_out(), False) == ("x-band", "no", "5 of 5", "10 of 10",
+                                                      "5 of 5", 0.02, 0.4)
+    assert len(BAND_HEADERS) == len(band_row("x", _band_out(), True)) <= 7
+    hit = band_verdict("the paper's recipe", _band_out(), _band_out())
     assert hit.startswith("For the paper's recipe") and "every target holds" in hit
     for miss in (_band_out(n_regime=4), _band_out(ok=9), _band_out(n_fp=4), _band_out(n_eig=0)):
-        text = ev.band_verdict("r", _band_out(), miss)
+        text = band_verdict("r", _band_out(), miss)
         assert "a miss" in text and "every target holds" not in text
-    assert "inf mV" in ev.band_verdict("r", _band_out(), _band_out(n_fp=0, v=np.inf))
+    assert "inf mV" in band_verdict("r", _band_out(), _band_out(n_fp=0, v=np.inf))
     # a miss the parent shares is not blamed on the band
-    both = ev.band_verdict("r", _band_out(n_fp=3), _band_out(n_fp=4))
+    both = band_verdict("r", _band_out(n_fp=3), _band_out(n_fp=4))
     assert "as for its parent" in both and "does not cause it" in both
-    assert "that its parent, trained with data there, meets" in ev.band_verdict(
+    assert "that its parent, trained with data there, meets" in band_verdict(
         "r", _band_out(), _band_out(n_fp=4))
 
 
 def test_training_data_text_names_the_band_and_the_extra_cuts():
+    from _code.ch05 import training_data_text
+
     rec = {"dataset_config": {"V_S_range": [-44.0, -30.0], "n_train": 160, "n_val": 24,
                               "t_keep": 60.0, "exclude_band": [-38.5, -37.5]},
            "train_config": {"stages": [[1, 80]], "seed": 3, "random_runs": 48},
            "extra_cuts": {"transient": 4375}, "train_seconds": 700.4,
            "stopped": "schedule completed"}
-    text = ev.training_data_text(rec)
+    text = training_data_text(rec)
     for part in ("160 attractor trajectories of 60 s", "24 more", "[-44, -30] mV",
                  "outside the band [-38.5, -37.5] mV", "4375 transient cuts", "80 epochs at K = 1",
                  "seed 3", "48 random-start runs", "700 s", "schedule completed"):
         assert part in text, part
     rec["dataset_config"].pop("exclude_band")
     rec["train_config"]["random_runs"] = 0
-    assert "band" not in ev.training_data_text({**rec, "extra_cuts": {}})
-    assert "random-start" not in ev.training_data_text(rec)
+    assert "band" not in training_data_text({**rec, "extra_cuts": {}})
+    assert "random-start" not in training_data_text(rec)

@@ -1,5 +1,6 @@
 """hhlib.recovery, ODE against map: sweeps, the transition, the fixed-point comparison, the
-targets (one NaN rule), the verdict and the figures, on maps whose answers are known."""
+targets (one NaN rule), and chapter 5's verdict and figures (_code.ch05), on maps whose answers
+are known."""
 import math
 
 import matplotlib
@@ -8,15 +9,17 @@ import pytest
 import torch
 from torch import nn
 
+from _code.ch05 import (
+    plot_burst_statistics, plot_eigenvalue_comparison, plot_fixed_point_comparison,
+    plot_isi_overlay, plot_isi_side_by_side, plot_slow_pair, recovery_summary,
+    recovery_verdict, target_table)
 from hhlib.model import HHParams, fixed_points, jacobian
 from hhlib.recovery import (
     Branch, FixedPointComparison, Transition, agree_up_to, distinct_branches,
     neimark_sacker_points, pair_with_ode, fixed_point_census, nearest_to_data_agrees, compare_burst_statistics,
     compare_fixed_points, continue_both_ways, first_bursting, fixed_point_checks,
     fixed_point_rows, fold_description, format_eigenvalues, locate_transition,
-    plot_burst_statistics, plot_eigenvalue_comparison, plot_fixed_point_comparison,
-    plot_isi_overlay, plot_isi_side_by_side, plot_slow_pair, recovery_summary,
-    recovery_targets, recovery_verdict, slow_pair, sweep_regimes, sweep_runner, target_table,
+    recovery_targets, slow_pair, sweep_regimes, sweep_runner,
     worst_at)
 from hhlib.spikes import BurstStats
 from hhlib.targets import from_json, as_json
