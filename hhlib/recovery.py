@@ -46,11 +46,11 @@ __all__ = ["MapFixedPoint", "map_jacobian", "map_fixed_points", "default_starts"
            "compare_fixed_points", "Branch", "continue_both_ways", "distinct_branches",
            "fold_description", "neimark_sacker_points", "FP_TOL", "pair_with_ode",
            "fixed_point_census", "nearest_to_data_agrees",
-           "format_eigenvalues", "fixed_point_rows", "slow_pair",
+           "slow_pair",
            # targets
            "FixedPointChecks", "fixed_point_checks", "worst_at", "agree_up_to",
            "recovery_targets", "data_proximity", "error_in_tolerances", "follows_data",
-           "SeedSpread", "seed_spread", "spread_rows", "fixed_point_counts"]
+           "SeedSpread", "seed_spread", "fixed_point_counts"]
 
 
 @dataclass(frozen=True)
@@ -775,27 +775,6 @@ def nearest_to_data_agrees(cmp: FixedPointComparison, data, scale) -> int:
     return n
 
 
-def format_eigenvalues(lam) -> str:
-    """Eigenvalues as short text, "a" for a real one and "a+bi" for a complex one (3
-    significant digits), comma-separated; NaN (none found) prints as nan."""
-    lam = np.atleast_1d(np.asarray(lam, dtype=complex))
-    if lam.ndim != 1:
-        raise ValueError(f"lam must be a 1-D array of eigenvalues, got shape {lam.shape}")
-    return ", ".join(f"{z.real:.3g}{z.imag:+.3g}i" if abs(z.imag) > 1e-9 else f"{z.real:.3g}"
-                     for z in lam)
-
-
-def fixed_point_rows(cmp: FixedPointComparison, at) -> list[tuple]:
-    """Rows (V_S, ODE V*, map V*, ODE n*, map n*, ODE S*, map S*, ODE lambda, map lambda,
-    fixed points found) at the grid values of ``cmp`` nearest each V_S of ``at`` (mV)."""
-    at = real_array(at, "at")
-    pick = [int(np.argmin(np.abs(cmp.V_S - v))) for v in np.atleast_1d(at)]
-    o, m = cmp.ode_state, cmp.map_state
-    return [(cmp.V_S[i], o[i, 0], m[i, 0], o[i, 1], m[i, 1], o[i, 2], m[i, 2],
-             format_eigenvalues(cmp.ode_eigenvalues[i]), format_eigenvalues(cmp.map_eigenvalues[i]),
-             int(cmp.n_found[i])) for i in pick]
-
-
 def slow_pair(lam) -> np.ndarray:
     """The two eigenvalues of smallest modulus of each row of ``lam`` (k, 3): the slow pair
     whose real part crosses zero at a Hopf point."""
@@ -1068,26 +1047,6 @@ def seed_spread(comparisons) -> SeedSpread:
                       lam_mean=L.real.mean(0) + 1j * L.imag.mean(0),
                       lam_std=L.real.std(0, ddof=1) + 1j * L.imag.std(0, ddof=1),
                       covered=covered, lam_covered=lam_cov)
-
-
-def spread_rows(spread: SeedSpread, at) -> list[tuple]:
-    """Table rows at the grid values nearest ``at`` (mV): V_S, then for V*, n*, S* the
-    ODE's value and the maps' mean ± standard deviation, then the largest eigenvalue (by
-    modulus) the same way."""
-    if not isinstance(spread, SeedSpread):
-        raise TypeError(f"spread must be a SeedSpread, got {type(spread).__name__}")
-    pick = [int(np.argmin(np.abs(spread.V_S - float(v)))) for v in np.atleast_1d(at)]
-    rows = []
-    for i in pick:
-        row = [f"{spread.V_S[i]:.2f}"]
-        for j, fmt in enumerate(("{:.2f}", "{:.4f}", "{:.4f}")):
-            row += [fmt.format(spread.ode_state[i, j]),
-                    f"{fmt.format(spread.mean[i, j])} ± {fmt.format(spread.std[i, j])}"]
-        k = int(np.argmax(np.abs(spread.ode_eigenvalues[i])))
-        row += [f"{spread.ode_eigenvalues[i, k].real:.3g}",
-                f"{spread.lam_mean[i, k].real:.3g} ± {spread.lam_std[i, k].real:.2g}"]
-        rows.append(tuple(row))
-    return rows
 
 
 def fixed_point_counts(cmp: FixedPointComparison, tol, where=None) -> dict[str, int]:

@@ -21,7 +21,7 @@ from .spikes import BurstStats, burst_statistics, regime_transition
 from .sweeps import isi_sweep
 
 __all__ = ["example_runs", "z_curve_knees", "FixedPointSweep", "fixed_point_sweep",
-           "eigenvalue_text", "fixed_point_rows", "ensemble_sweep", "refine_transition"]
+           "ensemble_sweep", "refine_transition"]
 
 
 def example_runs(params: HHParams, x0, V_S: Mapping[str, float], t_end: float, dt: float,
@@ -71,31 +71,6 @@ def fixed_point_sweep(params: HHParams, V_S) -> FixedPointSweep:
                            np.array([f[0].eigenvalues for f in fps]),
                            np.array([f[0].stable for f in fps]),
                            frozenset(len(f) for f in fps))
-
-
-def eigenvalue_text(eigenvalues, digits: int = 4) -> str:
-    """Eigenvalues as ``"a, b+ci, ..."`` with ``digits`` significant digits; a value whose
-    imaginary part is below 1e-12 in size is written as real."""
-    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
-        raise ValueError(f"digits must be a positive integer, got {digits!r}")
-    ev = np.asarray(eigenvalues)
-    if ev.ndim != 1 or not np.issubdtype(ev.dtype, np.number):
-        raise ValueError(f"eigenvalues must be a 1-D array of numbers, got {eigenvalues!r}")
-    g = f".{digits}g"
-    return ", ".join(f"{z.real:{g}}{z.imag:+{g}}i" if abs(z.imag) > 1e-12 else f"{z.real:{g}}"
-                     for z in ev.astype(complex))
-
-
-def fixed_point_rows(params: HHParams, V_S: Sequence[float]) -> list[tuple]:
-    """Rows ``(V_S, V*, n*, S*, eigenvalues, stability)`` of the fixed point of lowest V at
-    each value of ``V_S`` (mV)."""
-    check_params(params)
-    rows = []
-    for vs in V_S:
-        f = fixed_points(params.replace(V_S=vs))[0]
-        rows.append((vs, *f.state, eigenvalue_text(f.eigenvalues),
-                     "stable" if f.stable else "unstable"))
-    return rows
 
 
 def ensemble_sweep(params: HHParams, x0, V_S, t_end: float, dt: float, *, t_min: float

@@ -12,13 +12,13 @@ from torch import nn
 from _code.ch05 import (
     plot_burst_statistics, plot_eigenvalue_comparison, plot_fixed_point_comparison,
     plot_isi_overlay, plot_isi_side_by_side, plot_slow_pair, recovery_summary,
-    recovery_verdict, target_table)
+    recovery_verdict, target_table, fixed_point_rows, format_eigenvalues)
 from hhlib.model import HHParams, fixed_points, jacobian
 from hhlib.recovery import (
     Branch, FixedPointComparison, Transition, agree_up_to, distinct_branches,
     neimark_sacker_points, pair_with_ode, fixed_point_census, nearest_to_data_agrees, compare_burst_statistics,
     compare_fixed_points, continue_both_ways, first_bursting, fixed_point_checks,
-    fixed_point_rows, fold_description, format_eigenvalues, locate_transition,
+    fold_description, locate_transition,
     recovery_targets, slow_pair, sweep_regimes, sweep_runner,
     worst_at)
 from hhlib.spikes import BurstStats

@@ -70,7 +70,8 @@ def _cmp(offset, vs=np.array([-40.0, -35.0])):
 
 
 def test_seed_spread_mean_std_and_coverage():
-    from hhlib.recovery import seed_spread, spread_rows
+    from _code.ch05 import spread_rows
+    from hhlib.recovery import seed_spread
     a, b, c = _cmp(np.array([-0.2, 0.0, 0.0])), _cmp(np.array([0.4, 0.0, 0.0])), \
         _cmp(np.array([0.1, 0.0, 0.0]))
     sp = seed_spread([a, b, c])

@@ -8,11 +8,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hhlib.checks import real_array
+from hhlib.model import HHParams, check_params, fixed_points
 from hhlib.plotting import _check_ax, _check_axes, plot_voltage
 from hhlib.spikes import BurstStats
 
 __all__ = ["STATS_HEADERS", "stats_rows", "fixed_point_count_text", "plot_regime_examples",
-           "plot_z_curve", "plot_fixed_point_sweep"]
+           "plot_z_curve", "plot_fixed_point_sweep",
+           "eigenvalue_text", "fixed_point_rows"]
 
 # Column headers matching the rows of :func:`stats_rows` (without the optional name column).
 STATS_HEADERS = ("V_S (mV)", "regime", "spikes/burst", "burst period (s)", "silent phase (s)",
@@ -115,3 +117,28 @@ def plot_fixed_point_sweep(axes, V_S, state, eigenvalues, V_hopf: float,
         a.axvspan(V_S[0], V_hopf, color="C2", alpha=0.1)
         a.axvline(V_hopf, color="k", ls=":")
     return axes
+
+
+def eigenvalue_text(eigenvalues, digits: int = 4) -> str:
+    """Eigenvalues as ``"a, b+ci, ..."`` with ``digits`` significant digits; a value whose
+    imaginary part is below 1e-12 in size is written as real."""
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
+        raise ValueError(f"digits must be a positive integer, got {digits!r}")
+    ev = np.asarray(eigenvalues)
+    if ev.ndim != 1 or not np.issubdtype(ev.dtype, np.number):
+        raise ValueError(f"eigenvalues must be a 1-D array of numbers, got {eigenvalues!r}")
+    g = f".{digits}g"
+    return ", ".join(f"{z.real:{g}}{z.imag:+{g}}i" if abs(z.imag) > 1e-12 else f"{z.real:{g}}"
+                     for z in ev.astype(complex))
+
+
+def fixed_point_rows(params: HHParams, V_S: Sequence[float]) -> list[tuple]:
+    """Rows ``(V_S, V*, n*, S*, eigenvalues, stability)`` of the fixed point of lowest V at
+    each value of ``V_S`` (mV)."""
+    check_params(params)
+    rows = []
+    for vs in V_S:
+        f = fixed_points(params.replace(V_S=vs))[0]
+        rows.append((vs, *f.state, eigenvalue_text(f.eigenvalues),
+                     "stable" if f.stable else "unstable"))
+    return rows

@@ -10,6 +10,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+from hhlib.checks import real_array
 from hhlib.evaluation import _check_record, schedule_text
 from hhlib.plotting import plot_isi_diagram, shade_outside
 from hhlib.recovery import (BURST_FIELDS, N_FLOOR, FixedPointChecks, FixedPointComparison,
@@ -25,7 +26,8 @@ __all__ = ["TARGET_LABELS", "target_table", "recovery_summary", "recovery_verdic
            # the seed ensemble
            "spread_verdict", "ENSEMBLE_HEADERS", "ensemble_summary", "ensemble_row",
            # the band held out of training
-           "BAND_HEADERS", "band_row", "band_verdict", "training_data_text"]
+           "BAND_HEADERS", "band_row", "band_verdict", "training_data_text",
+           "format_eigenvalues", "fixed_point_rows", "spread_rows"]
 
 
 # ---------------------------------------------------------------------------- targets
@@ -428,3 +430,44 @@ def training_data_text(record: dict) -> str:
     if tc.get("random_runs"):
         text += f", {tc['random_runs']} random-start runs in the selection"
     return text + f"; {r['train_seconds']:.0f} s of training ({r['stopped']})"
+
+
+def format_eigenvalues(lam) -> str:
+    """Eigenvalues as short text, "a" for a real one and "a+bi" for a complex one (3
+    significant digits), comma-separated; NaN (none found) prints as nan."""
+    lam = np.atleast_1d(np.asarray(lam, dtype=complex))
+    if lam.ndim != 1:
+        raise ValueError(f"lam must be a 1-D array of eigenvalues, got shape {lam.shape}")
+    return ", ".join(f"{z.real:.3g}{z.imag:+.3g}i" if abs(z.imag) > 1e-9 else f"{z.real:.3g}"
+                     for z in lam)
+
+
+def fixed_point_rows(cmp: FixedPointComparison, at) -> list[tuple]:
+    """Rows (V_S, ODE V*, map V*, ODE n*, map n*, ODE S*, map S*, ODE lambda, map lambda,
+    fixed points found) at the grid values of ``cmp`` nearest each V_S of ``at`` (mV)."""
+    at = real_array(at, "at")
+    pick = [int(np.argmin(np.abs(cmp.V_S - v))) for v in np.atleast_1d(at)]
+    o, m = cmp.ode_state, cmp.map_state
+    return [(cmp.V_S[i], o[i, 0], m[i, 0], o[i, 1], m[i, 1], o[i, 2], m[i, 2],
+             format_eigenvalues(cmp.ode_eigenvalues[i]), format_eigenvalues(cmp.map_eigenvalues[i]),
+             int(cmp.n_found[i])) for i in pick]
+
+
+def spread_rows(spread: SeedSpread, at) -> list[tuple]:
+    """Table rows at the grid values nearest ``at`` (mV): V_S, then for V*, n*, S* the
+    ODE's value and the maps' mean ± standard deviation, then the largest eigenvalue (by
+    modulus) the same way."""
+    if not isinstance(spread, SeedSpread):
+        raise TypeError(f"spread must be a SeedSpread, got {type(spread).__name__}")
+    pick = [int(np.argmin(np.abs(spread.V_S - float(v)))) for v in np.atleast_1d(at)]
+    rows = []
+    for i in pick:
+        row = [f"{spread.V_S[i]:.2f}"]
+        for j, fmt in enumerate(("{:.2f}", "{:.4f}", "{:.4f}")):
+            row += [fmt.format(spread.ode_state[i, j]),
+                    f"{fmt.format(spread.mean[i, j])} ± {fmt.format(spread.std[i, j])}"]
+        k = int(np.argmax(np.abs(spread.ode_eigenvalues[i])))
+        row += [f"{spread.ode_eigenvalues[i, k].real:.3g}",
+                f"{spread.lam_mean[i, k].real:.3g} ± {spread.lam_std[i, k].real:.2g}"]
+        rows.append(tuple(row))
+    return rows
