@@ -460,52 +460,6 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def summary(report: dict) -> tuple[list[str], list[tuple], str]:
-    """A recorded report as (headers, rows, sentence) for the book: one row per method, one
-    column per batch size with the wall time in s (``*`` marks a time extrapolated from a
-    subset, ``†`` a method that missed the accuracy target at its loosest tolerance), and a
-    sentence comparing the compiled integrator with each peer, computed from the rows."""
-    rows = report["rows"]
-    batches = sorted({r["B"] for r in rows})
-    labels = list(dict.fromkeys(r["label"] for r in rows))
-    cell = {(r["label"], r["B"]): r for r in rows}
-    headers = ["method", "rtol"] + [f"B = {b}" for b in batches]
-    table = []
-    for lab in labels:
-        some = next(r for r in rows if r["label"] == lab)
-        vals = []
-        for b in batches:
-            r = cell.get((lab, b))
-            if r is None:
-                vals.append("–")
-                continue
-            mark = ("*" if r["extrapolated"] else "") + ("" if r["within_target"] else "†")
-            vals.append(f"{r['wall_s']:.3g}{mark}")
-        table.append((lab, f"{some['rtol']:.0e}", *vals))
-    ours: dict[int, dict] = {}          # the faster of our two thread settings at each B
-    for r in rows:
-        if r["method"].startswith("simulate_ensemble") and (
-                r["B"] not in ours or r["wall_s"] < ours[r["B"]]["wall_s"]):
-            ours[r["B"]] = r
-    parts = []
-    for lab in labels:
-        peer = {r["B"]: r for r in rows if r["label"] == lab}
-        if lab.startswith("simulate_ensemble"):
-            continue
-        common = [b for b in batches if b in peer and b in ours]
-        ratios = [peer[b]["wall_s"] / ours[b]["wall_s"] for b in common]
-        if not ratios:
-            continue
-        lo, hi = min(ratios), max(ratios)
-        word = "faster" if lo > 1 else ("slower" if hi < 1 else "faster at some B and slower at others")
-        span = (f"{lo:.3g}× at B = {common[0]}" if len(ratios) == 1 else
-                f"{lo:.3g}× to {hi:.3g}× over B = {', '.join(map(str, common))}")
-        parts.append(f"{word} than {lab} ({span}, wall time)")
-    sentence = ("The compiled `simulate_ensemble` (the faster of its two thread settings at each "
-                "B) was " + "; ".join(parts) + ".")
-    return headers, table, sentence
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     machine = machine_info()

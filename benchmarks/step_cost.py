@@ -22,10 +22,9 @@ from hhlib.model import HHParams, batch_field, scalar_field
 from hhlib.network import MapNet
 
 __all__ = ["vector_field_ns", "rk45_evaluations_per_second", "count_torch_calls",
-           "ops_per_fused_step", "rollout_variants", "cost_rows", "COST_HEAD"]
+           "ops_per_fused_step", "rollout_variants"]
 
 X0 = (-60.0, 0.0, 0.18)            # the benchmarks' initial state (V mV, n, S)
-COST_HEAD = ["per trajectory", "cost", "how many per model-second", "cost per model-second"]
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -145,19 +144,3 @@ def rollout_variants(net: MapNet, batch: int, n_steps: int, seed: int = 3) -> di
         fn()
         times[name] = time.perf_counter() - t0
     return times
-
-
-def cost_rows(*, ns_rhs: float, evals_per_s: float, batch: int, ns_ens_model_s: float,
-              ns_step: float, dt: float, B_full: int) -> list[tuple[str, str, str, str]]:
-    """Rows (columns COST_HEAD) of what a trajectory costs per model-second: the vector
-    field's evaluations alone (this build, ``batch`` states), all of simulate_ensemble and
-    one step of the map (the full run's largest batch ``B_full``). Times in ns; ``dt`` the
-    map's step in s."""
-    if dt <= 0:
-        raise ValueError(f"dt must be positive, got {dt}")
-    return [(f"vector field, evaluations only (this build, B = {batch})", f"{ns_rhs:.0f} ns",
-             f"{evals_per_s:.0f} per s", f"{ns_rhs * evals_per_s / 1e6:.3g} ms"),
-            (f"simulate_ensemble, everything (full run, B = {B_full})", "–", "–",
-             f"{ns_ens_model_s / 1e6:.3g} ms"),
-            (f"network, one step (full run, B = {B_full})", f"{ns_step:.0f} ns",
-             f"{1 / dt:.0f} per s", f"{ns_step / dt / 1e6:.3g} ms")]

@@ -3,7 +3,8 @@ whether the results are identical to the last bit (they should be: the compiled 
 computes each trajectory on its own, whatever batch or machine it runs in).
 
 ``dask.distributed`` is the optional extra ``distributed`` (``pip install .[distributed]``);
-where it is absent, :func:`compare_local_and_dask` returns None and the texts say so.
+where it is absent, :func:`compare_local_and_dask` returns None and chapter "Cost"'s texts
+(``book/_code/ch07.py``) say so.
 """
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ import numpy as np
 from hhlib.model import HHParams
 from hhlib.sweeps import isi_sweep
 
-__all__ = ["sweeps_identical", "compare_with_executor", "compare_local_and_dask",
-           "executor_texts", "timing_text"]
+__all__ = ["sweeps_identical", "compare_with_executor", "compare_local_and_dask"]
 
 
 def sweeps_identical(a: tuple[list, list], b: tuple[list, list]) -> bool:
@@ -66,25 +66,3 @@ def compare_local_and_dask(params: HHParams, x0, *, n_workers: int = 2, **sweep_
         result = compare_with_executor(params, x0, client, **sweep_kw)
     result["n_workers"] = n_workers
     return result
-
-
-def timing_text(result: dict | None) -> str:
-    """The wall times of a :func:`compare_local_and_dask` result (they depend on the machine
-    and its load, so they are kept apart from :func:`executor_texts`)."""
-    if result is None:
-        return "dask.distributed is not installed: the sweep ran on no dask cluster"
-    return (f"local processes: wall time {result['t_local']:.1f} s; dask LocalCluster "
-            f"({result.get('n_workers', '?')} workers): wall time {result['t_other']:.1f} s")
-
-
-def executor_texts(result: dict | None) -> tuple[str, str]:
-    """(a paragraph, a summary clause) on a :func:`compare_local_and_dask` result, or on its
-    absence (None: dask not installed)."""
-    if result is None:
-        return ("`dask.distributed` is not installed here (it is the optional extra "
-                "`distributed`), so this build did not run the sweep on a dask cluster.",
-                "the comparison with a dask cluster did not run in this build")
-    same = "identical to the last bit" if result["identical"] else "not identical"
-    return (f"{result['n_values']} values of $V_S$ in chunks of {result['chunk_size']}: "
-            f"{result['n_isi']} ISIs; local processes and the dask cluster gave results {same}.",
-            f"here a dask cluster and local processes gave results {same}")

@@ -11,11 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from _code.ch02 import (peer_benchmark, plot_orbit_stiffness, plot_step_sizes,  # noqa: E402
+                        plot_work_precision)
 from hhlib.accuracy import (DOPRI5_STABILITY, Reference, WorkPrecision, cpu_best,  # noqa: E402
                             ensemble_speedup, explicit_steps, listed, orbit_stiffness,
-                            peer_benchmark, plot_orbit_stiffness, plot_step_sizes,
-                            plot_work_precision, reference_solution, run_solver,
-                            silent_phase, work_precision)
+                            reference_solution, run_solver, silent_phase, work_precision)
 from hhlib.integrate import simulate  # noqa: E402
 from hhlib.model import HHParams, fixed_points, rhs  # noqa: E402
 

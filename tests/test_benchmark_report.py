@@ -1,6 +1,7 @@
 """Reading a report of ``benchmarks/map_vs_integrator.py``: the tables, ratios, break-even
-batch sizes and verdict that chapter "Cost" shows, on small synthetic reports whose answers
-are known, and on the recorded full run (structure and consistency, never timings)."""
+batch sizes and verdict that chapter "Cost" shows (``book/_code/ch07.py``, which the chapter
+imports as ``bench``), on small synthetic reports whose answers are known, and on the
+recorded full run (structure and consistency, never timings)."""
 import copy
 import math
 
@@ -20,8 +21,8 @@ def bench():
 
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from benchmarks import map_vs_integrator
-    return map_vs_integrator
+    from _code import ch07
+    return ch07
 
 
 def _method(wall, cpu, within=4, n=4, **extra):

@@ -1,5 +1,6 @@
 """``benchmarks/step_cost.py`` and ``benchmarks/sweep_executors.py``, the in-build
-measurements of chapter "Cost": counts checked against known answers and an independent
+measurements of chapter "Cost", and the table and texts it makes of them
+(``book/_code/ch07.py``): counts checked against known answers and an independent
 computation, timings only for being positive and finite, and the sweep comparison on an
 executor from the standard library."""
 import math
@@ -16,6 +17,7 @@ from conftest import REPO
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from _code import ch07  # noqa: E402
 from benchmarks import step_cost, sweep_executors  # noqa: E402
 from hhlib.model import HHParams, scalar_field  # noqa: E402
 from hhlib.network import MapNet, load_pretrained  # noqa: E402
@@ -74,15 +76,15 @@ def test_rollout_variants_times_every_variant():
 
 
 def test_cost_rows_known_answer():
-    rows = step_cost.cost_rows(ns_rhs=100.0, evals_per_s=1000.0, batch=8,
-                               ns_ens_model_s=2e5, ns_step=500.0, dt=0.01, B_full=16)
+    rows = ch07.cost_rows(ns_rhs=100.0, evals_per_s=1000.0, batch=8,
+                          ns_ens_model_s=2e5, ns_step=500.0, dt=0.01, B_full=16)
     assert rows[0][1:] == ("100 ns", "1000 per s", "0.1 ms")     # 100 ns x 1000 per s
     assert rows[1][3] == "0.2 ms"
     assert rows[2][1:] == ("500 ns", "100 per s", "0.05 ms")     # 500 ns / 0.01 s
-    assert all(len(r) == len(step_cost.COST_HEAD) for r in rows)
+    assert all(len(r) == len(ch07.COST_HEAD) for r in rows)
     with pytest.raises(ValueError, match="dt"):
-        step_cost.cost_rows(ns_rhs=1, evals_per_s=1, batch=1, ns_ens_model_s=1, ns_step=1,
-                            dt=0.0, B_full=1)
+        ch07.cost_rows(ns_rhs=1, evals_per_s=1, batch=1, ns_ens_model_s=1, ns_step=1,
+                       dt=0.0, B_full=1)
 
 
 def _stats(period):
@@ -108,10 +110,10 @@ def test_compare_with_executor_thread_pool():
             t_end=10.0, dt=0.01, t_min=2.0, chunk_size=2)
     assert res["identical"] and res["n_values"] == 3 and res["chunk_size"] == 2
     assert res["n_isi"] > 0 and res["t_local"] > 0 and res["t_other"] > 0
-    text, summary = sweep_executors.executor_texts(res)
+    text, summary = ch07.executor_texts(res)
     assert "3 values of $V_S$ in chunks of 2" in text
     assert summary == "here a dask cluster and local processes gave results identical to the last bit"
-    assert "wall time" in sweep_executors.timing_text(res)
+    assert "wall time" in ch07.timing_text(res)
     with pytest.raises(TypeError, match="executor"):
         sweep_executors.compare_with_executor(HHParams(), [[-60.0, 0.0, 0.18]], None,
                                               executor=pool, t_end=1.0, dt=0.01, t_min=0.0)
@@ -122,7 +124,7 @@ def test_without_dask(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     assert sweep_executors.compare_local_and_dask(HHParams(), [[-60.0, 0.0, 0.18]],
                                                   t_end=1.0, dt=0.01, t_min=0.0) is None
-    text, summary = sweep_executors.executor_texts(None)
+    text, summary = ch07.executor_texts(None)
     assert "not installed" in text
     assert summary == "the comparison with a dask cluster did not run in this build"
-    assert "not installed" in sweep_executors.timing_text(None)
+    assert "not installed" in ch07.timing_text(None)

@@ -16,14 +16,14 @@ from torch import nn
 
 matplotlib.use("Agg")
 
+from _code.ch06 import (plot_area, plot_basins, plot_fast_slow_planes,
+                        plot_network_fixed_points, plot_rest_and_burst, plot_slow_eigenvalues)
 from hhlib.attractors import basins, end_labels
 from hhlib.bistability import (FixedPointBranch, basin_slice,
                                bistability_targets, coexistence, compare_map_branch,
                                eigenvalue_rows, fixed_point_branch, hopf_kind,
                                locate_hopf, lower_bursting_edge, map_fixed_point_near,
-                               pair_beyond_hopf, plot_area, plot_basins, plot_fast_slow_planes,
-                               plot_network_fixed_points, plot_rest_and_burst,
-                               plot_slow_eigenvalues, rest_free_check)
+                               pair_beyond_hopf, rest_free_check)
 from hhlib.data import Dataset, DatasetConfig
 from hhlib.model import HHParams, fixed_points, gates, jacobian
 
