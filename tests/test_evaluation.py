@@ -16,7 +16,7 @@ from hhlib import evaluation as ev  # noqa: E402
 from hhlib.integrate import simulate_ensemble  # noqa: E402
 from hhlib.model import PHYSICAL_BOUNDS, PHYSICAL_SLACK, HHParams  # noqa: E402
 from hhlib.network import MapNet  # noqa: E402
-from hhlib.plotting import plot_paired_runs, plot_phase_pair, plot_training_history  # noqa: E402
+from _code.ch04 import plot_paired_runs, plot_phase_pair, plot_training_history  # noqa: E402
 from hhlib.training import TrainConfig, train_on_dataset  # noqa: E402
 
 

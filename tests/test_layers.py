@@ -24,7 +24,7 @@ LAZY = {
                   "ipywidgets importing it prints a warning: only a run with progress=True may"),
     "matplotlib": ({"recovery"}, "only to tell Axes; the rest of recovery draws nothing"),
     "matplotlib.pyplot": ({"bistability", "recovery"}, "0.25 s to import, only to draw"),
-    ".plotting": ({"baselines", "bistability", "recovery"}, "imports matplotlib.pyplot"),
+    ".plotting": ({"bistability", "recovery"}, "imports matplotlib.pyplot"),
     ".integrate": ({"recovery"}, "numba (0.15 s), only for sweep_runner's ODE runs"),
     ".data": ({"network"}, "numba and the integrator (0.15 s), only for load_ensemble"),
     "scipy.stats": ({"recovery"}, "0.25 s to import, for one rank correlation"),
