@@ -1,22 +1,116 @@
-"""Chapter 4's tables, sentences and figures: the training history, the free runs beside the
-ODE's, the variants side by side (:data:`ABLATION_HEADERS`) with their seed spread and their
-training data (:data:`RECIPE_DATA_HEADERS`)."""
+"""Chapter 4's tables, sentences and figures: the network and its training record, the
+training history, the free runs beside the ODE's, the variants side by side
+(:data:`ABLATION_HEADERS`) with their seed spread and their training data
+(:data:`RECIPE_DATA_HEADERS`)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from hhlib.ablation import _check_results, describe_recipe
-from hhlib.checks import real_array
+from hhlib.checks import is_real, real_array
 from hhlib.data import Dataset
 from hhlib.dataset_stats import _check_dataset
+from hhlib.evaluation import FreeRunTargets, _check_record, _check_rows, schedule_text
+from hhlib.model import PHYSICAL_BOUNDS
+from hhlib.network import MapNet
 from hhlib.plotting import _check_ax
 
-__all__ = ["ABLATION_HEADERS", "ablation_rows", "seed_spread_rows", "ablation_text",
-           "RECIPE_DATA_HEADERS", "recipe_data_row", "plot_training_history",
-           "plot_paired_runs", "plot_phase_pair"]
+__all__ = ["training_kind", "better_or_worse", "record_rows", "network_rows",
+           "records_side_by_side", "free_run_table", "physical_box_text", "ABLATION_HEADERS",
+           "ablation_rows", "seed_spread_rows", "ablation_text", "RECIPE_DATA_HEADERS",
+           "recipe_data_row", "plot_training_history", "plot_paired_runs", "plot_phase_pair"]
+
+def training_kind(record: dict) -> str:
+    """"one-step" when every stage of the record's schedule has K = 1, else "multi-step"."""
+    stages = _check_record(record)["train_config"]["stages"]
+    return "one-step" if all(k == 1 for k, _ in stages) else "multi-step"
+
+
+def better_or_worse(score: float, other: float) -> str:
+    """"better" when ``score`` (a dynamics score: lower is better) is <= ``other``, else
+    "worse"."""
+    for k, v in (("score", score), ("other", other)):
+        if not is_real(v):
+            raise TypeError(f"{k} must be a number, got {v!r}")
+    return "better" if score <= other else "worse"
+
+
+def record_rows(record: dict) -> list[tuple[str, Any]]:
+    """(what, value) rows describing how a shipped network was trained, for a table."""
+    r = _check_record(record)
+    tc = r["train_config"]
+    return [("schedule (K, epochs)", str(tc["stages"])), ("batch size", tc["batch_size"]),
+            ("learning rate", f'{tc["lr"]} → {tc["lr_final"]}'), ("seed", tc["seed"]),
+            ("training time (s)", r["train_seconds"]), ("stopped", r["stopped"]),
+            ("selected epoch", r["best_epoch"]), ("selection", r["selection"]),
+            ("validation dynamics score", r["best_val_score"]),
+            ("validation rollout loss (100 steps)", r["best_val_loss"]),
+            ("dataset sha256", r["dataset_sha256"][:16] + "…"),
+            ("weights sha256 (checked on load)", r["sha256"][:16] + "…"),
+            ("torch", r["torch"]), ("machine", r["machine"]),
+            ("threads", r["threads"]), ("trained on", r["date"]),
+            ("command", f'`{r["command"]}`')]
+
+
+def network_rows(net: MapNet) -> list[tuple[str, Any]]:
+    """(what, value) rows describing a network's architecture and normalisation."""
+    if not isinstance(net, MapNet):
+        raise TypeError(f"net must be a MapNet, got {type(net).__name__}")
+    cfg = net.config()
+    n_par = sum(p.numel() for p in net.parameters())
+    return [("hidden layers", str(cfg["hidden"])), ("parameters", n_par),
+            ("time step Δt (s)", net.dt), ("trained V_S range (mV)", str(cfg["V_S_range"])),
+            ("state mean", str(np.round(cfg["x_mean"], 5))),
+            ("state spread", str(np.round(cfg["x_std"], 5))),
+            ("increment spread", str(np.array2string(np.array(cfg["d_std"]), precision=3)))]
+
+
+def records_side_by_side(records: dict[str, dict]) -> tuple[list[str], list[tuple]]:
+    """Headers and rows comparing training records (name -> record): training kind,
+    schedule, selected epoch, validation dynamics score and training time (s)."""
+    if not isinstance(records, dict) or not records:
+        raise TypeError("records must be a non-empty dict of name -> weights record")
+    recs = {k: _check_record(r, f"records[{k!r}]") for k, r in records.items()}
+    rows = [("training", *(training_kind(r) for r in recs.values())),
+            ("schedule", *(schedule_text(r) for r in recs.values())),
+            ("selected epoch", *(r["best_epoch"] for r in recs.values())),
+            ("validation dynamics score", *(float(r["best_val_score"]) for r in recs.values())),
+            ("training time (s)", *(float(r["train_seconds"]) for r in recs.values()))]
+    return ["", *recs], rows
+
+
+def free_run_table(rows: list[dict[str, Any]], targets: FreeRunTargets = FreeRunTargets()
+                   ) -> tuple[list[str], list[tuple]]:
+    """Headers and rows of the per-V_S comparison (ODE against network), a target column
+    after each statistic: ✓ met, ✗ missed, – not applicable."""
+    rows = _check_rows(rows)
+
+    def mark(ok):
+        return "–" if ok is None else ("✓" if ok else "✗")
+
+    def net(r, k):
+        return getattr(r["net"], k) if r["net"] else float("nan")
+
+    headers = ["V_S (mV)", "ODE regime", "net regime", "ODE spikes/burst", "net spikes/burst",
+               f"±{targets.spikes_per_burst:g}", "ODE period (s)", "net period (s)",
+               f"±{100 * targets.burst_period:g}%", "ODE ISI (s)", "net ISI (s)",
+               f"±{100 * targets.tonic_isi:g}%"]
+    table = [(r["V_S"], r["ode"].regime, r["net"].regime if r["net"] else "diverged",
+              r["ode"].spikes_per_burst, net(r, "spikes_per_burst"), mark(r["spb_ok"]),
+              r["ode"].burst_period, net(r, "burst_period"), mark(r["period_ok"]),
+              r["ode"].isi_mean, net(r, "isi_mean"), mark(r["isi_ok"])) for r in rows]
+    return headers, table
+
+
+def physical_box_text() -> str:
+    """:data:`hhlib.model.PHYSICAL_BOUNDS` in words, for the chapters' prose."""
+    (v0, v1), (n0, n1), (s0, s1) = PHYSICAL_BOUNDS.values()
+    return (f"{v0:g} ≤ V ≤ {v1:g} mV, {n0:g} ≤ n ≤ {n1:g} and {s0:g} ≤ S ≤ {s1:g}"
+            .replace("-", "−"))
+
 
 ABLATION_HEADERS = ["variant", "recipe", "selection criterion", "held-out targets met",
                     "random starts physical", "physical from outside the training box",
