@@ -43,10 +43,10 @@ from .recovery import compare_fixed_points, fixed_point_checks
 from .sweeps import map_chunks
 from .targets import Target
 
-__all__ = ["ABLATION_HEADERS", "SELECTION_RULE", "OUTSIDE_BOX", "describe_recipe",
+__all__ = ["SELECTION_RULE", "OUTSIDE_BOX", "describe_recipe",
            "selection_criterion", "evaluate_variant", "evaluate_all", "random_start_runs",
-           "outside_starts", "robust_targets", "ablation_rows", "chosen_by_validation",
-           "selection_margin", "seed_spread_rows", "read_candidates", "ablation_text"]
+           "outside_starts", "robust_targets", "chosen_by_validation",
+           "selection_margin", "read_candidates"]
 
 # The parameters of the selection rule (selection_criterion's defaults, chosen_by_validation):
 # book/candidates.toml states them, and a test checks that the two agree.
@@ -55,14 +55,6 @@ SELECTION_RULE = {"escape_weight": 10.0, "n_random": 48, "t_random": 100.0, "see
 # the variants (original-transient-wide's), minus the physical start box that the other
 # transient recipes start their training data in (outside_starts).
 OUTSIDE_BOX = ((-75.0, -15.0), (0.0, 0.3), (0.0, 0.35))
-
-ABLATION_HEADERS = ["variant", "recipe", "selection criterion", "held-out targets met",
-                    "random starts physical", "physical from outside the training box",
-                    "non-finite", "ending in the ODE's regime",
-                    "exactly one fixed point",
-                    "worst V* (mV)", "worst n* (relative)", "worst S*", "eigenvalues within tol.",
-                    "training (min)"]
-
 
 def describe_recipe(record: dict) -> str:
     """The training recipe of a weights record in a few words: schedule, seed and the
@@ -122,7 +114,7 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
                      t_min: float, params: HHParams, V_S_grid, tol, n_random: int,
                      t_random: float, seed: int = 7, n_outside: int = 0,
                      details: bool = False) -> dict[str, Any]:
-    """The columns of :data:`ABLATION_HEADERS` (after name and recipe) for one variant.
+    """The columns of chapter 4's ``ABLATION_HEADERS`` (after name and recipe) for one variant.
 
     ``val_trajectories``/``val_V_S``: the validation data of :func:`selection_criterion`;
     ``test_V_S`` (k,) mV and ``test_x0`` (k, 3): held-out values and start states for free
@@ -314,24 +306,6 @@ def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evalua
     return {name: (rec, r) for (name, (_, rec)), r in zip(models.items(), res)}
 
 
-def ablation_rows(results: dict[str, tuple[dict, dict]]) -> list[tuple]:
-    """Table rows in :data:`ABLATION_HEADERS` order from ``{name: (record, evaluation)}``."""
-    if not isinstance(results, dict) or not results:
-        raise ValueError("results must be a non-empty dict name -> (record, evaluation)")
-    rows = []
-    for name, (record, r) in results.items():
-        rows.append((name, describe_recipe(record), f"{r['criterion']:.3g}",
-                     f"{r['checks_ok']} of {r['checks']}",
-                     f"{r['random_ok']} of {r['random_runs']}",
-                     f"{r['outside_ok']} of {r['outside_runs']}" if r.get("outside_runs")
-                     else "–", r["non_finite"],
-                     f"{r['random_attractor']} of {r['random_runs']}",
-                     f"{r['exactly_one']} of {r['n_grid']}", f"{r['worst_V']:.3g}",
-                     f"{r['worst_n']:.2g}", f"{r['worst_S']:.2g}",
-                     f"{r['eig_ok']} of {r['n_grid']}", f"{r['train_minutes']:.1f}"))
-    return rows
-
-
 def robust_targets(r: dict[str, Any], hopf_error: float | None = None) -> list:
     """The targets of a map that holds off the attractor, as
     :class:`hhlib.targets.Target` rows, for one :func:`evaluate_variant` result: at least
@@ -403,35 +377,6 @@ def selection_margin(results: dict[str, tuple[dict, dict]]) -> dict[str, Any]:
             "runner_up_criterion": float(b), "margin": float(b - a)}
 
 
-SEED_SPREAD_KEYS = {"random_ok": ("random starts physical", "random_runs", "{:.0f}"),
-                    "outside_ok": ("physical from outside the training box", "outside_runs",
-                                   "{:.0f}"),
-                    "exactly_one": ("exactly one fixed point", "n_grid", "{:.0f}"),
-                    "eig_ok": ("eigenvalues within tolerance", "n_grid", "{:.0f}"),
-                    "worst_V": ("worst V* (mV)", None, "{:.3g}")}
-
-
-def seed_spread_rows(results: dict[str, tuple[dict, dict]], names) -> list[tuple]:
-    """The seed spread of one recipe: for each headline quantity of
-    :data:`SEED_SPREAD_KEYS` (those its evaluations have), one row (quantity, lowest to
-    highest over the ``names`` of ``results``, the median, and how many the count is
-    out of, or "–" for the worst V* error)."""
-    results = _check_results(results)
-    names = list(names)
-    if not names or any(n not in results for n in names):
-        raise ValueError(f"names must be a non-empty list of variants of results, got {names!r}")
-    rows = []
-    for key, (label, total, fmt) in SEED_SPREAD_KEYS.items():
-        if not all(key in results[n][1] for n in names):
-            continue
-        v = np.array([results[n][1][key] for n in names], dtype=float)
-        totals = {results[n][1][total] for n in names} if total else set()
-        rows.append((label, f"{fmt.format(v.min())} to {fmt.format(v.max())}",
-                     fmt.format(float(np.median(v))),
-                     str(totals.pop()) if len(totals) == 1 else "–"))
-    return rows
-
-
 def read_candidates(path) -> dict[str, Any]:
     """The pre-registered comparison of chapter 4 from its TOML file (``book/candidates.toml``):
     ``candidates`` (the variant names, in the order of the table; ties of the rule go to the
@@ -456,31 +401,3 @@ def read_candidates(path) -> dict[str, Any]:
         raise ValueError(f"{path}: 'headline' must list candidates, got {headline!r}")
     return {"candidates": names, "rule": rule["text"], "parameters": params,
             "headline": headline}
-
-
-def ablation_text(results: dict[str, tuple[dict, dict]], chosen: str) -> str:
-    """Sentences that compare the chosen variant with the others, from the numbers: which
-    variant keeps the most random-start runs physical and which has the most grid values
-    with exactly one fixed point, and whether that is the chosen one."""
-    results = _check_results(results)
-    if chosen not in results:
-        raise ValueError(f"chosen must name one of {sorted(results)}, got {chosen!r}")
-
-    def leader(key: str) -> tuple[str, int]:
-        name = max(results, key=lambda n: results[n][1][key])
-        return name, results[name][1][key]
-
-    out = []
-    for key, what in (("random_ok", "keeps the most random-start runs physical"),
-                      ("exactly_one", "has exactly one fixed point at the most grid values")):
-        name, value = leader(key)
-        tie = [n for n in results if results[n][1][key] == value]
-        if chosen in tie:
-            others = len(tie) - 1
-            out.append(f"The chosen variant {what}"
-                       + (f" (tied with {others} other{'s' if others > 1 else ''})" if others
-                          else "") + ".")
-        else:
-            out.append(f"`{name}` {what} ({value}, against "
-                       f"{results[chosen][1][key]} for the chosen one).")
-    return " ".join(out)

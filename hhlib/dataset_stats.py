@@ -18,8 +18,7 @@ from .spikes import REGIMES, burst_statistics
 __all__ = ["SPLITS", "spike_width", "slow_fast_eigenvalues", "sampling_step_rows",
            "smallest_gaps", "samples_and_increments", "spread_rows",
            "all_cuts", "cut_motion", "trajectory_regimes", "fraction_within", "pick_cuts",
-           "training_states", "closest_approach", "recipe_data_row", "RECIPE_DATA_HEADERS",
-           "relaxes_to_rest"]
+           "training_states", "closest_approach", "relaxes_to_rest"]
 
 SPLITS = ("train", "val", "test")
 
@@ -187,23 +186,6 @@ def closest_approach(ds: Dataset, params: HHParams, V_S_grid, scale) -> np.ndarr
         d = np.linalg.norm((X - fp[i][:, None]) / sc, axis=-1).min(axis=1)
         np.minimum.at(closest, i, d)
     return closest[np.abs(grid[:, None] - vs[None]).argmin(axis=1)]
-
-
-RECIPE_DATA_HEADERS = ["variants (same data)", "attractor cuts", "transient cuts",
-                       "noise pairs", "transient share", "closest approach (spreads)"]
-
-
-def recipe_data_row(names: Sequence[str], ds: Dataset, closest) -> tuple:
-    """One row of :data:`RECIPE_DATA_HEADERS` for the variants ``names`` trained on ``ds``:
-    its training cuts by kind, the transients' share of the cuts (noise pairs are single
-    steps and not counted as cuts) and the smallest of ``closest``
-    (:func:`closest_approach` over a grid)."""
-    _check_dataset(ds)
-    n_att = len(ds.cuts["train"])
-    n_tr = len(ds.extra_cuts.get("transient", ()))
-    n_noise = len(ds.extra_cuts.get("noise", ()))
-    return (", ".join(f"`{n}`" for n in names), n_att, n_tr, n_noise,
-            f"{100 * n_tr / (n_att + n_tr):.0f} %", f"{float(np.min(closest)):.3f}")
 
 
 def relaxes_to_rest(cuts, cut_V_S, params: HHParams, scale, *, radius: float = 0.25,

@@ -7,9 +7,10 @@ per network (the validation criterion of training). Both use trajectories only, 
 ODE's fixed point.
 
 For the network chapter: :func:`compare_networks` (losses and free runs of several networks
-on held-out data), :func:`free_run_table` / :func:`free_run_counts` (the per-V_S verdicts),
+on held-out data), :func:`free_run_counts` (the per-V_S verdicts),
 :func:`random_starts` and :func:`long_runs` (do long free runs stay in the physical box?),
-:func:`network_targets`, and plain descriptions of a network and its training record.
+:func:`network_targets`, and the training schedule in words (:func:`schedule_text`); the
+chapter's tables and sentences are in ``book/_code/ch04.py``.
 """
 from __future__ import annotations
 
@@ -24,17 +25,16 @@ import torch
 from .checks import is_int, is_real, real_array
 from .data import PHYSICAL_START_BOX
 from .integrate import simulate_ensemble
-from .model import PHYSICAL_BOUNDS, HHParams, is_physical, physical_samples
+from .model import HHParams, is_physical, physical_samples
 from .network import DiscreteMap, MapNet
 from .recovery import compare_fixed_points, fixed_point_checks, worst_at
 from .spikes import burst_statistics, spike_detection
 from .targets import Target
 
 __all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "check_references", "paired_runs",
-           "compare_networks", "free_run_summary", "free_run_counts", "free_run_table",
-           "RANDOM_START_BOX", "physical_box_text", "random_starts", "LongRuns", "long_runs", "network_targets",
-           "schedule_text", "training_kind", "better_or_worse", "record_rows", "network_rows",
-           "records_side_by_side", "band_check", "rollout_loss"]
+           "compare_networks", "free_run_summary", "free_run_counts",
+           "RANDOM_START_BOX", "random_starts", "LongRuns", "long_runs", "network_targets",
+           "schedule_text", "band_check", "rollout_loss"]
 
 
 @dataclass(frozen=True)
@@ -180,51 +180,6 @@ def schedule_text(record: dict) -> str:
     return ", then ".join(f"{e} epochs at K = {k}" for k, e in stages)
 
 
-def training_kind(record: dict) -> str:
-    """"one-step" when every stage of the record's schedule has K = 1, else "multi-step"."""
-    stages = _check_record(record)["train_config"]["stages"]
-    return "one-step" if all(k == 1 for k, _ in stages) else "multi-step"
-
-
-def better_or_worse(score: float, other: float) -> str:
-    """"better" when ``score`` (a dynamics score: lower is better) is <= ``other``, else
-    "worse"."""
-    for k, v in (("score", score), ("other", other)):
-        if not is_real(v):
-            raise TypeError(f"{k} must be a number, got {v!r}")
-    return "better" if score <= other else "worse"
-
-
-def record_rows(record: dict) -> list[tuple[str, Any]]:
-    """(what, value) rows describing how a shipped network was trained, for a table."""
-    r = _check_record(record)
-    tc = r["train_config"]
-    return [("schedule (K, epochs)", str(tc["stages"])), ("batch size", tc["batch_size"]),
-            ("learning rate", f'{tc["lr"]} → {tc["lr_final"]}'), ("seed", tc["seed"]),
-            ("training time (s)", r["train_seconds"]), ("stopped", r["stopped"]),
-            ("selected epoch", r["best_epoch"]), ("selection", r["selection"]),
-            ("validation dynamics score", r["best_val_score"]),
-            ("validation rollout loss (100 steps)", r["best_val_loss"]),
-            ("dataset sha256", r["dataset_sha256"][:16] + "…"),
-            ("weights sha256 (checked on load)", r["sha256"][:16] + "…"),
-            ("torch", r["torch"]), ("machine", r["machine"]),
-            ("threads", r["threads"]), ("trained on", r["date"]),
-            ("command", f'`{r["command"]}`')]
-
-
-def network_rows(net: MapNet) -> list[tuple[str, Any]]:
-    """(what, value) rows describing a network's architecture and normalisation."""
-    if not isinstance(net, MapNet):
-        raise TypeError(f"net must be a MapNet, got {type(net).__name__}")
-    cfg = net.config()
-    n_par = sum(p.numel() for p in net.parameters())
-    return [("hidden layers", str(cfg["hidden"])), ("parameters", n_par),
-            ("time step Δt (s)", net.dt), ("trained V_S range (mV)", str(cfg["V_S_range"])),
-            ("state mean", str(np.round(cfg["x_mean"], 5))),
-            ("state spread", str(np.round(cfg["x_std"], 5))),
-            ("increment spread", str(np.array2string(np.array(cfg["d_std"]), precision=3)))]
-
-
 # --- Free runs of several networks against the ODE -----------------------------------------
 
 def paired_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float,
@@ -320,41 +275,11 @@ def free_run_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
             "n_checks": len(checks), "n_checks_ok": sum(checks)}
 
 
-def free_run_table(rows: list[dict[str, Any]], targets: FreeRunTargets = FreeRunTargets()
-                   ) -> tuple[list[str], list[tuple]]:
-    """Headers and rows of the per-V_S comparison (ODE against network), a target column
-    after each statistic: ✓ met, ✗ missed, – not applicable."""
-    rows = _check_rows(rows)
-
-    def mark(ok):
-        return "–" if ok is None else ("✓" if ok else "✗")
-
-    def net(r, k):
-        return getattr(r["net"], k) if r["net"] else float("nan")
-
-    headers = ["V_S (mV)", "ODE regime", "net regime", "ODE spikes/burst", "net spikes/burst",
-               f"±{targets.spikes_per_burst:g}", "ODE period (s)", "net period (s)",
-               f"±{100 * targets.burst_period:g}%", "ODE ISI (s)", "net ISI (s)",
-               f"±{100 * targets.tonic_isi:g}%"]
-    table = [(r["V_S"], r["ode"].regime, r["net"].regime if r["net"] else "diverged",
-              r["ode"].spikes_per_burst, net(r, "spikes_per_burst"), mark(r["spb_ok"]),
-              r["ode"].burst_period, net(r, "burst_period"), mark(r["period_ok"]),
-              r["ode"].isi_mean, net(r, "isi_mean"), mark(r["isi_ok"])) for r in rows]
-    return headers, table
-
-
 # --- Long free runs: does the map stay in the physical box? --------------------------------
 
 # Where random initial states are drawn (V mV, n, S): around the attractor, wider than it;
 # the same box the robust-training data draw their transient starts from.
 RANDOM_START_BOX = PHYSICAL_START_BOX
-
-
-def physical_box_text() -> str:
-    """:data:`hhlib.model.PHYSICAL_BOUNDS` in words, for the chapters' prose."""
-    (v0, v1), (n0, n1), (s0, s1) = PHYSICAL_BOUNDS.values()
-    return (f"{v0:g} ≤ V ≤ {v1:g} mV, {n0:g} ≤ n ≤ {n1:g} and {s0:g} ≤ S ≤ {s1:g}"
-            .replace("-", "−"))
 
 
 def random_starts(V_S_pool: np.ndarray, n: int, seed: int = 7,
@@ -482,20 +407,6 @@ def network_targets(counts: dict[str, int], runs: LongRuns) -> list:
                counts["n_checks_ok"] == counts["n_checks"]),
         Target("long free runs stay physical", "all", runs.n_long_ok, bool(runs.ok.all())),
     ]
-
-
-def records_side_by_side(records: dict[str, dict]) -> tuple[list[str], list[tuple]]:
-    """Headers and rows comparing training records (name -> record): training kind,
-    schedule, selected epoch, validation dynamics score and training time (s)."""
-    if not isinstance(records, dict) or not records:
-        raise TypeError("records must be a non-empty dict of name -> weights record")
-    recs = {k: _check_record(r, f"records[{k!r}]") for k, r in records.items()}
-    rows = [("training", *(training_kind(r) for r in recs.values())),
-            ("schedule", *(schedule_text(r) for r in recs.values())),
-            ("selected epoch", *(r["best_epoch"] for r in recs.values())),
-            ("validation dynamics score", *(float(r["best_val_score"]) for r in recs.values())),
-            ("training time (s)", *(float(r["train_seconds"]) for r in recs.values()))]
-    return ["", *recs], rows
 
 
 def band_check(net: DiscreteMap, V_S: np.ndarray, x0: np.ndarray, t_end: float, t_min: float,

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from hhlib.ablation import (ABLATION_HEADERS, ablation_rows, describe_recipe, evaluate_all,
-                            evaluate_variant)
+from _code.ch04 import ABLATION_HEADERS, ablation_rows
+from hhlib.ablation import describe_recipe, evaluate_all, evaluate_variant
 from hhlib.model import HHParams
 from hhlib.network import load_pretrained
 from hhlib.recovery import compare_fixed_points, fixed_point_checks
@@ -68,7 +68,8 @@ def test_evaluate_variant_rejects_bad_input():
 
 
 def test_choice_uses_the_validation_score_only():
-    from hhlib.ablation import ablation_text, chosen_by_validation
+    from _code.ch04 import ablation_text
+    from hhlib.ablation import chosen_by_validation
     res = {"a": ({}, {"criterion": 0.05, "random_ok": 60, "exactly_one": 43}),
            "b": ({}, {"criterion": 0.02, "random_ok": 90, "exactly_one": 20}),
            "c": ({}, {"criterion": 0.03, "random_ok": 90, "exactly_one": 10})}
@@ -220,7 +221,8 @@ def test_outside_runs_leave_the_other_columns_alone():
 
 
 def test_selection_margin_and_seed_spread():
-    from hhlib.ablation import seed_spread_rows, selection_margin
+    from _code.ch04 import seed_spread_rows
+    from hhlib.ablation import selection_margin
     res = {"a": ({}, {"criterion": 0.05, "random_ok": 60, "random_runs": 100,
                       "exactly_one": 43, "eig_ok": 30, "n_grid": 43, "worst_V": 0.2}),
            "b": ({}, {"criterion": 0.02, "random_ok": 90, "random_runs": 100,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from hhlib.baselines import (BASELINE_HEADERS, SindyMap, baseline_rows, baseline_text,
-                             derivative_error, field_eigenvalues, fit_sindy, library_names,
-                             load_model, load_sindy, map_eigenvalue_check)
+from _code.ch08 import BASELINE_HEADERS, baseline_rows, baseline_text
+from hhlib.baselines import (SindyMap, derivative_error, field_eigenvalues, fit_sindy,
+                             library_names, load_model, load_sindy, map_eigenvalue_check)
 from hhlib.integrate import simulate
 from hhlib.model import HHParams
 from hhlib.network import VectorFieldNet, load_pretrained, save_pretrained
@@ -210,7 +210,7 @@ def test_figures_have_one_legend_above_the_panels():
     """Each method once in one legend over all the panels (a legend inside each hid the
     data), and every panel labelled."""
     import matplotlib.pyplot as plt
-    from hhlib.baselines import plot_bifurcation_panels, plot_grid_errors
+    from _code.ch08 import plot_bifurcation_panels, plot_grid_errors
     vs = np.linspace(-46.0, -29.0, 5)
     sweeps = {n: {"isis": [np.array([0.1, 2.0])] * 5} for n in ("ODE", "a", "b")}
     fig, axes = plt.subplots(1, 2)

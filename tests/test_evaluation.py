@@ -16,7 +16,9 @@ from hhlib import evaluation as ev  # noqa: E402
 from hhlib.integrate import simulate_ensemble  # noqa: E402
 from hhlib.model import PHYSICAL_BOUNDS, PHYSICAL_SLACK, HHParams  # noqa: E402
 from hhlib.network import MapNet  # noqa: E402
-from hhlib.plotting import plot_paired_runs, plot_phase_pair, plot_training_history  # noqa: E402
+from _code.ch04 import (better_or_worse, free_run_table, network_rows,  # noqa: E402
+                        plot_paired_runs, plot_phase_pair, plot_training_history, record_rows,
+                        records_side_by_side, training_kind)
 from hhlib.training import TrainConfig, train_on_dataset  # noqa: E402
 
 
@@ -41,30 +43,30 @@ def test_schedule_and_kind_from_the_record():
     assert ev.schedule_text(one) == "80 epochs at K = 1"
     assert ev.schedule_text(multi) == ("20 epochs at K = 1, then 30 epochs at K = 8, then "
                                        "60 epochs at K = 32")
-    assert ev.training_kind(one) == "one-step" and ev.training_kind(multi) == "multi-step"
+    assert training_kind(one) == "one-step" and training_kind(multi) == "multi-step"
     with pytest.raises(ValueError, match="record"):
         ev.schedule_text({"dataset_config": {}})
 
 
 def test_better_or_worse_lower_score_is_better():
-    assert ev.better_or_worse(0.02, 1.2) == "better"
-    assert ev.better_or_worse(0.5, 0.5) == "better"      # a tie keeps the shipped choice
-    assert ev.better_or_worse(2.0, 1.2) == "worse"
+    assert better_or_worse(0.02, 1.2) == "better"
+    assert better_or_worse(0.5, 0.5) == "better"      # a tie keeps the shipped choice
+    assert better_or_worse(2.0, 1.2) == "worse"
     with pytest.raises(TypeError, match="score"):
-        ev.better_or_worse(True, 1.0)
+        better_or_worse(True, 1.0)
 
 
 def test_record_rows_and_side_by_side():
     rec = _record([(1, 80)])
-    rows = dict(ev.record_rows(rec))
+    rows = dict(record_rows(rec))
     assert rows["learning rate"] == "0.001 → 0.0001"
     assert rows["weights sha256 (checked on load)"] == "b" * 16 + "…"
-    headers, table = ev.records_side_by_side({"a": rec, "b": _record([(1, 5), (8, 5)], 2.0)})
+    headers, table = records_side_by_side({"a": rec, "b": _record([(1, 5), (8, 5)], 2.0)})
     assert headers == ["", "a", "b"]
     assert dict((r[0], r[1:]) for r in table)["training"] == ("one-step", "multi-step")
     assert dict((r[0], r[1:]) for r in table)["validation dynamics score"] == (0.5, 2.0)
     with pytest.raises(ValueError, match=r"records\['x'\]"):
-        ev.records_side_by_side({"x": {}})
+        records_side_by_side({"x": {}})
 
 
 def test_train_config_from_record_round_trips():
@@ -82,11 +84,11 @@ def test_train_config_from_record_round_trips():
 
 def test_network_rows_count_parameters():
     net = MapNet(0.01, (8, 8))
-    rows = dict(ev.network_rows(net))
+    rows = dict(network_rows(net))
     assert rows["parameters"] == (4 * 8 + 8) + (8 * 8 + 8) + (8 * 3 + 3)
     assert rows["time step Δt (s)"] == 0.01
     with pytest.raises(TypeError, match="net"):
-        ev.network_rows("net")
+        network_rows("net")
 
 
 # --- free runs ---------------------------------------------------------------------------
@@ -163,7 +165,7 @@ def test_free_run_counts_summary_and_table():
     assert s["regime correct"] == "2/3" and s["physical runs"] == 2
     assert s["worst spikes/burst error"] == 0.0
     assert s["worst tonic-ISI error"] == pytest.approx(0.1)       # the magnitude
-    headers, table = ev.free_run_table(rows)
+    headers, table = free_run_table(rows)
     assert headers[5:12:3] == ["±1", "±10%", "±5%"]
     assert [r[2] for r in table] == ["bursting", "tonic", "diverged"]
     assert [r[5] for r in table] == ["✓", "–", "–"] and table[1][11] == "✗"

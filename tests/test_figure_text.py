@@ -38,10 +38,7 @@ COLUMN_PX = 88 * 16 * (1 - 0.20) - 17 * 16 - 2 * 2 * 16 - 16          # 774.4
 # .figure-caption, 0.875em of 16 px.
 SMALLEST_TEXT_PX = 0.875 * 16                                           # 14
 
-<<<<<<< HEAD
-=======
 # The library and the chapters' companions (book/_code), whose plot functions make figures.
->>>>>>> cD
 LIBRARY = [*sorted((REPO / "hhlib").glob("*.py")), *sorted((REPO / "benchmarks").glob("*.py")),
            *sorted((REPO / "book" / "_code").glob("*.py"))]
 FONT_KEYWORDS = {"fontsize", "labelsize", "title_fontsize"}

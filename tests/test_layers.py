@@ -22,7 +22,6 @@ LAZY = {
     "torch.func": ({"model"}, "part of torch, as above"),
     "tqdm.auto": ({"integrate", "network", "training"}, "in a Jupyter kernel without "
                   "ipywidgets importing it prints a warning: only a run with progress=True may"),
-    ".plotting": ({"baselines"}, "imports matplotlib.pyplot"),
     ".integrate": ({"recovery"}, "numba (0.15 s), only for sweep_runner's ODE runs"),
     ".data": ({"network"}, "numba and the integrator (0.15 s), only for load_ensemble"),
     "scipy.stats": ({"recovery"}, "0.25 s to import, for one rank correlation"),

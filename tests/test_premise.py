@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hhlib.data import DatasetConfig, augment_dataset, make_dataset
-from hhlib.dataset_stats import (RECIPE_DATA_HEADERS, closest_approach, recipe_data_row,
-                                 relaxes_to_rest, training_states)
+from _code.ch04 import RECIPE_DATA_HEADERS, recipe_data_row
+from hhlib.dataset_stats import closest_approach, relaxes_to_rest, training_states
 from hhlib.integrate import simulate_ensemble
 from hhlib.model import HHParams, fixed_points
 from hhlib.network import load_pretrained
