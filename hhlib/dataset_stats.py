@@ -16,7 +16,7 @@ from .model import HHParams, check_params, fixed_points
 from .spikes import REGIMES, burst_statistics
 
 __all__ = ["SPLITS", "spike_width", "slow_fast_eigenvalues", "sampling_step_rows",
-           "smallest_gaps", "samples_and_increments", "spread_rows",
+           "smallest_gaps", "samples_and_increments", 
            "all_cuts", "cut_motion", "trajectory_regimes", "fraction_within", "pick_cuts",
            "training_states", "closest_approach", "relaxes_to_rest"]
 
@@ -96,15 +96,6 @@ def samples_and_increments(cuts) -> tuple[np.ndarray, np.ndarray]:
     if cuts.ndim != 3 or cuts.shape[2] != 3 or cuts.shape[1] < 2:
         raise ValueError(f"cuts must have shape (N, L + 1, 3) with L >= 1, got {cuts.shape}")
     return cuts[:, 1:].reshape(-1, 3), np.diff(cuts, axis=1).reshape(-1, 3)
-
-
-def spread_rows(labels: Sequence[str], spread, increment) -> list[tuple]:
-    """Rows ``(variable, spread of values, spread of increments, ratio)``."""
-    spread, increment = real_array(spread, "spread"), real_array(increment, "increment")
-    if spread.shape != (len(labels),) or increment.shape != spread.shape:
-        raise ValueError("spread and increment must hold one value per label")
-    return [(labels[j], spread[j], increment[j], spread[j] / increment[j])
-            for j in range(len(labels))]
 
 
 def all_cuts(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:

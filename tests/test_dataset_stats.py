@@ -7,13 +7,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from _code.ch03 import (SPLIT_HEADERS, plot_cuts, plot_split_values,  # noqa: E402
+from _code.ch03 import (SPLIT_HEADERS, plot_cuts, plot_split_values, spread_rows,  # noqa: E402
                         plot_value_histograms, split_rows)
 from hhlib.data import Dataset, DatasetConfig  # noqa: E402
 from hhlib.dataset_stats import (all_cuts, cut_motion, fraction_within,  # noqa: E402
                                  pick_cuts, samples_and_increments, sampling_step_rows,
                                  slow_fast_eigenvalues, smallest_gaps, spike_width,
-                                 spread_rows, trajectory_regimes)
+                                 trajectory_regimes)
 
 
 def square_spikes(width=0.03, period=0.2, t_end=10.0, dt=1e-4):

@@ -1,6 +1,8 @@
-"""Chapter 3's tables and figures: the splits' sizes, the split values of V_S, example cuts and
+"""Chapter 3's tables and figures: the splits' sizes, the spread of values and increments, the split values of V_S, example cuts and
 the histograms of values and increments."""
 from __future__ import annotations
+
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,7 +13,8 @@ from hhlib.dataset_stats import SPLITS, _check_dataset
 from hhlib.plotting import _check_ax, _check_axes
 
 __all__ = ["SPLIT_HEADERS", "split_rows", "VARIABLE_LABELS", "plot_split_values", "plot_cuts",
-           "plot_value_histograms"]
+           "plot_value_histograms",
+           "spread_rows"]
 
 SPLIT_HEADERS = ("split", "values of V_S", "cuts", "one-step pairs")
 
@@ -82,3 +85,12 @@ def plot_value_histograms(axes, values, increments, bins: int = 100) -> np.ndarr
     axes[0, 0].set_ylabel("samples")
     axes[1, 0].set_ylabel("samples")
     return axes
+
+
+def spread_rows(labels: Sequence[str], spread, increment) -> list[tuple]:
+    """Rows ``(variable, spread of values, spread of increments, ratio)``."""
+    spread, increment = real_array(spread, "spread"), real_array(increment, "increment")
+    if spread.shape != (len(labels),) or increment.shape != spread.shape:
+        raise ValueError("spread and increment must hold one value per label")
+    return [(labels[j], spread[j], increment[j], spread[j] / increment[j])
+            for j in range(len(labels))]
