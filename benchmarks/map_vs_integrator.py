@@ -24,7 +24,7 @@ is measured by their statistics, not pointwise: for the first ``--check`` trajec
 regime, spikes per burst, burst period and mean inter-spike interval (ISI) over
 t >= ``--t-min`` s, against a tight reference (DOP853, rtol 1e-10, atol 1e-12), and whether
 the errors are within the book's targets (one spike per burst, 10 % burst period, 5 % tonic
-ISI: ``hhlib.evaluation.FreeRunTargets``). Ratios are of times measured in the same run.
+ISI: ``hhlib.scores.FreeRunTargets``). Ratios are of times measured in the same run.
 
 Hardware limit: a ``torch.mm`` micro-benchmark (float32, 2048 x 2048, best of several) in
 the same run at each thread setting, and at the network's own shape (B x 128 by 128 x 128);
@@ -68,7 +68,7 @@ import torch
 from hhlib.spikes import BurstStats, burst_statistics, spike_detection
 from hhlib.integrate import simulate, simulate_ensemble
 from hhlib.model import HHParams
-from hhlib.evaluation import FreeRunTargets
+from hhlib.scores import FreeRunTargets
 from hhlib.network import MapNet, load_pretrained
 
 if __package__ in (None, ""):

@@ -35,7 +35,8 @@ import torch
 from .cache import cache_key, cached_call
 from .checks import is_int, is_real, real_array
 from .data import PHYSICAL_START_BOX
-from .evaluation import compare_free_runs, dynamics_score, free_run_counts, random_starts
+from .evaluation import compare_free_runs, free_run_counts, random_starts
+from .scores import dynamics_score
 from .spikes import burst_statistics, spike_detection
 from .model import HHParams, is_physical
 from .network import DiscreteMap, MapNet
@@ -89,7 +90,7 @@ def selection_criterion(net: MapNet, val_trajectories, val_V_S, *,
                         t_random: float = SELECTION_RULE["t_random"],
                         seed: int = SELECTION_RULE["seed"]) -> float:
     """The trajectories-only criterion that picks a variant (lower is better):
-    :func:`hhlib.evaluation.dynamics_score` of free runs against ``val_trajectories``
+    :func:`hhlib.scores.dynamics_score` of free runs against ``val_trajectories``
     (n, T, 3) at ``val_V_S`` (n,) mV, plus ``SELECTION_RULE["escape_weight"]`` (10) times
     the fraction of ``n_random`` runs of
     ``t_random`` s from random states in the physical box (``seed``), at the validation

@@ -2,7 +2,7 @@
 
 :func:`compare_free_runs` runs the ODE and a trained map from the same states
 (:func:`paired_runs`) and compares their burst statistics per V_S against
-:class:`FreeRunTargets`; :func:`dynamics_score` folds the same comparison into one number
+:class:`~hhlib.scores.FreeRunTargets`; :func:`~hhlib.scores.dynamics_score` folds the same comparison into one number
 per network (the validation criterion of training). Both use trajectories only, never the
 ODE's fixed point.
 
@@ -15,7 +15,6 @@ chapter's tables and sentences are in ``book/_code/ch04.py``.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,23 +26,15 @@ from .data import PHYSICAL_START_BOX
 from .integrate import simulate_ensemble
 from .model import HHParams, is_physical, physical_samples
 from .network import DiscreteMap, MapNet
+from .scores import FreeRunTargets, rollout_loss
 from .recovery import compare_fixed_points, fixed_point_checks, worst_at
 from .spikes import burst_statistics, spike_detection
 from .targets import Target
 
-__all__ = ["FreeRunTargets", "compare_free_runs", "dynamics_score", "check_references", "paired_runs",
+__all__ = ["compare_free_runs", "paired_runs",
            "compare_networks", "free_run_summary", "free_run_counts",
            "RANDOM_START_BOX", "random_starts", "LongRuns", "long_runs", "network_targets",
-           "schedule_text", "band_check", "rollout_loss"]
-
-
-@dataclass(frozen=True)
-class FreeRunTargets:
-    """Agreement the network's free runs must reach against the ODE (issue targets)."""
-
-    spikes_per_burst: float = 1.0      # absolute
-    burst_period: float = 0.10         # relative
-    tonic_isi: float = 0.05            # relative
+           "schedule_text", "band_check"]
 
 
 def _check_runs(net: Any, V_S: Any, x0: Any, t_end: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -105,66 +96,6 @@ def compare_free_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float
     return rows
 
 
-def check_references(trajectories, V_S, dt: float, variant: str, *, strict: bool = True
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Reference trajectories (n >= 1, T >= 2, 3) sampled every ``dt`` s at ``V_S`` (n,)
-    mV, checked; every one must show at least two spikes, since one too short to leave a
-    silent phase reads as "rest", and a map that never moves would match it perfectly.
-    ``strict``: such references are a ValueError (else a RuntimeWarning)."""
-    X = real_array(trajectories, "trajectories")
-    vs = real_array(V_S, "V_S")
-    if X.ndim != 3 or X.shape[0] < 1 or X.shape[1] < 2 or X.shape[2] != 3:
-        raise ValueError(f"trajectories must have shape (n >= 1, T >= 2, 3), got {X.shape}")
-    if vs.shape != (X.shape[0],):
-        raise ValueError(f"V_S must hold one value per trajectory (shape ({X.shape[0]},)), "
-                         f"got {vs.shape}")
-    kw = spike_detection(variant)
-    t = np.arange(X.shape[1]) * dt
-    silent = [i for i, ref in enumerate(X) if np.all(np.isfinite(ref))
-              and burst_statistics(t, ref[:, 0], **kw).regime == "rest"]
-    if silent:
-        msg = (f"{len(silent)} of {X.shape[0]} reference trajectories (the first at V_S = "
-               f"{vs[silent[0]]:g} mV) show fewer than two spikes in their {t[-1]:g} s: too "
-               "short to judge a regime (a map that never moves scores 0 against them); "
-               "pass references spanning at least two bursts")
-        if strict:
-            raise ValueError(msg)
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
-    return X, vs
-
-
-def dynamics_score(net: MapNet, trajectories: np.ndarray, V_S: np.ndarray,
-                   targets: "FreeRunTargets | None" = None) -> float:
-    """How far free runs of the map are from reference trajectories, in units of the
-    targets: each run starts at a reference trajectory's first state and lasts as long; per
-    trajectory the score adds |spikes-per-burst error| / 1, |burst-period error| / 10 %,
-    |tonic-ISI error| / 5 %, and 10 for a wrong regime or a non-finite run. Mean over
-    trajectories; 0 is perfect and < 1 meets every target on average.
-    """
-    targets = targets or FreeRunTargets()
-    trajectories, _ = check_references(trajectories, V_S, net.dt, net.variant, strict=False)
-    kw = spike_detection(net.variant)
-    n = trajectories.shape[1] - 1
-    t = np.arange(n + 1) * net.dt
-    # Non-finite runs are scored here; a warning per validation epoch would be noise.
-    Y = net.rollout(trajectories[:, 0], V_S, n, check=False)
-    total = 0.0
-    for ref, run in zip(trajectories, Y):
-        if not np.all(np.isfinite(run)):
-            total += 10.0
-            continue
-        a, b = burst_statistics(t, ref[:, 0], **kw), burst_statistics(t, run[:, 0], **kw)
-        if a.regime != b.regime:
-            total += 10.0
-        elif a.regime == "bursting" and np.isfinite(a.spikes_per_burst + b.spikes_per_burst
-                                                    + a.burst_period + b.burst_period):
-            total += (abs(b.spikes_per_burst - a.spikes_per_burst) / targets.spikes_per_burst
-                      + abs(b.burst_period / a.burst_period - 1) / targets.burst_period)
-        elif a.regime == "tonic":
-            total += abs(b.isi_mean / a.isi_mean - 1) / targets.tonic_isi
-    return total / len(Y)
-
-
 # --- Reporting: what the network chapter shows about a trained network ----------------------
 
 def _check_record(record: Any, name: str = "record") -> dict:
@@ -212,18 +143,6 @@ def free_run_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "worst burst-period error": _finite_abs(r["period_err"] for r in rows),
             "worst tonic-ISI error": _finite_abs(r["isi_err"] for r in rows),
             "physical runs": sum(bool(r["physical"]) for r in rows)}
-
-
-def rollout_loss(net: MapNet, windows: torch.Tensor, V_S: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of a free rollout from each window's first state over the
-    window (B, K + 1, 3), each variable in units of its increment spread ``d_std``."""
-    x = windows[:, 0]
-    err = 0.0
-    K = windows.shape[1] - 1
-    for k in range(1, K + 1):
-        x = net(x, V_S)
-        err = err + (((x - windows[:, k]) / net.d_std) ** 2).mean()
-    return err / K
 
 
 def compare_networks(nets: dict[str, MapNet], cuts: np.ndarray, cut_V_S: np.ndarray,

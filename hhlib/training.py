@@ -21,8 +21,7 @@ from torch import nn
 
 from .checks import is_int, is_real, real_array
 from .data import PHYSICAL_START_BOX, Dataset
-# rollout_loss lives in evaluation, which reports it for trained networks; importable here too
-from .evaluation import check_references, dynamics_score, rollout_loss
+from .scores import check_references, dynamics_score, rollout_loss
 from .model import is_physical
 from .network import MapNet, _check_hidden, _check_range, normalisation
 

@@ -25,7 +25,7 @@ from hhlib.model import HHParams, jacobian, rhs  # noqa: E402
 from hhlib.model import is_physical
 from hhlib.network import EnsembleMap, MapNet, load_pretrained, normalisation, save_pretrained
 from hhlib.recovery import compare_fixed_points
-from hhlib.evaluation import dynamics_score
+from hhlib.scores import dynamics_score
 from hhlib.integrate import simulate_ensemble
 from hhlib.model import fixed_points
 from hhlib.baselines import fit_sindy

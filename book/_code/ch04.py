@@ -13,7 +13,8 @@ from hhlib.ablation import _check_results, describe_recipe
 from hhlib.checks import is_real, real_array
 from hhlib.data import Dataset
 from hhlib.dataset_stats import _check_dataset
-from hhlib.evaluation import FreeRunTargets, _check_record, _check_rows, schedule_text
+from hhlib.evaluation import _check_record, _check_rows, schedule_text
+from hhlib.scores import FreeRunTargets
 from hhlib.model import PHYSICAL_BOUNDS
 from hhlib.network import MapNet
 from hhlib.plotting import _check_ax
