@@ -6,7 +6,7 @@ Workload (as ``benchmarks/map_vs_integrator.py``): B values of V_S drawn uniform
 of model time (default 200 s) sampled every 0.01 s, the original model. Methods:
 
   ``simulate_ensemble`` (numba DP5(4), all threads) and ``simulate_ensemble_1thread``;
-  ``lsoda_loop``: a Python loop of ``hhlib.integrate.simulate(method="LSODA")`` (analytic
+  ``lsoda_loop``: a Python loop of ``hhlib.ode.integrate.simulate(method="LSODA")`` (analytic
   Jacobian); and, when importable (``pip install .[peers]``): ``diffrax_tsit5`` (jax, vmap +
   jit, float64, PID controller; compile time reported apart), ``torchdiffeq_dopri5`` (one
   step size shared by the batch), ``torchode_dopri5`` (per-trajectory steps), and
@@ -18,10 +18,10 @@ Accuracy matching: before timing, each method's tolerance is calibrated on the f
 rtol runs over a half-decade ladder 1e-3 ... 1e-9 (atol = rtol / 100) and the loosest rtol
 whose max |V - V_ref| over the window is within ``--target-mV`` is kept (default target: the
 error of ``simulate_ensemble`` at its defaults rtol 1e-6, atol 1e-8). The
-reference is DOP853 at rtol 1e-10, atol 1e-12 (``hhlib.integrate.simulate``). Each row then
+reference is DOP853 at rtol 1e-10, atol 1e-12 (``hhlib.ode.integrate.simulate``). Each row then
 records the timed run's own accuracy: max |dV| over the window and the number of checked
 trajectories whose spike count over the whole run equals the reference's
-(``hhlib.spikes.spike_times``).
+(``hhlib.ode.spikes.spike_times``).
 
 Slow methods: a loop method stops after the trajectory that passes ``--max-seconds`` and a
 batched method runs on the first B' < B trajectories when the previous batch size predicts
@@ -59,9 +59,9 @@ import numba
 import numpy as np
 import scipy
 
-from hhlib.spikes import spike_times
-from hhlib.integrate import simulate, simulate_ensemble
-from hhlib.model import HHParams
+from hhlib.ode.spikes import spike_times
+from hhlib.ode.integrate import simulate, simulate_ensemble
+from hhlib.ode.model import HHParams
 
 if __package__ in (None, ""):
     # Run as a script (python benchmarks/integrator_peers.py): sys.path[0] is benchmarks/, so

@@ -4,11 +4,11 @@ For each batch size B, draws B values of V_S uniformly in the network's training
 (fixed seed), starts every trajectory at (V, n, S) = (-60, 0, 0.18), and simulates
 ``--t-end`` seconds of model time sampled at the network's step (0.01 s) with
 
-  (a) ``lsoda_loop``: a Python loop of ``hhlib.integrate.simulate(..., method="LSODA")``,
+  (a) ``lsoda_loop``: a Python loop of ``hhlib.ode.integrate.simulate(..., method="LSODA")``,
       the baseline a user would write. For B > ``--loop-max`` the loop is timed on the
       first ``--loop-max`` trajectories and **extrapolated** linearly to B (the loop is
       linear in B by construction); table and JSON say so;
-  (b) ``ensemble``: one ``hhlib.integrate.simulate_ensemble`` call for all B;
+  (b) ``ensemble``: one ``hhlib.ode.integrate.simulate_ensemble`` call for all B;
   (c) ``rollout_cpu_1thread``: the shipped network's batched ``MapNet.rollout`` on the CPU
       with one torch thread (the ODE methods use one core), and ``rollout_cpu_<N>threads``
       with all N available cores; ``rollout_cpu_float64``: the same network in float64
@@ -24,7 +24,7 @@ is measured by their statistics, not pointwise: for the first ``--check`` trajec
 regime, spikes per burst, burst period and mean inter-spike interval (ISI) over
 t >= ``--t-min`` s, against a tight reference (DOP853, rtol 1e-10, atol 1e-12), and whether
 the errors are within the book's targets (one spike per burst, 10 % burst period, 5 % tonic
-ISI: ``hhlib.scores.FreeRunTargets``). Ratios are of times measured in the same run.
+ISI: ``hhlib.maps.scores.FreeRunTargets``). Ratios are of times measured in the same run.
 
 Hardware limit: a ``torch.mm`` micro-benchmark (float32, 2048 x 2048, best of several) in
 the same run at each thread setting, and at the network's own shape (B x 128 by 128 x 128);
@@ -65,11 +65,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from hhlib.spikes import BurstStats, burst_statistics, spike_detection
-from hhlib.integrate import simulate, simulate_ensemble
-from hhlib.model import HHParams
-from hhlib.scores import FreeRunTargets
-from hhlib.network import MapNet, load_pretrained
+from hhlib.ode.spikes import BurstStats, burst_statistics, spike_detection
+from hhlib.ode.integrate import simulate, simulate_ensemble
+from hhlib.ode.model import HHParams
+from hhlib.maps.scores import FreeRunTargets
+from hhlib.maps.network import MapNet, load_pretrained
 
 if __package__ in (None, ""):
     # Run as a script (python benchmarks/map_vs_integrator.py): sys.path[0] is benchmarks/, so

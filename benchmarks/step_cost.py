@@ -18,8 +18,8 @@ import torch
 from scipy.integrate import solve_ivp
 from torch.overrides import TorchFunctionMode
 
-from hhlib.model import HHParams, batch_field, scalar_field
-from hhlib.network import MapNet
+from hhlib.ode.model import HHParams, batch_field, scalar_field
+from hhlib.maps.network import MapNet
 
 __all__ = ["vector_field_ns", "rk45_evaluations_per_second", "count_torch_calls",
            "ops_per_fused_step", "rollout_variants"]
@@ -38,7 +38,7 @@ def _positive_int(value: Any, name: str) -> int:
 def vector_field_ns(params: HHParams, batch: int, reps: int,
                     V_S_range: tuple[float, float] = (-44.0, -30.0)) -> float:
     """Wall time (ns) per trajectory of one evaluation of the batched vector field
-    (``hhlib.model.batch_field``, as ``simulate_ensemble`` calls it) for ``batch`` states near
+    (``hhlib.ode.model.batch_field``, as ``simulate_ensemble`` calls it) for ``batch`` states near
     the bursting orbit with V_S drawn in ``V_S_range`` (fixed seeds), the mean of ``reps``
     calls after one warm-up call."""
     batch, reps = _positive_int(batch, "batch"), _positive_int(reps, "reps")

@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from hhlib.model import HHParams
-from hhlib.sweeps import isi_sweep
+from hhlib.ode.model import HHParams
+from hhlib.ode.sweeps import isi_sweep
 
 __all__ = ["sweeps_identical", "compare_with_executor", "compare_local_and_dask"]
 
 
 def sweeps_identical(a: tuple[list, list], b: tuple[list, list]) -> bool:
-    """Whether two results of ``hhlib.sweeps.isi_sweep`` (statistics, ISIs) are identical:
+    """Whether two results of ``hhlib.ode.sweeps.isi_sweep`` (statistics, ISIs) are identical:
     the same regimes, and every statistic and every ISI equal to the last bit (NaN = NaN)."""
     for name, r in (("a", a), ("b", b)):
         if not (isinstance(r, tuple) and len(r) == 2):

@@ -2,7 +2,7 @@
 from . import kernels
 
 kernels.pin()   # before numpy/torch run anything: MKL reads it at its first call
-from .model import HHParams, fixed_points, jacobian, rhs  # noqa: E402
+from .ode.model import HHParams, fixed_points, jacobian, rhs  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["HHParams", "rhs", "jacobian", "fixed_points", "__version__"]

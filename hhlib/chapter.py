@@ -60,7 +60,7 @@ def injected_names(namespace: Mapping[str, Any]) -> list[str]:
 
 
 def model_fields(model: type) -> list[str]:
-    """The fields of the dataclass ``model`` (e.g. :class:`hhlib.model.HHParams`) that a chapter
+    """The fields of the dataclass ``model`` (e.g. :class:`hhlib.ode.model.HHParams`) that a chapter
     may take as parameters: those with a number as default, without ``V_S``, the control
     parameter that the chapters set and sweep themselves."""
     if not dataclasses.is_dataclass(model) or not isinstance(model, type):

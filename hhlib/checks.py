@@ -1,6 +1,6 @@
 """The argument checks shared by the functions users call, each turning a bad argument into a
 TypeError or ValueError that names it. This module imports nothing from hhlib, so that every
-module, model included, can use it; :func:`hhlib.model.check_params` sits next to HHParams.
+module, model included, can use it; :func:`hhlib.ode.model.check_params` sits next to HHParams.
 """
 from __future__ import annotations
 

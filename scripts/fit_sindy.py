@@ -14,7 +14,7 @@ Data: the shipped ``original`` network's training cuts (``DatasetConfig.from_rec
 record), so every method sees exactly the same cuts. The sparsity threshold, the ridge weight
 and the order of the finite differences are chosen among ``--thresholds``, ``--alphas`` and
 ``--fd-orders`` by the validation dynamics score (free runs against the validation
-trajectories, :func:`hhlib.scores.dynamics_score`), as the network's epoch is: from
+trajectories, :func:`hhlib.maps.scores.dynamics_score`), as the network's epoch is: from
 trajectories only, never from the fixed point or its eigenvalues.
 """
 from __future__ import annotations
@@ -32,10 +32,10 @@ import numpy as np
 import torch
 
 from hhlib import __version__
-from hhlib.baselines import LIBRARIES, fit_sindy
-from hhlib.data import DatasetConfig, check_writable_dir, load_or_make_dataset
-from hhlib.scores import dynamics_score
-from hhlib.network import _check_name, existing_weights, load_pretrained, save_or_rescue
+from hhlib.dynamics.baselines import LIBRARIES, fit_sindy
+from hhlib.ode.data import DatasetConfig, check_writable_dir, load_or_make_dataset
+from hhlib.maps.scores import dynamics_score
+from hhlib.maps.network import _check_name, existing_weights, load_pretrained, save_or_rescue
 
 # Outside hhlib/weights, so that a trial fit cannot replace a shipped model (as in
 # scripts/train_network.py).

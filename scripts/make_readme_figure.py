@@ -12,8 +12,8 @@ Quick check that the script works (a coarse, short sweep written elsewhere)::
         --out /tmp/isi_diagram_check.png
 
 One trajectory per V_S from (V, n, S) = (-60 mV, 0, 0.18) with the batched integrator,
-chunked over local processes (``hhlib.sweeps.isi_sweep``); ISIs after the transient
-``--t-min``; the Hopf point by root-finding (``hhlib.model.hopf_point``); the transition
+chunked over local processes (``hhlib.ode.sweeps.isi_sweep``); ISIs after the transient
+``--t-min``; the Hopf point by root-finding (``hhlib.ode.model.hopf_point``); the transition
 bracketed on the grid and refined on ``--refine`` values inside the bracket.
 """
 from __future__ import annotations
@@ -31,10 +31,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from hhlib.spikes import regime_transition  # noqa: E402
-from hhlib.model import HHParams, hopf_point  # noqa: E402
+from hhlib.ode.spikes import regime_transition  # noqa: E402
+from hhlib.ode.model import HHParams, hopf_point  # noqa: E402
 from hhlib.plotting import plot_isi_diagram, style  # noqa: E402
-from hhlib.sweeps import isi_sweep  # noqa: E402
+from hhlib.ode.sweeps import isi_sweep  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "docs" / "isi_diagram.png"

@@ -1,7 +1,7 @@
 r"""Train a network map; by default into the git-ignored scratch folder weights-scratch/.
 
 A quick run for a class (about 2 minutes on a laptop; load it with
-``hhlib.network.load_pretrained("my-network", directory=Path("weights-scratch"))``):
+``hhlib.maps.network.load_pretrained("my-network", directory=Path("weights-scratch"))``):
 
     .venv/bin/python scripts/train_network.py --preset small
 
@@ -67,10 +67,10 @@ import numpy as np
 import torch
 
 from hhlib import __version__
-from hhlib.data import DatasetConfig, check_writable_dir, load_or_make_dataset
-from hhlib.network import (MapNet, VectorFieldNet, _check_name, existing_weights,
+from hhlib.ode.data import DatasetConfig, check_writable_dir, load_or_make_dataset
+from hhlib.maps.network import (MapNet, VectorFieldNet, _check_name, existing_weights,
                            save_or_rescue)
-from hhlib.training import TrainConfig, TrainingError, train
+from hhlib.maps.training import TrainConfig, TrainingError, train
 
 # Outside hhlib/weights, so that a student's run cannot replace a shipped network; beside
 # the repository rather than in _build/, which `make clean` removes.
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     # Robust training (issue 11); all off by default, the shipped recipe.
     ap.add_argument("--transient-runs", type=_nonnegative_int, default=0,
                     help="ODE runs from random states whose transient cuts join the training "
-                         "data (hhlib.data.augment_dataset)")
+                         "data (hhlib.ode.data.augment_dataset)")
     ap.add_argument("--transient-box", type=float, nargs=6, default=None,
                     metavar=("V_LO", "V_HI", "N_LO", "N_HI", "S_LO", "S_HI"),
                     help="box of the transient runs' start states (default: the physical box)")
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="random-start free runs whose boundedness joins the selection")
     ap.add_argument("--jacobian-weight", type=float, default=0.0,
                     help="weight of the Jacobian penalty at random states in the physical box "
-                         "(hhlib.training.jacobian_penalty); 0 = off")
+                         "(hhlib.maps.training.jacobian_penalty); 0 = off")
     ap.add_argument("--hidden", type=parse_hidden, default=TrainConfig().hidden,
                     help="hidden layer widths, e.g. 128,128,128,128 (depth and width)")
     ap.add_argument("--kind", choices=("map", "vector_field"), default="map",

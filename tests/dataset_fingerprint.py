@@ -35,7 +35,7 @@ def shipped_datasets() -> dict[str, list[str]]:
     models trained on it -> all of them."""
     from dataclasses import asdict
 
-    from hhlib.network import WEIGHTS_DIR
+    from hhlib.maps.network import WEIGHTS_DIR
 
     groups: dict[str, list[str]] = {}
     for path in sorted(WEIGHTS_DIR.glob("*.json")):
@@ -48,15 +48,15 @@ def shipped_datasets() -> dict[str, list[str]]:
 
 def dataset_for(name: str):
     """The dataset the shipped network ``name`` records in its JSON, built or cached."""
-    from hhlib.data import load_or_make_dataset
-    from hhlib.network import load_pretrained
+    from hhlib.ode.data import load_or_make_dataset
+    from hhlib.maps.network import load_pretrained
 
     _, rec = load_pretrained(name)
     return load_or_make_dataset(_config(rec), progress=False), rec
 
 
 def _config(rec: dict):
-    from hhlib.data import DatasetConfig
+    from hhlib.ode.data import DatasetConfig
 
     cfg = dict(rec["dataset_config"])
     cfg["V_S_range"] = tuple(cfg["V_S_range"])
@@ -69,7 +69,7 @@ NETWORKS = tuple(shipped_datasets())
 
 
 def fingerprint(ds) -> dict:
-    from hhlib.spikes import spike_detection, spike_times
+    from hhlib.ode.spikes import spike_detection, spike_times
 
     kw = spike_detection(ds.config.variant)
     t = np.arange(ds.trajectories["train"].shape[1]) * ds.config.dt

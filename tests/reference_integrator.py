@@ -1,8 +1,8 @@
-"""The NumPy batched Dormand–Prince 5(4) integrator that ``hhlib.integrate.simulate_ensemble``
+"""The NumPy batched Dormand–Prince 5(4) integrator that ``hhlib.ode.integrate.simulate_ensemble``
 used before it was compiled with numba, kept only as the tests' reference.
 
 All trajectories advance together, each with its own step size and error control, through
-in-place NumPy array operations (``hhlib.model.batch_field``). The compiled integrator must
+in-place NumPy array operations (``hhlib.ode.model.batch_field``). The compiled integrator must
 reproduce it (same tableau, error norm, PI step control, initial step and dense output) to
 rounding. Not part of ``hhlib``: one implementation to maintain, one to check it against.
 """
@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from hhlib.integrate import _P as _P_ROWS
-from hhlib.integrate import time_grid
-from hhlib.model import HHParams, batch_field
+from hhlib.ode.integrate import _P as _P_ROWS
+from hhlib.ode.integrate import time_grid
+from hhlib.ode.model import HHParams, batch_field
 
 # Dormand–Prince 5(4) tableau with its 4th-order dense output (as in scipy's RK45).
 _A = [np.array(r) for r in ([], [1 / 5], [3 / 40, 9 / 40], [44 / 45, -56 / 15, 32 / 9],

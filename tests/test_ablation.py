@@ -1,12 +1,12 @@
-"""hhlib.ablation: the same evaluation for every variant of the map."""
+"""hhlib.dynamics.ablation: the same evaluation for every variant of the map."""
 import numpy as np
 import pytest
 
 from _code.ch04 import ABLATION_HEADERS, ablation_rows
-from hhlib.ablation import describe_recipe, evaluate_all, evaluate_variant
-from hhlib.model import HHParams
-from hhlib.network import load_pretrained
-from hhlib.recovery import compare_fixed_points, fixed_point_checks
+from hhlib.dynamics.ablation import describe_recipe, evaluate_all, evaluate_variant
+from hhlib.ode.model import HHParams
+from hhlib.maps.network import load_pretrained
+from hhlib.dynamics.recovery import compare_fixed_points, fixed_point_checks
 
 TOL = (0.5, 0.005, 0.002)
 
@@ -69,7 +69,7 @@ def test_evaluate_variant_rejects_bad_input():
 
 def test_choice_uses_the_validation_score_only():
     from _code.ch04 import ablation_text
-    from hhlib.ablation import chosen_by_validation
+    from hhlib.dynamics.ablation import chosen_by_validation
     res = {"a": ({}, {"criterion": 0.05, "random_ok": 60, "exactly_one": 43}),
            "b": ({}, {"criterion": 0.02, "random_ok": 90, "exactly_one": 20}),
            "c": ({}, {"criterion": 0.03, "random_ok": 90, "exactly_one": 10})}
@@ -85,8 +85,8 @@ def test_choice_uses_the_validation_score_only():
 
 
 def test_selection_criterion_penalises_leaving_the_box():
-    from hhlib.ablation import selection_criterion
-    from hhlib.network import MapNet
+    from hhlib.dynamics.ablation import selection_criterion
+    from hhlib.maps.network import MapNet
     val = np.zeros((2, 51, 3)) + [-60.0, 0.001, 0.18]      # reference runs at rest
     vs = np.array([-40.0, -35.0])
     # the untrained map is the identity: it stays where it starts, at rest, in the box
@@ -124,8 +124,8 @@ def test_evaluate_all_in_processes_gives_the_in_process_numbers():
 
 
 def test_random_start_runs_report_the_regime_each_run_ends_in():
-    from hhlib.ablation import _with_random_runs, random_start_runs
-    from hhlib.network import MapNet
+    from hhlib.dynamics.ablation import _with_random_runs, random_start_runs
+    from hhlib.maps.network import MapNet
     still = MapNet(dt=0.01, hidden=(4,))             # the identity: every run stays at rest
     runs = random_start_runs(still, [-40.0, -32.0], 6, 2.0, seed=1)
     assert runs["random_ok"] == 6 and runs["non_finite"] == 0
@@ -141,7 +141,7 @@ def test_random_start_runs_report_the_regime_each_run_ends_in():
 
 
 def test_robust_targets_follow_the_numbers():
-    from hhlib.ablation import robust_targets
+    from hhlib.dynamics.ablation import robust_targets
     r = dict(random_ok=98, random_runs=100, non_finite=0, random_attractor=97, exactly_one=41,
              fp_ok=39, eig_ok=33, n_grid=43, checks_ok=21, checks=21, regime_ok=12, n_test=12)
     met = {t.name: t.met for t in robust_targets(r)}
@@ -164,9 +164,9 @@ def test_robust_targets_follow_the_numbers():
 
 
 def test_outside_starts_lie_in_the_outer_box_and_outside_the_inner():
-    from hhlib.ablation import OUTSIDE_BOX, outside_starts
-    from hhlib.data import PHYSICAL_START_BOX
-    from hhlib.evaluation import random_starts
+    from hhlib.dynamics.ablation import OUTSIDE_BOX, outside_starts
+    from hhlib.ode.data import PHYSICAL_START_BOX
+    from hhlib.dynamics.evaluation import random_starts
     x, vs = outside_starts([-40.0, -32.0], 500, seed=7)
     outer, inner = np.array(OUTSIDE_BOX), np.array(PHYSICAL_START_BOX)
     assert x.shape == (500, 3) and set(vs) <= {-40.0, -32.0}
@@ -189,8 +189,8 @@ def test_outside_starts_lie_in_the_outer_box_and_outside_the_inner():
 
 
 def test_outside_runs_leave_the_other_columns_alone():
-    from hhlib.ablation import _with_random_runs, random_start_runs
-    from hhlib.network import MapNet
+    from hhlib.dynamics.ablation import _with_random_runs, random_start_runs
+    from hhlib.maps.network import MapNet
     net, rec = load_pretrained("original")
     vs = [-40.0, -32.0]
     plain = random_start_runs(net, vs, 4, 3.0, seed=5)
@@ -222,7 +222,7 @@ def test_outside_runs_leave_the_other_columns_alone():
 
 def test_selection_margin_and_seed_spread():
     from _code.ch04 import seed_spread_rows
-    from hhlib.ablation import selection_margin
+    from hhlib.dynamics.ablation import selection_margin
     res = {"a": ({}, {"criterion": 0.05, "random_ok": 60, "random_runs": 100,
                       "exactly_one": 43, "eig_ok": 30, "n_grid": 43, "worst_V": 0.2}),
            "b": ({}, {"criterion": 0.02, "random_ok": 90, "random_runs": 100,

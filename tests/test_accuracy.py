@@ -1,4 +1,4 @@
-"""Tests for hhlib.accuracy: stiffness along an orbit, explicit steps against their
+"""Tests for hhlib.ode.accuracy: stiffness along an orbit, explicit steps against their
 stability bound, work-precision runs and their summaries."""
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest  # noqa: E402
 
 from _code.ch02 import (peer_benchmark, plot_orbit_stiffness, plot_step_sizes,  # noqa: E402
                         plot_work_precision)
-from hhlib.accuracy import (DOPRI5_STABILITY, Reference, WorkPrecision, cpu_best,  # noqa: E402
+from hhlib.ode.accuracy import (DOPRI5_STABILITY, Reference, WorkPrecision, cpu_best,  # noqa: E402
                             ensemble_speedup, explicit_steps, listed, orbit_stiffness,
                             reference_solution, run_solver, silent_phase, work_precision)
-from hhlib.integrate import simulate  # noqa: E402
-from hhlib.model import HHParams, fixed_points, rhs  # noqa: E402
+from hhlib.ode.integrate import simulate  # noqa: E402
+from hhlib.ode.model import HHParams, fixed_points, rhs  # noqa: E402
 
 P38 = HHParams().replace(V_S=-38.0)
 P50 = HHParams().replace(V_S=-50.0)
@@ -26,7 +26,7 @@ X0 = np.array([-60.0, 0.0, 0.18])
 
 def _fd_eigenvalues(x, p, eps=1e-6):
     """Eigenvalues of a central finite-difference Jacobian of rhs (independent of
-    hhlib.model.jacobian)."""
+    hhlib.ode.model.jacobian)."""
     J = np.empty((3, 3))
     for j in range(3):
         d = np.zeros(3)

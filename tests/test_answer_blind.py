@@ -109,7 +109,7 @@ def test_no_chapter_seeds_a_search_with_the_odes_answer(path):
 
 def test_no_library_function_seeds_a_search_with_the_odes_answer():
     bad = {}
-    for module in sorted((ROOT / "hhlib").glob("*.py")):
+    for module in sorted((ROOT / "hhlib").rglob("*.py")):
         tree = ast.parse(module.read_text())
         for fn in ast.walk(tree):
             if isinstance(fn, ast.FunctionDef):
@@ -120,7 +120,7 @@ def test_no_library_function_seeds_a_search_with_the_odes_answer():
 
 
 def test_the_discovery_functions_take_no_starting_state():
-    from hhlib.recovery import continue_both_ways, neimark_sacker_points
+    from hhlib.dynamics.recovery import continue_both_ways, neimark_sacker_points
     for fn in (continue_both_ways, neimark_sacker_points):
         params = inspect.signature(fn).parameters
         assert not {"x_start", "x_first", "x_last", "starts"} & set(params), fn.__name__

@@ -15,21 +15,21 @@ import torch
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hhlib.recovery import map_fixed_points, map_jacobian
-from hhlib.spikes import burst_statistics, regime_transition, spike_times, sweep_statistics
+from hhlib.dynamics.recovery import map_fixed_points, map_jacobian
+from hhlib.ode.spikes import burst_statistics, regime_transition, spike_times, sweep_statistics
 from hhlib.chapter import check_parameters  # noqa: E402
-from hhlib.data import (DatasetConfig, distance_to_fixed_point, draw_V_S,  # noqa: E402
+from hhlib.ode.data import (DatasetConfig, distance_to_fixed_point, draw_V_S,  # noqa: E402
                         load_or_make_dataset)
-from hhlib.integrate import simulate  # noqa: E402
-from hhlib.model import HHParams, jacobian, rhs  # noqa: E402
-from hhlib.model import is_physical
-from hhlib.network import EnsembleMap, MapNet, load_pretrained, normalisation, save_pretrained
-from hhlib.recovery import compare_fixed_points
-from hhlib.scores import dynamics_score
-from hhlib.integrate import simulate_ensemble
-from hhlib.model import fixed_points
-from hhlib.baselines import fit_sindy
-from hhlib.training import TrainConfig, train
+from hhlib.ode.integrate import simulate  # noqa: E402
+from hhlib.ode.model import HHParams, jacobian, rhs  # noqa: E402
+from hhlib.ode.model import is_physical
+from hhlib.maps.network import EnsembleMap, MapNet, load_pretrained, normalisation, save_pretrained
+from hhlib.dynamics.recovery import compare_fixed_points
+from hhlib.maps.scores import dynamics_score
+from hhlib.ode.integrate import simulate_ensemble
+from hhlib.ode.model import fixed_points
+from hhlib.dynamics.baselines import fit_sindy
+from hhlib.maps.training import TrainConfig, train
 from hhlib.plotting import markdown_table, plot_isi_diagram, plot_voltage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The other discovery methods (hhlib.baselines): SINDy recovers a known vector field, the
+"""The other discovery methods (hhlib.dynamics.baselines): SINDy recovers a known vector field, the
 RK4 maps have the vector field's fixed points and eigenvalues, shipped models load only with
 their checksums, and bad input is refused before any work."""
 import json
@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from _code.ch08 import BASELINE_HEADERS, baseline_rows, baseline_text
-from hhlib.baselines import (SindyMap, derivative_error, field_eigenvalues, fit_sindy,
+from hhlib.dynamics.baselines import (SindyMap, derivative_error, field_eigenvalues, fit_sindy,
                              library_names, load_model, load_sindy, map_eigenvalue_check)
-from hhlib.integrate import simulate
-from hhlib.model import HHParams
-from hhlib.network import VectorFieldNet, load_pretrained, save_pretrained
-from hhlib.recovery import map_fixed_points
-from hhlib.training import TrainConfig, train
+from hhlib.ode.integrate import simulate
+from hhlib.ode.model import HHParams
+from hhlib.maps.network import VectorFieldNet, load_pretrained, save_pretrained
+from hhlib.dynamics.recovery import map_fixed_points
+from hhlib.maps.training import TrainConfig, train
 
 # A linear flow with a stable focus and a slow real direction, in model-like units:
 # dx/dt = A (x - X_STAR) (V mV, n, S); eigenvalues -2 +- 3i and -0.5 1/s.

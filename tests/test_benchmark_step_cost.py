@@ -19,9 +19,9 @@ if str(REPO) not in sys.path:
 
 from _code import ch07  # noqa: E402
 from benchmarks import step_cost, sweep_executors  # noqa: E402
-from hhlib.model import HHParams, scalar_field  # noqa: E402
-from hhlib.network import MapNet, load_pretrained  # noqa: E402
-from hhlib.spikes import BurstStats  # noqa: E402
+from hhlib.ode.model import HHParams, scalar_field  # noqa: E402
+from hhlib.maps.network import MapNet, load_pretrained  # noqa: E402
+from hhlib.ode.spikes import BurstStats  # noqa: E402
 
 
 def test_count_torch_calls_known_answer():

@@ -1,12 +1,12 @@
-"""hhlib.bistability: continuation, edge bisection and basins on runners whose answer is
+"""hhlib.dynamics.bistability: continuation, edge bisection and basins on runners whose answer is
 known exactly, and the ODE's bistable window against an independent long integration."""
 import numpy as np
 import pytest
 
-from hhlib import data as hdata
-from hhlib.attractors import basins, bursting_edge, continue_bursting, ode_runner, oscillating
-from hhlib.bistability import bistable_region
-from hhlib.model import HHParams, fixed_points, hopf_point
+from hhlib.ode import data as hdata
+from hhlib.dynamics.attractors import basins, bursting_edge, continue_bursting, ode_runner, oscillating
+from hhlib.dynamics.bistability import bistable_region
+from hhlib.ode.model import HHParams, fixed_points, hopf_point
 
 EDGE = -21.537   # the toy runner oscillates for V_S above this value
 
@@ -108,8 +108,8 @@ def test_bistable_spike_detection_counts_every_oscillation_of_a_burst():
     one or the peak finder's, includes or drops the last one or two of some bursts."""
     from scipy.signal import find_peaks
 
-    from hhlib.spikes import spike_detection, spike_times
-    from hhlib.integrate import simulate
+    from hhlib.ode.spikes import spike_detection, spike_times
+    from hhlib.ode.integrate import simulate
     for vs in (-21.5, -18.0, -15.6):
         t, X = simulate(HHParams.bistable(V_S=vs), [-45.0, 0.01, 0.2], 120.0, 0.002)
         late = t > 20

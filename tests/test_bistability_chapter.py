@@ -1,4 +1,4 @@
-"""hhlib.bistability, the functions the bistability chapter calls: each on a case whose
+"""hhlib.dynamics.bistability, the functions the bistability chapter calls: each on a case whose
 answer is known (a toy runner, a linear map built from the ODE's own Jacobian, synthetic
 branches and datasets) or against an independent computation, plus named argument errors.
 """
@@ -18,14 +18,14 @@ matplotlib.use("Agg")
 
 from _code.ch06 import (plot_area, plot_basins, plot_fast_slow_planes,
                         plot_network_fixed_points, plot_rest_and_burst, plot_slow_eigenvalues)
-from hhlib.attractors import basins, end_labels
-from hhlib.bistability import (FixedPointBranch, basin_slice,
+from hhlib.dynamics.attractors import basins, end_labels
+from hhlib.dynamics.bistability import (FixedPointBranch, basin_slice,
                                bistability_targets, coexistence, compare_map_branch,
                                eigenvalue_rows, fixed_point_branch, hopf_kind,
                                locate_hopf, lower_bursting_edge, map_fixed_point_near,
                                pair_beyond_hopf, rest_free_check)
-from hhlib.data import Dataset, DatasetConfig
-from hhlib.model import HHParams, fixed_points, gates, jacobian
+from hhlib.ode.data import Dataset, DatasetConfig
+from hhlib.ode.model import HHParams, fixed_points, gates, jacobian
 
 PB = HHParams.bistable()
 REFERENCE = Path(__file__).resolve().parents[1] / "references" / "06_bistability.json"

@@ -6,10 +6,10 @@ book/06_bistability.md."""
 import numpy as np
 import pytest
 
-from hhlib.recovery import map_fixed_points
-from hhlib.attractors import basins, map_runner
-from hhlib.model import HHParams, fixed_points
-from hhlib.network import WEIGHTS_DIR
+from hhlib.dynamics.recovery import map_fixed_points
+from hhlib.dynamics.attractors import basins, map_runner
+from hhlib.ode.model import HHParams, fixed_points
+from hhlib.maps.network import WEIGHTS_DIR
 
 pytestmark = pytest.mark.skipif(not (WEIGHTS_DIR / "bistable.pt").exists(),
                                 reason="shipped weights hhlib/weights/bistable.pt missing")
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not (WEIGHTS_DIR / "bistable.pt").exists(),
 @pytest.fixture(scope="module")
 def shipped():
     import torch
-    from hhlib.network import load_pretrained
+    from hhlib.maps.network import load_pretrained
     torch.set_num_threads(1)
     return load_pretrained("bistable")
 

@@ -12,7 +12,7 @@ from conftest import chapter_notebooks
 def _tree(tmp_path):
     for rel, text in {"book/01_x.md": "# x\n", "book/helpers.py": "A = 1\n",
                       "book/_code/ch01.py": "ROWS = 1\n",
-                      "hhlib/model.py": "g_K = 10.0\n", "hhlib/weights/original.json": "{}",
+                      "hhlib/ode/model.py": "g_K = 10.0\n", "hhlib/weights/original.json": "{}",
                       "benchmarks/run.py": "", "benchmarks/results/run.json": "{}",
                       "references/perturbed/unpinned.01_x.json": "{}",
                       "requirements.lock": "torch==2.13.0\n"}.items():
@@ -22,7 +22,7 @@ def _tree(tmp_path):
 
 
 @pytest.mark.parametrize("edited", ["book/01_x.md", "book/helpers.py", "book/_code/ch01.py",
-                                    "hhlib/model.py",
+                                    "hhlib/ode/model.py",
                                     "hhlib/weights/original.json", "benchmarks/run.py",
                                     "benchmarks/results/run.json",
                                     "references/perturbed/unpinned.01_x.json",

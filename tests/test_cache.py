@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import hhlib.cache as cache_mod
-from hhlib.ablation import evaluate_all
+from hhlib.dynamics.ablation import evaluate_all
 from hhlib.cache import cache_key, cached_call
-from hhlib.model import HHParams
-from hhlib.network import MapNet, load_pretrained
-from hhlib.recovery import FP_TOL
+from hhlib.ode.model import HHParams
+from hhlib.maps.network import MapNet, load_pretrained
+from hhlib.dynamics.recovery import FP_TOL
 
 CALLS: list = []
 

@@ -1,6 +1,6 @@
 """Chapter 4's comparison is registered in book/candidates.toml (issue 23, item 3): the
 chapter evaluates exactly the candidates listed there, with the rule stated there, and
-hhlib.ablation's selection uses the parameters the file states."""
+hhlib.dynamics.ablation's selection uses the parameters the file states."""
 import inspect
 import re
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from hhlib import ablation
-from hhlib.ablation import SELECTION_RULE, read_candidates, selection_criterion
-from hhlib.network import load_pretrained, seed_members
+from hhlib.dynamics import ablation
+from hhlib.dynamics.ablation import SELECTION_RULE, read_candidates, selection_criterion
+from hhlib.maps.network import load_pretrained, seed_members
 
 FILE = REPO / "book" / "candidates.toml"
 CHAPTER = REPO / "book" / "04_network.md"
@@ -55,7 +55,7 @@ def test_the_rule_s_parameters_are_the_ones_the_selection_uses():
         assert sig[k].default == reg["parameters"][k]
     # The weight is the one selection_criterion applies: a map whose every random-start run
     # leaves the box scores exactly escape_weight (the untrained identity scores 0).
-    from hhlib.network import MapNet
+    from hhlib.maps.network import MapNet
     val = np.zeros((1, 51, 3)) + [-60.0, 0.001, 0.18]
     drift = MapNet(dt=0.01, hidden=(4,), d_mean=(5.0, 0.0, 0.0))
     assert selection_criterion(drift, val, np.array([-40.0]), n_random=2, t_random=1.0) == \

@@ -105,13 +105,13 @@ def test_papermill_stops_a_notebook_on_a_misspelt_parameter(tmp_path):
 # The model chapter also takes the model's own parameters (papermill -p g_K 9.0).
 MODEL_PARAMETERS_CELL = "fast = False\n"
 MODEL_SETTINGS = ("from hhlib.chapter import check_parameters\n"
-                  "from hhlib.model import HHParams\n"
+                  "from hhlib.ode.model import HHParams\n"
                   "model = check_parameters(globals(), model=HHParams, fast=fast)\n")
 
 
 def test_a_model_parameter_is_returned_for_the_chapters_model():
     from hhlib.chapter import model_fields
-    from hhlib.model import HHParams
+    from hhlib.ode.model import HHParams
 
     ns = _namespace(MODEL_PARAMETERS_CELL, "# Parameters\ng_K = 9.0\nfast = True\n",
                     MODEL_SETTINGS)
@@ -131,7 +131,7 @@ def test_a_model_parameter_is_unknown_where_the_chapter_takes_none():
 
 def test_a_misspelt_model_parameter_names_the_models_parameters():
     ns = _namespace(MODEL_PARAMETERS_CELL, "# Parameters\ng_k = 9.0\n")
-    from hhlib.model import HHParams
+    from hhlib.ode.model import HHParams
 
     with pytest.raises(ParameterError, match=r"'g_k'.*fast, and the model's g_Ca, g_K"):
         check_parameters(ns, model=HHParams, fast=ns["fast"])
@@ -143,7 +143,7 @@ def test_a_misspelt_model_parameter_names_the_models_parameters():
     ("g_K = True\n", r"g_K must be a number, got True"),
     ("g_K = float('nan')\n", r"refuses.*g_K must be finite")])
 def test_a_bad_model_value_stops_the_chapter_in_its_settings_cell(cell, match):
-    from hhlib.model import HHParams
+    from hhlib.ode.model import HHParams
 
     ns = _namespace(MODEL_PARAMETERS_CELL, "# Parameters\n" + cell)
     with pytest.raises(ParameterError, match=match):
@@ -152,7 +152,7 @@ def test_a_bad_model_value_stops_the_chapter_in_its_settings_cell(cell, match):
 
 def test_model_must_be_a_dataclass_type():
     from hhlib.chapter import model_fields
-    from hhlib.model import HHParams
+    from hhlib.ode.model import HHParams
 
     with pytest.raises(TypeError, match="model must be a dataclass type"):
         model_fields(HHParams())

@@ -1,10 +1,10 @@
-"""hhlib.data: disjoint splits, oscillatory cuts, determinism and the cache."""
+"""hhlib.ode.data: disjoint splits, oscillatory cuts, determinism and the cache."""
 import dataclasses
 
 import numpy as np
 import pytest
 
-from hhlib.data import DatasetConfig, distance_to_fixed_point, draw_V_S, load_or_make_dataset, make_dataset
+from hhlib.ode.data import DatasetConfig, distance_to_fixed_point, draw_V_S, load_or_make_dataset, make_dataset
 
 SMALL = DatasetConfig(n_train=4, n_val=2, n_test=3, t_transient=20.0, t_keep=25.0, cut_len=100)
 
@@ -43,7 +43,7 @@ def test_determinism_and_cache(tmp_path):
 
 
 def test_distance_to_fixed_point_is_zero_at_the_fixed_point():
-    from hhlib.model import HHParams, fixed_points
+    from hhlib.ode.model import HHParams, fixed_points
     fp = fixed_points(HHParams(V_S=-38.0))[0].state
     states = np.stack([fp, fp + [1.0, 0.0, 0.0], fp + [2.0, 0.01, 0.01]])
     d = distance_to_fixed_point(states, np.full(3, -38.0))
@@ -62,7 +62,7 @@ def test_from_record_rebuilds_the_training_configuration():
     import dataclasses
     import json
 
-    from hhlib.network import load_pretrained
+    from hhlib.maps.network import load_pretrained
     _, record = load_pretrained("original")
     cfg = DatasetConfig.from_record(json.loads(json.dumps(record)))   # lists, as from disk
     assert dataclasses.asdict(cfg) == {**dataclasses.asdict(DatasetConfig()),
@@ -106,7 +106,7 @@ def test_exclude_band_validation(band):
 
 
 def test_distance_to_training_is_the_nearest_training_value():
-    from hhlib.data import distance_to_training
+    from hhlib.ode.data import distance_to_training
     cfg = DatasetConfig(exclude_band=(-38.5, -37.5))
     train = draw_V_S(cfg)["train"]
     d = distance_to_training(cfg, [-38.0, train[3]])

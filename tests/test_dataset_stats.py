@@ -1,4 +1,4 @@
-"""hhlib.dataset_stats on synthetic traces and a small hand-built Dataset (known answers),
+"""hhlib.ode.dataset_stats on synthetic traces and a small hand-built Dataset (known answers),
 and chapter 3's figure helpers."""
 import matplotlib
 
@@ -9,8 +9,8 @@ import pytest  # noqa: E402
 
 from _code.ch03 import (SPLIT_HEADERS, plot_cuts, plot_split_values, spread_rows,  # noqa: E402
                         plot_value_histograms, split_rows)
-from hhlib.data import Dataset, DatasetConfig  # noqa: E402
-from hhlib.dataset_stats import (all_cuts, cut_motion, fraction_within,  # noqa: E402
+from hhlib.ode.data import Dataset, DatasetConfig  # noqa: E402
+from hhlib.ode.dataset_stats import (all_cuts, cut_motion, fraction_within,  # noqa: E402
                                  pick_cuts, samples_and_increments, sampling_step_rows,
                                  slow_fast_eigenvalues, smallest_gaps, spike_width,
                                  trajectory_regimes)

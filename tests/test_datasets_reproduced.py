@@ -23,7 +23,7 @@ import pytest
 
 from dataset_fingerprint import (FINGERPRINTS, NETWORKS, STATS, dataset_for, fingerprint,
                                  shipped_datasets)
-from hhlib.network import WEIGHTS_DIR
+from hhlib.maps.network import WEIGHTS_DIR
 
 ROUNDING = 1e-6        # relative to the trajectory's spread: the same data up to rounding
 MIN_FRACTION = 0.95    # ... for at least this fraction of the trajectories of a split

@@ -1,11 +1,11 @@
-"""hhlib.network.EnsembleMap and load_ensemble: the mean of several network maps."""
+"""hhlib.maps.network.EnsembleMap and load_ensemble: the mean of several network maps."""
 import numpy as np
 import pytest
 import torch
 
-from hhlib.ablation import describe_recipe
-from hhlib.network import EnsembleMap, MapNet, VectorFieldNet, load_ensemble, seed_members
-from hhlib.recovery import map_fixed_points
+from hhlib.dynamics.ablation import describe_recipe
+from hhlib.maps.network import EnsembleMap, MapNet, VectorFieldNet, load_ensemble, seed_members
+from hhlib.dynamics.recovery import map_fixed_points
 
 
 def random_net(seed, hidden=(16, 16), dt=0.01):

@@ -1,4 +1,4 @@
-"""hhlib.evaluation's reporting for the network chapter: free runs side by side, the
+"""hhlib.dynamics.evaluation's reporting for the network chapter: free runs side by side, the
 per-V_S verdicts, random starts and long-run boundedness, the targets, and the plain
 descriptions of a network and its training record (known answers on small inputs)."""
 from __future__ import annotations
@@ -12,14 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from hhlib import evaluation as ev  # noqa: E402
-from hhlib.integrate import simulate_ensemble  # noqa: E402
-from hhlib.model import PHYSICAL_BOUNDS, PHYSICAL_SLACK, HHParams  # noqa: E402
-from hhlib.network import MapNet  # noqa: E402
+from hhlib.dynamics import evaluation as ev  # noqa: E402
+from hhlib.ode.integrate import simulate_ensemble  # noqa: E402
+from hhlib.ode.model import PHYSICAL_BOUNDS, PHYSICAL_SLACK, HHParams  # noqa: E402
+from hhlib.maps.network import MapNet  # noqa: E402
 from _code.ch04 import (better_or_worse, free_run_table, network_rows,  # noqa: E402
                         plot_paired_runs, plot_phase_pair, plot_training_history, record_rows,
                         records_side_by_side, training_kind)
-from hhlib.training import TrainConfig, train_on_dataset  # noqa: E402
+from hhlib.maps.training import TrainConfig, train_on_dataset  # noqa: E402
 
 
 def _record(stages, score=0.5, seconds=120.0, patience=8):
@@ -271,7 +271,7 @@ def test_plot_helpers_draw_and_label():
 def test_train_on_dataset_trains_on_the_datasets_splits():
     """The retrain path of the network chapter, on a tiny dataset: one epoch of a tiny net,
     selected by the dynamics score against the validation trajectories."""
-    from hhlib.data import Dataset, DatasetConfig
+    from hhlib.ode.data import Dataset, DatasetConfig
 
     cfg = DatasetConfig(n_train=2, n_val=1, n_test=1, t_keep=1.0, cut_len=10)
     x0 = np.array([-55.0, 0.01, 0.18])
@@ -308,8 +308,8 @@ def test_band_check_counts_a_map_without_fixed_point_as_a_miss():
 
 
 def test_band_check_is_the_free_runs_and_fixed_point_checks_it_names():
-    from hhlib.network import load_pretrained
-    from hhlib.recovery import compare_fixed_points, fixed_point_checks
+    from hhlib.maps.network import load_pretrained
+    from hhlib.dynamics.recovery import compare_fixed_points, fixed_point_checks
 
     net, _ = load_pretrained("original")
     vs = np.array([-40.0, -36.0])

@@ -1,4 +1,4 @@
-"""hhlib.sweeps and the ``executor`` of dataset generation: the numbers depend on the
+"""hhlib.ode.sweeps and the ``executor`` of dataset generation: the numbers depend on the
 chunking only, never on where the chunks run (this process, local processes, a dask
 cluster)."""
 import dataclasses
@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from hhlib.spikes import sweep_statistics
-from hhlib.data import DatasetConfig, make_dataset
-from hhlib.integrate import simulate_ensemble
-from hhlib.model import HHParams
-from hhlib.sweeps import chunk_bounds, isi_sweep, run_ensemble
+from hhlib.ode.spikes import sweep_statistics
+from hhlib.ode.data import DatasetConfig, make_dataset
+from hhlib.ode.integrate import simulate_ensemble
+from hhlib.ode.model import HHParams
+from hhlib.ode.sweeps import chunk_bounds, isi_sweep, run_ensemble
 
 TINY = DatasetConfig(n_train=2, n_val=1, n_test=1, t_transient=5.0, t_keep=15.0,
                      cut_len=100, rtol=1e-6, atol=1e-8, chunk_size=2)

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-import hhlib.network as network
-from hhlib.recovery import map_fixed_points
-from hhlib.data import DatasetConfig, load_or_make_dataset
-from hhlib.model import HHParams, jacobian, rhs
-from hhlib.network import WEIGHTS_DIR, MapNet, load_pretrained, save_pretrained
-from hhlib.training import TrainConfig, TrainingError, train
+import hhlib.maps.network as network
+from hhlib.dynamics.recovery import map_fixed_points
+from hhlib.ode.data import DatasetConfig, load_or_make_dataset
+from hhlib.ode.model import HHParams, jacobian, rhs
+from hhlib.maps.network import WEIGHTS_DIR, MapNet, load_pretrained, save_pretrained
+from hhlib.maps.training import TrainConfig, TrainingError, train
 
 REPO = Path(__file__).resolve().parent.parent
 X = np.array([[-55.0, 0.01, 0.18], [-42.0, 0.03, 0.19]])
@@ -259,12 +259,12 @@ def test_the_networks_the_book_needs_ship():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_weights_pass_the_new_checksum(name):
-    from hhlib.baselines import load_model
+    from hhlib.dynamics.baselines import load_model
     net, rec = load_model(name)
     # The other discovery methods were fitted to the shipped network's data configuration
     # (their data equal its data up to rounding, as the seed ensemble's).
     if name in ("vector-field", "sindy-polynomial", "sindy-sigmoid"):
-        from hhlib.data import DatasetConfig
+        from hhlib.ode.data import DatasetConfig
         ref = load_pretrained("original")[1]
         assert DatasetConfig.from_record(rec) == DatasetConfig.from_record(ref)
     # Trained alike: each seed ensemble shares its seed-zero network's data configuration
@@ -275,8 +275,8 @@ def test_shipped_weights_pass_the_new_checksum(name):
     if name.endswith("-band"):
         import dataclasses
 
-        from hhlib.data import DatasetConfig
-        from hhlib.training import TrainConfig
+        from hhlib.ode.data import DatasetConfig
+        from hhlib.maps.training import TrainConfig
         ref = load_pretrained(name.removesuffix("-band"))[1]
         cfg = DatasetConfig.from_record(rec)
         assert cfg.exclude_band is not None
@@ -285,8 +285,8 @@ def test_shipped_weights_pass_the_new_checksum(name):
     elif name.startswith("original-seed") or name.startswith("original-transient-80-seed"):
         ref = load_pretrained(name.rsplit("-seed", 1)[0] if "transient" in name
                               else "original")[1]
-        from hhlib.data import DatasetConfig
-        from hhlib.training import TrainConfig
+        from hhlib.ode.data import DatasetConfig
+        from hhlib.maps.training import TrainConfig
         assert DatasetConfig.from_record(rec) == DatasetConfig.from_record(ref)
         assert TrainConfig.from_record(rec, seed=0) == TrainConfig.from_record(ref, seed=0)
         assert rec["train_config"]["seed"] == int(name.rsplit("-seed", 1)[1])
@@ -343,7 +343,7 @@ def test_corrupted_cache_is_reported_and_rebuilt(tiny_cache, damage):
 
 
 def test_unwritable_cache_dir_is_reported_before_the_build(tmp_path, monkeypatch):
-    import hhlib.data as data
+    import hhlib.ode.data as data
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
 
@@ -369,7 +369,7 @@ def test_dataset_digest_covers_every_array_and_keeps_the_old_kind(tiny_cache):
 
 
 def test_full_disk_returns_the_built_dataset_with_a_warning(tmp_path, monkeypatch):
-    import hhlib.data as data
+    import hhlib.ode.data as data
 
     def full(*a, **k):
         raise OSError(28, "No space left on device (injected)")
@@ -381,7 +381,7 @@ def test_full_disk_returns_the_built_dataset_with_a_warning(tmp_path, monkeypatc
 
 
 def test_directory_at_the_cache_path_is_reported_before_the_build(tmp_path, monkeypatch):
-    import hhlib.data as data
+    import hhlib.ode.data as data
     cfg = DatasetConfig(**TINY)
     (tmp_path / f"dataset-{cfg.key()}.npz").mkdir()
 
@@ -393,7 +393,7 @@ def test_directory_at_the_cache_path_is_reported_before_the_build(tmp_path, monk
 
 
 def test_cache_dir_tilde_is_home_not_a_directory_named_tilde(tmp_path, monkeypatch):
-    from hhlib.data import default_cache_dir
+    from hhlib.ode.data import default_cache_dir
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("HHLIB_CACHE", "~/hhcache")
     assert default_cache_dir() == tmp_path / "hhcache"
@@ -417,7 +417,7 @@ def replace(src, dst, *a, **k):
 
 
 os.replace = replace
-from hhlib.data import DatasetConfig, load_or_make_dataset
+from hhlib.ode.data import DatasetConfig, load_or_make_dataset
 ds = load_or_make_dataset(DatasetConfig(**{tiny!r}), sys.argv[1])
 print(ds.cuts["train"].shape)
 """

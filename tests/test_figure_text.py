@@ -39,7 +39,7 @@ COLUMN_PX = 88 * 16 * (1 - 0.20) - 17 * 16 - 2 * 2 * 16 - 16          # 774.4
 SMALLEST_TEXT_PX = 0.875 * 16                                           # 14
 
 # The library and the chapters' companions (book/_code), whose plot functions make figures.
-LIBRARY = [*sorted((REPO / "hhlib").glob("*.py")), *sorted((REPO / "benchmarks").glob("*.py")),
+LIBRARY = [*sorted((REPO / "hhlib").rglob("*.py")), *sorted((REPO / "benchmarks").glob("*.py")),
            *sorted((REPO / "book" / "_code").glob("*.py"))]
 FONT_KEYWORDS = {"fontsize", "labelsize", "title_fontsize"}
 # style()'s sizes of the text a figure holds.

@@ -1,10 +1,10 @@
-"""hhlib.integrate: accuracy against converged references and SciPy, and validation."""
+"""hhlib.ode.integrate: accuracy against converged references and SciPy, and validation."""
 import numpy as np
 import pytest
 
-from hhlib.spikes import spike_times
-from hhlib.integrate import simulate, simulate_ensemble, time_grid
-from hhlib.model import HHParams
+from hhlib.ode.spikes import spike_times
+from hhlib.ode.integrate import simulate, simulate_ensemble, time_grid
+from hhlib.ode.model import HHParams
 
 P = HHParams()
 X0 = np.array([-60.0, 0.0, 0.18])
@@ -63,7 +63,7 @@ def test_simulate_fails_loudly(monkeypatch):
     """A solver failure surfaces as RuntimeError carrying the solver's own message."""
     import types
 
-    import hhlib.integrate as integrate
+    import hhlib.ode.integrate as integrate
 
     def failing(*args, **kw):
         return types.SimpleNamespace(success=False, message="Required step size is less than "

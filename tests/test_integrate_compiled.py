@@ -1,13 +1,13 @@
-"""hhlib.integrate.simulate_ensemble (numba-compiled Dormand–Prince 5(4)): the same numbers as
+"""hhlib.ode.integrate.simulate_ensemble (numba-compiled Dormand–Prince 5(4)): the same numbers as
 the NumPy reference it replaced, independence from the batch and the thread count, spike
 counts against a tight SciPy solution, the output options, and its errors."""
 import numba
 import numpy as np
 import pytest
 
-from hhlib.spikes import spike_times
-from hhlib.integrate import simulate, simulate_ensemble, time_grid
-from hhlib.model import HHParams
+from hhlib.ode.spikes import spike_times
+from hhlib.ode.integrate import simulate, simulate_ensemble, time_grid
+from hhlib.ode.model import HHParams
 from reference_integrator import simulate_ensemble_reference
 
 X0 = np.array([-60.0, 0.0, 0.18])
@@ -63,7 +63,7 @@ def test_a_trajectory_does_not_depend_on_its_batch_or_the_thread_count():
 
 
 def test_sweeps_no_longer_depend_on_the_chunking():
-    from hhlib.sweeps import run_ensemble
+    from hhlib.ode.sweeps import run_ensemble
 
     class Serial:                    # runs each chunk at once, in this process
         def submit(self, fn, *args):

@@ -28,7 +28,7 @@ PINNED_DIGESTS = {"torch float32 matmul": "9b74c21a198d",
                   "network rollout 64 x 200 s": "22237e703e37"}
 PROBE = r"""
 import hashlib, numpy as np, torch
-from hhlib.network import load_pretrained
+from hhlib.maps.network import load_pretrained
 torch.set_num_threads(1)
 d = lambda a: hashlib.sha256(np.ascontiguousarray(np.asarray(a)).tobytes()).hexdigest()[:12]
 g = torch.Generator().manual_seed(0)

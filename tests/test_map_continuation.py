@@ -1,4 +1,4 @@
-"""hhlib.recovery: continuation, Neimark–Sacker point and eigenvalue matching, on the Euler map
+"""hhlib.dynamics.recovery: continuation, Neimark–Sacker point and eigenvalue matching, on the Euler map
 of the ODE, whose fixed points and multipliers are known independently."""
 import itertools
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy.optimize import brentq
 
-from hhlib.recovery import continue_map_fixed_point, map_hopf_point, match_eigenvalues
-from hhlib.model import HHParams, fixed_points, jacobian
+from hhlib.dynamics.recovery import continue_map_fixed_point, map_hopf_point, match_eigenvalues
+from hhlib.ode.model import HHParams, fixed_points, jacobian
 
 from test_map_fixed_points import EulerMap
 

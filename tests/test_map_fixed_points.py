@@ -1,4 +1,4 @@
-"""hhlib.recovery.map_fixed_points on maps whose fixed points and multipliers are known."""
+"""hhlib.dynamics.recovery.map_fixed_points on maps whose fixed points and multipliers are known."""
 import itertools
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from hhlib.recovery import map_fixed_points, map_jacobian
-from hhlib.model import HHParams, fixed_points, jacobian, rhs
+from hhlib.dynamics.recovery import map_fixed_points, map_jacobian
+from hhlib.ode.model import HHParams, fixed_points, jacobian, rhs
 
 
 class LinearMap(nn.Module):

@@ -1,4 +1,4 @@
-"""hhlib.model against independent computations."""
+"""hhlib.ode.model against independent computations."""
 import math
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy import optimize
 
-from hhlib.model import (HHParams, batch_field, fast_equilibria, fixed_points, hopf_point,
+from hhlib.ode.model import (HHParams, batch_field, fast_equilibria, fixed_points, hopf_point,
                          jacobian, rhs, scalar_field)
 
 P = HHParams()

@@ -8,8 +8,8 @@ import torch
 from scipy import optimize
 from scipy.integrate import solve_ivp
 
-from hhlib.integrate import simulate, simulate_ensemble
-from hhlib.model import (HHParams, batch_field, first_lyapunov_coefficient, fixed_points,
+from hhlib.ode.integrate import simulate, simulate_ensemble
+from hhlib.ode.model import (HHParams, batch_field, first_lyapunov_coefficient, fixed_points,
                          hopf_point, jacobian, lyapunov_coefficient, rhs, scalar_field,
                          slow_time_constant)
 

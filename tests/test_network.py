@@ -1,14 +1,14 @@
-"""hhlib.network: interface, validation, save/load, training, and the shipped weights."""
+"""hhlib.maps.network: interface, validation, save/load, training, and the shipped weights."""
 import warnings
 
 import numpy as np
 import pytest
 import torch
 
-from hhlib.evaluation import compare_free_runs
-from hhlib.model import is_physical
-from hhlib.network import MapNet, load_pretrained, save_pretrained, WEIGHTS_DIR
-from hhlib.training import TrainConfig, train
+from hhlib.dynamics.evaluation import compare_free_runs
+from hhlib.ode.model import is_physical
+from hhlib.maps.network import MapNet, load_pretrained, save_pretrained, WEIGHTS_DIR
+from hhlib.maps.training import TrainConfig, train
 
 
 def small_net(**kw):
@@ -120,7 +120,7 @@ def test_shipped_network_reproduces_held_out_dynamics():
     """Two held-out V_S (one bursting, one tonic): regime and burst statistics agree with
     the ODE within the targets."""
     net, rec = load_pretrained("original")
-    from hhlib.data import DatasetConfig, draw_V_S
+    from hhlib.ode.data import DatasetConfig, draw_V_S
     vs = draw_V_S(DatasetConfig(**{**rec["dataset_config"], "V_S_range": tuple(
         rec["dataset_config"]["V_S_range"])}))["test"][[3, 10]]   # held out: never trained on
     x0 = np.array([[-60.0, 0.001, 0.18], [-60.0, 0.001, 0.18]])

@@ -9,9 +9,9 @@ eigenvalue pair), is measured and shown in book/05_dynamics_recovery.md.
 import numpy as np
 import pytest
 
-from hhlib.recovery import map_fixed_points
-from hhlib.model import HHParams, fixed_points
-from hhlib.network import WEIGHTS_DIR
+from hhlib.dynamics.recovery import map_fixed_points
+from hhlib.ode.model import HHParams, fixed_points
+from hhlib.maps.network import WEIGHTS_DIR
 
 pytestmark = pytest.mark.skipif(not (WEIGHTS_DIR / "original.pt").exists(),
                                 reason="shipped weights hhlib/weights/original.pt missing")
@@ -22,7 +22,7 @@ TOL = np.array([0.5, 0.005, 0.002])      # V (mV), n, S
 @pytest.fixture(scope="module")
 def net():
     import torch
-    from hhlib.network import load_pretrained
+    from hhlib.maps.network import load_pretrained
     torch.set_num_threads(1)
     return load_pretrained("original")[0]
 

@@ -1,19 +1,19 @@
 """What the networks' data show (issue 23, item 2): how close all training data come to the
-ODE's fixed point (hhlib.dataset_stats.closest_approach), and that no transient cut of the
+ODE's fixed point (hhlib.ode.dataset_stats.closest_approach), and that no transient cut of the
 robust recipe relaxes to the stable rest state of the bistable variant
-(hhlib.dataset_stats.relaxes_to_rest)."""
+(hhlib.ode.dataset_stats.relaxes_to_rest)."""
 import dataclasses
 
 import numpy as np
 import pytest
 
-from hhlib.data import DatasetConfig, augment_dataset, make_dataset
+from hhlib.ode.data import DatasetConfig, augment_dataset, make_dataset
 from _code.ch04 import RECIPE_DATA_HEADERS, recipe_data_row
-from hhlib.dataset_stats import closest_approach, relaxes_to_rest, training_states
-from hhlib.integrate import simulate_ensemble
-from hhlib.model import HHParams, fixed_points
-from hhlib.network import load_pretrained
-from hhlib.recovery import data_proximity
+from hhlib.ode.dataset_stats import closest_approach, relaxes_to_rest, training_states
+from hhlib.ode.integrate import simulate_ensemble
+from hhlib.ode.model import HHParams, fixed_points
+from hhlib.maps.network import load_pretrained
+from hhlib.dynamics.recovery import data_proximity
 
 SMALL = DatasetConfig(n_train=3, n_val=2, n_test=2, t_transient=10.0, t_keep=4.0, cut_len=100)
 

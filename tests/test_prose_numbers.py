@@ -242,7 +242,7 @@ def _summary_keys() -> list[str]:
     """The keys of _code.ch05.recovery_summary, which chapter 5 glues in a loop: read
     from a call, so that a key the library drops is caught here."""
     from _code.ch05 import recovery_summary
-    from hhlib.recovery import fixed_point_checks, recovery_targets
+    from hhlib.dynamics.recovery import fixed_point_checks, recovery_targets
     from test_recovery_compare import GOOD_LAM, TOL, _comparison
     checks = fixed_point_checks(_comparison(np.zeros(3), np.tile(GOOD_LAM, (4, 1))), TOL)
     return list(recovery_summary(recovery_targets(-33.8, -33.8, checks)[0], checks))

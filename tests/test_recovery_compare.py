@@ -1,4 +1,4 @@
-"""hhlib.recovery, ODE against map: sweeps, the transition, the fixed-point comparison, the
+"""hhlib.dynamics.recovery, ODE against map: sweeps, the transition, the fixed-point comparison, the
 targets (one NaN rule), and chapter 5's verdict and figures (_code.ch05), on maps whose answers
 are known."""
 import math
@@ -13,15 +13,15 @@ from _code.ch05 import (
     plot_burst_statistics, plot_eigenvalue_comparison, plot_fixed_point_comparison,
     plot_isi_overlay, plot_isi_side_by_side, plot_slow_pair, recovery_summary,
     recovery_verdict, target_table, fixed_point_rows, format_eigenvalues)
-from hhlib.model import HHParams, fixed_points, jacobian
-from hhlib.recovery import (
+from hhlib.ode.model import HHParams, fixed_points, jacobian
+from hhlib.dynamics.recovery import (
     Branch, FixedPointComparison, Transition, agree_up_to, distinct_branches,
     neimark_sacker_points, pair_with_ode, fixed_point_census, nearest_to_data_agrees, compare_burst_statistics,
     compare_fixed_points, continue_both_ways, first_bursting, fixed_point_checks,
     fold_description, locate_transition,
     recovery_targets, slow_pair, sweep_regimes, sweep_runner,
     worst_at)
-from hhlib.spikes import BurstStats
+from hhlib.ode.spikes import BurstStats
 from hhlib.targets import from_json, as_json
 
 from test_map_continuation import ScaledEulerMap, euler_ns_point
@@ -65,7 +65,7 @@ def test_ode_sweep_runner_shapes_and_start():
 
 
 def test_map_sweep_runner_is_the_rollout_and_extrapolates_silently():
-    from hhlib.network import load_pretrained
+    from hhlib.maps.network import load_pretrained
     import warnings
     net, _ = load_pretrained("original")
     x0 = np.array([-60.0, 0.001, 0.18])
@@ -401,7 +401,7 @@ def test_sweep_regimes_marks_runs_that_blow_up():
     """A run that becomes non-finite is "diverged" with no ISIs; the others are summarised
     as before."""
     import numpy as np
-    from hhlib.recovery import sweep_regimes
+    from hhlib.dynamics.recovery import sweep_regimes
     t = np.arange(0, 20.0, 0.01)
     spiking = np.where(np.sin(2 * np.pi * t / 0.5) > 0.95, 0.0, -60.0)
 

@@ -1,9 +1,9 @@
-"""hhlib.recovery: does the fixed-point error follow the data (issue 11, item 4)?"""
+"""hhlib.dynamics.recovery: does the fixed-point error follow the data (issue 11, item 4)?"""
 import numpy as np
 import pytest
 
-from hhlib.model import HHParams, fixed_points
-from hhlib.recovery import (FixedPointChecks, data_proximity, error_in_tolerances,
+from hhlib.ode.model import HHParams, fixed_points
+from hhlib.dynamics.recovery import (FixedPointChecks, data_proximity, error_in_tolerances,
                             follows_data)
 
 
@@ -61,7 +61,7 @@ def test_follows_data_reads_the_sign_and_significance():
 
 
 def _cmp(offset, vs=np.array([-40.0, -35.0])):
-    from hhlib.recovery import FixedPointComparison
+    from hhlib.dynamics.recovery import FixedPointComparison
     ode = np.array([[-50.0, 0.01, 0.2], [-45.0, 0.02, 0.21]])
     lam = np.array([[-40 + 0j, 0.5 + 1j, 0.5 - 1j], [-45 + 0j, 0.2 + 0j, 0.1 + 0j]])
     return FixedPointComparison(V_S=vs, ode_state=ode, ode_eigenvalues=lam,
@@ -71,7 +71,7 @@ def _cmp(offset, vs=np.array([-40.0, -35.0])):
 
 def test_seed_spread_mean_std_and_coverage():
     from _code.ch05 import spread_rows
-    from hhlib.recovery import seed_spread
+    from hhlib.dynamics.recovery import seed_spread
     a, b, c = _cmp(np.array([-0.2, 0.0, 0.0])), _cmp(np.array([0.4, 0.0, 0.0])), \
         _cmp(np.array([0.1, 0.0, 0.0]))
     sp = seed_spread([a, b, c])
@@ -91,7 +91,7 @@ def test_seed_spread_mean_std_and_coverage():
 
 
 def test_seed_spread_missing_fixed_point_is_not_covered():
-    from hhlib.recovery import seed_spread
+    from hhlib.dynamics.recovery import seed_spread
     a, b = _cmp(np.array([-0.2, 0.0, 0.0])), _cmp(np.array([0.2, 0.0, 0.0]))
     b.map_state[1] = np.nan
     b.map_eigenvalues[1] = np.nan
@@ -105,7 +105,7 @@ def test_plot_seed_spread_labels_units():
     import matplotlib.pyplot as plt
 
     from _code.ch05 import plot_seed_spread
-    from hhlib.recovery import seed_spread
+    from hhlib.dynamics.recovery import seed_spread
     sp = seed_spread([_cmp(np.array([-0.2, 0.0, 0.0])), _cmp(np.array([0.2, 0.0, 0.0]))])
     fig, axes = plt.subplots(1, 3)
     plot_seed_spread(axes, sp, [0.5, 0.005, 0.002], (-44.0, -30.0))
@@ -116,7 +116,7 @@ def test_plot_seed_spread_labels_units():
 
 def test_spread_verdict_separates_noise_from_bias():
     from _code.ch05 import spread_verdict
-    from hhlib.recovery import seed_spread
+    from hhlib.dynamics.recovery import seed_spread
     both_sides = seed_spread([_cmp(np.array([-0.2, -0.001, 0.0])),
                               _cmp(np.array([0.2, 0.001, 0.0]))])
     text = spread_verdict(both_sides)
@@ -142,7 +142,7 @@ def test_ensemble_row_counts_per_network_and_coverage():
 
 
 def test_fixed_point_counts():
-    from hhlib.recovery import fixed_point_counts
+    from hhlib.dynamics.recovery import fixed_point_counts
     c = _cmp(np.array([0.6, 0.0, 0.0]))             # V* 0.6 mV off: fails the 0.5 mV target
     c.n_found[1] = 2
     counts = fixed_point_counts(c, (0.5, 0.005, 0.002))

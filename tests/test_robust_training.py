@@ -1,15 +1,15 @@
 """Robust-training options (issue 11): transient cuts and noise pairs from the ODE
-(hhlib.data.augment_dataset), extra training data and boundedness in the selection
-(hhlib.training.train). All are off by default, so the shipped recipe is unchanged."""
+(hhlib.ode.data.augment_dataset), extra training data and boundedness in the selection
+(hhlib.maps.training.train). All are off by default, so the shipped recipe is unchanged."""
 import dataclasses
 
 import numpy as np
 import pytest
 
-from hhlib.data import DatasetConfig, augment_dataset, make_dataset
-from hhlib.integrate import simulate_ensemble
-from hhlib.model import HHParams, fixed_points
-from hhlib.training import TrainConfig, train
+from hhlib.ode.data import DatasetConfig, augment_dataset, make_dataset
+from hhlib.ode.integrate import simulate_ensemble
+from hhlib.ode.model import HHParams, fixed_points
+from hhlib.maps.training import TrainConfig, train
 
 SMALL = DatasetConfig(n_train=3, n_val=2, n_test=2, t_transient=10.0, t_keep=4.0, cut_len=100)
 
@@ -129,15 +129,15 @@ def test_jacobian_penalty_estimates_the_frobenius_norm():
     Jacobian with respect to the state inputs, computed exactly by autograd; a network
     that starts as the identity map (last layer zero) has none."""
     import torch
-    from hhlib.network import MapNet
-    from hhlib.training import jacobian_penalty
+    from hhlib.maps.network import MapNet
+    from hhlib.maps.training import jacobian_penalty
     torch.manual_seed(0)
     net = MapNet(0.01, (16,), x_mean=(-50, 0.05, 0.2), x_std=(10, 0.03, 0.03))
     assert float(jacobian_penalty(net, 64, torch.Generator().manual_seed(1))) == 0.0
     torch.nn.init.normal_(net.mlp[-1].weight)
     est = float(jacobian_penalty(net, 40000, torch.Generator().manual_seed(2)))
     gen = torch.Generator().manual_seed(3)
-    from hhlib.data import PHYSICAL_START_BOX
+    from hhlib.ode.data import PHYSICAL_START_BOX
     box = torch.tensor(PHYSICAL_START_BOX)
     x = box[:, 0] + (box[:, 1] - box[:, 0]) * torch.rand((2000, 3), generator=gen)
     vs = -44 + 14 * torch.rand(2000, generator=gen)

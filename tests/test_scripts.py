@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hhlib.network import WEIGHTS_DIR
+from hhlib.maps.network import WEIGHTS_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,10 +1,10 @@
-"""hhlib.spikes on synthetic traces with known answers, and on the model."""
+"""hhlib.ode.spikes on synthetic traces with known answers, and on the model."""
 import numpy as np
 import pytest
 
-from hhlib.spikes import burst_statistics, classify_regime, interspike_intervals, spike_times
-from hhlib.integrate import simulate
-from hhlib.model import HHParams
+from hhlib.ode.spikes import burst_statistics, classify_regime, interspike_intervals, spike_times
+from hhlib.ode.integrate import simulate
+from hhlib.ode.model import HHParams
 
 
 def pulse_train(times, t_end=30.0, dt=1e-3, width=0.02):

@@ -1,8 +1,8 @@
-"""hhlib.survey (chapter 1's survey of the model across V_S) and chapter 1's figure helpers.
+"""hhlib.ode.survey (chapter 1's survey of the model across V_S) and chapter 1's figure helpers.
 
-The survey functions live in hhlib/survey.py rather than hhlib/spikes.py because spikes.py
+The survey functions live in hhlib/ode/survey.py rather than hhlib/ode/spikes.py because spikes.py
 is hashed into the dataset cache key; this file tests them with known answers and with
-independent computations from hhlib.model.
+independent computations from hhlib.ode.model.
 """
 import matplotlib
 
@@ -13,9 +13,9 @@ import pytest  # noqa: E402
 
 from _code.ch01 import (STATS_HEADERS, eigenvalue_text, fixed_point_count_text, fixed_point_rows,  # noqa: E402
                         plot_fixed_point_sweep, plot_regime_examples, plot_z_curve, stats_rows)
-from hhlib.model import HHParams, fast_equilibria, hopf_point, rhs  # noqa: E402
-from hhlib.spikes import BurstStats, burst_statistics  # noqa: E402
-from hhlib.survey import (ensemble_sweep, example_runs, fixed_point_sweep,  # noqa: E402
+from hhlib.ode.model import HHParams, fast_equilibria, hopf_point, rhs  # noqa: E402
+from hhlib.ode.spikes import BurstStats, burst_statistics  # noqa: E402
+from hhlib.ode.survey import (ensemble_sweep, example_runs, fixed_point_sweep,  # noqa: E402
                           refine_transition, z_curve_knees)
 
 P = HHParams()

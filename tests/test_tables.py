@@ -33,7 +33,7 @@ def test_already_escaped_pipe_is_not_escaped_twice():
 
 def test_work_precision_table_keeps_its_columns():
     """Chapter 2's work-precision table has "max |dV|" headers."""
-    from hhlib.accuracy import WorkPrecision
+    from hhlib.ode.accuracy import WorkPrecision
     wp = WorkPrecision(runs={("LSODA", 1e-6): (0.1, 0.02, 0.001)}, methods=("LSODA",),
                        rtols=(1e-6,), t_end=60.0, window=5.0)
     table = markdown_table(*wp.table()).splitlines()

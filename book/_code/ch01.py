@@ -8,9 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hhlib.checks import real_array
-from hhlib.model import HHParams, check_params, fixed_points
+from hhlib.ode.model import HHParams, check_params, fixed_points
 from hhlib.plotting import _check_ax, _check_axes, plot_voltage
-from hhlib.spikes import BurstStats
+from hhlib.ode.spikes import BurstStats
 
 __all__ = ["STATS_HEADERS", "stats_rows", "fixed_point_count_text", "plot_regime_examples",
            "plot_z_curve", "plot_fixed_point_sweep",
@@ -31,7 +31,7 @@ def stats_rows(V_S, stats: Sequence[BurstStats], *, names: Sequence[str] | None 
         raise ValueError(f"V_S must be 1-D with one value per stats entry, got {V_S.shape} "
                          f"and {len(stats)} stats")
     if not all(isinstance(s, BurstStats) for s in stats):
-        raise TypeError("stats must hold BurstStats (from hhlib.spikes.burst_statistics)")
+        raise TypeError("stats must hold BurstStats (from hhlib.ode.spikes.burst_statistics)")
     keep = np.ones(V_S.size, bool) if keep is None else np.asarray(keep)
     if keep.shape != V_S.shape or keep.dtype != bool:
         raise ValueError(f"keep must be {V_S.size} booleans, got {keep!r}")

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from hhlib.accuracy import DOPRI5_STABILITY, ExplicitSteps, OrbitStiffness, WorkPrecision
+from hhlib.ode.accuracy import DOPRI5_STABILITY, ExplicitSteps, OrbitStiffness, WorkPrecision
 from hhlib.plotting import plot_voltage
 
 __all__ = ["peer_benchmark", "summary", "plot_orbit_stiffness", "plot_step_sizes",

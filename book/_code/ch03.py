@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hhlib.checks import real_array
-from hhlib.data import Dataset
-from hhlib.dataset_stats import SPLITS, _check_dataset
+from hhlib.ode.data import Dataset
+from hhlib.ode.dataset_stats import SPLITS, _check_dataset
 from hhlib.plotting import _check_ax, _check_axes
 
 __all__ = ["SPLIT_HEADERS", "split_rows", "VARIABLE_LABELS", "plot_split_values", "plot_cuts",

@@ -9,14 +9,14 @@ from typing import Any, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hhlib.ablation import _check_results, describe_recipe
+from hhlib.dynamics.ablation import _check_results, describe_recipe
 from hhlib.checks import is_real, real_array
-from hhlib.data import Dataset
-from hhlib.dataset_stats import _check_dataset
-from hhlib.evaluation import _check_record, _check_rows, schedule_text
-from hhlib.scores import FreeRunTargets
-from hhlib.model import PHYSICAL_BOUNDS
-from hhlib.network import MapNet
+from hhlib.ode.data import Dataset
+from hhlib.ode.dataset_stats import _check_dataset
+from hhlib.dynamics.evaluation import _check_record, _check_rows, schedule_text
+from hhlib.maps.scores import FreeRunTargets
+from hhlib.ode.model import PHYSICAL_BOUNDS
+from hhlib.maps.network import MapNet
 from hhlib.plotting import _check_ax
 
 __all__ = ["training_kind", "better_or_worse", "record_rows", "network_rows",
@@ -107,7 +107,7 @@ def free_run_table(rows: list[dict[str, Any]], targets: FreeRunTargets = FreeRun
 
 
 def physical_box_text() -> str:
-    """:data:`hhlib.model.PHYSICAL_BOUNDS` in words, for the chapters' prose."""
+    """:data:`hhlib.ode.model.PHYSICAL_BOUNDS` in words, for the chapters' prose."""
     (v0, v1), (n0, n1), (s0, s1) = PHYSICAL_BOUNDS.values()
     return (f"{v0:g} ≤ V ≤ {v1:g} mV, {n0:g} ≤ n ≤ {n1:g} and {s0:g} ≤ S ≤ {s1:g}"
             .replace("-", "−"))

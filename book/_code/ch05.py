@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hhlib.checks import real_array
-from hhlib.evaluation import _check_record, schedule_text
+from hhlib.dynamics.evaluation import _check_record, schedule_text
 from hhlib.plotting import plot_isi_diagram, shade_outside
-from hhlib.recovery import (BURST_FIELDS, N_FLOOR, FixedPointChecks, FixedPointComparison,
+from hhlib.dynamics.recovery import (BURST_FIELDS, N_FLOOR, FixedPointChecks, FixedPointComparison,
                             SeedSpread, _sweep_grid, agree_up_to, fixed_point_checks,
                             seed_spread, slow_pair, worst_at)
 from hhlib.targets import verdict

@@ -5,9 +5,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hhlib.attractors import ode_runner
-from hhlib.bistability import FixedPointBranch, MapBranchComparison
-from hhlib.model import fast_equilibria, fixed_points, gates, slow_time_constant
+from hhlib.dynamics.attractors import ode_runner
+from hhlib.dynamics.bistability import FixedPointBranch, MapBranchComparison
+from hhlib.ode.model import fast_equilibria, fixed_points, gates, slow_time_constant
 from hhlib.plotting import plot_voltage
 
 __all__ = ["plot_fast_slow_planes", "plot_slow_eigenvalues", "plot_rest_and_burst",

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from hhlib.baselines import matched_hopf_gap
+from hhlib.dynamics.baselines import matched_hopf_gap
 from hhlib.checks import real_array
 from hhlib.plotting import plot_isi_diagram, shade_outside
 
@@ -113,7 +113,7 @@ def plot_grid_errors(axes, errors: dict[str, dict[str, np.ndarray]], ceiling: fl
 
 
 def plot_bifurcation_panels(axes, V_S, sweeps: dict, V_S_range, reference: str = "ODE"):
-    """One axes per method of ``sweeps`` (name -> :func:`hhlib.recovery.sweep_regimes`
+    """One axes per method of ``sweeps`` (name -> :func:`hhlib.dynamics.recovery.sweep_regimes`
     result, ``reference`` excluded): its inter-spike intervals (s) against V_S (mV) over
     the ODE's in grey, the trained range unshaded. A method whose runs become non-finite
     has no spikes there: the panel says how many values of V_S are affected."""

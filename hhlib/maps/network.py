@@ -31,15 +31,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import is_int, real_array
-from .model import PHYSICAL_BOUNDS, physical_samples
+from ..checks import is_int, real_array
+from ..ode.model import PHYSICAL_BOUNDS, physical_samples
 
 __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
            "load_pretrained", "load_ensemble", "save_or_rescue", "seed_members",
            "read_verified", "load_state", "WEIGHTS_DIR", "normalisation", "weights_checksum",
            "RESERVED_RECORD_KEYS", "existing_weights"]
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"   # hhlib/weights
 
 
 def _check_hidden(hidden: Any) -> tuple[int, ...]:
@@ -439,7 +439,7 @@ def load_ensemble(names, directory: Path | None = None) -> tuple[EnsembleMap, di
     recs = [r for _, r in loaded]
 
     # not at the top: .data brings numba and the integrator (0.15 s) to every network import
-    from .data import DatasetConfig
+    from ..ode.data import DatasetConfig
 
     def alike(a: dict, b: dict) -> bool:
         # An option a record predates is off in it: compare the keys both records hold.
@@ -812,7 +812,7 @@ def load_pretrained(name: str = "original", directory: Path | None = None
     if kind not in _NETWORK_KINDS:
         raise ValueError(f"weights record {meta_path} holds a model of kind {kind!r}, not a "
                          f"network ({sorted(_NETWORK_KINDS)}); a fitted SINDy model loads "
-                         "with hhlib.baselines.load_sindy")
+                         "with hhlib.dynamics.baselines.load_sindy")
     try:
         net = _NETWORK_KINDS[kind](cfg.pop("dt"), tuple(cfg.pop("hidden")),
                                    tuple(cfg.pop("V_S_range")), **cfg)

@@ -1,7 +1,7 @@
 """Bistability of the model's variant: where a stable rest state and bursting coexist.
 
 The measurements that do not depend on the variant (runners for the ODE and a map,
-continuation of the bursting state, basins) live in :mod:`hhlib.attractors`; this module
+continuation of the bursting state, basins) live in :mod:`hhlib.dynamics.attractors`; this module
 holds what the bistability chapter adds on top of them:
 
 * the ODE's fixed-point branch and Hopf point (:func:`fixed_point_branch`,
@@ -24,14 +24,14 @@ import numpy as np
 
 from .attractors import (ContinuationStep, Runner, bursting_edge, continue_bursting,
                          end_labels, oscillating)
-from .checks import is_int
-from .data import Dataset
-from .integrate import simulate_ensemble
-from .model import (HHParams, check_params, first_lyapunov_coefficient, fixed_points, gates,
+from ..checks import is_int
+from ..ode.data import Dataset
+from ..ode.integrate import simulate_ensemble
+from ..ode.model import (HHParams, check_params, first_lyapunov_coefficient, fixed_points, gates,
                     hopf_point)
 from .recovery import _state_scale, map_fixed_points, match_eigenvalues
-from .spikes import spike_detection, spike_times
-from .targets import Target, worst
+from ..ode.spikes import spike_detection, spike_times
+from ..targets import Target, worst
 
 __all__ = ["bistable_region", "FixedPointBranch", "fixed_point_branch", "HopfPoint",
            "hopf_kind", "locate_hopf", "pair_beyond_hopf", "BurstingEdge",
@@ -146,8 +146,8 @@ class HopfPoint:
 
 
 def locate_hopf(params: HHParams, bracket) -> HopfPoint:
-    """The Hopf point in ``bracket`` (mV, :func:`hhlib.model.hopf_point`) with ``l1`` and
-    ``omega`` there (:func:`hhlib.model.first_lyapunov_coefficient`)."""
+    """The Hopf point in ``bracket`` (mV, :func:`hhlib.ode.model.hopf_point`) with ``l1`` and
+    ``omega`` there (:func:`hhlib.ode.model.first_lyapunov_coefficient`)."""
     check_params(params)
     b = np.asarray(bracket, dtype=float)
     if b.shape != (2,) or not np.all(np.isfinite(b)) or not b[0] < b[1]:
@@ -206,8 +206,8 @@ class BurstingEdge:
 def lower_bursting_edge(run: Runner, path, x0, t_run: float, window: float, variant: str,
                         tol: float = 1e-3) -> BurstingEdge:
     """Continue the bursting state started at ``x0`` along ``path`` (mV, decreasing:
-    :func:`~hhlib.attractors.continue_bursting`) and, where it is lost, bisect the edge to
-    ``tol`` mV from the last bursting state (:func:`~hhlib.attractors.bursting_edge`)."""
+    :func:`~hhlib.dynamics.attractors.continue_bursting`) and, where it is lost, bisect the edge to
+    ``tol`` mV from the last bursting state (:func:`~hhlib.dynamics.attractors.bursting_edge`)."""
     p = _V_S_values(path, "path")
     if p.size < 2 or not np.all(np.diff(p) < 0):
         raise ValueError("path must hold at least two strictly decreasing V_S values (mV)")
@@ -224,13 +224,13 @@ def lower_bursting_edge(run: Runner, path, x0, t_run: float, window: float, vari
 
 # ---------------------------------------------------------------------------- the data
 def rest_free_check(ds, params: HHParams) -> tuple[int, float]:
-    """Does any trajectory of the dataset ``ds`` (:class:`hhlib.data.Dataset`, every split)
+    """Does any trajectory of the dataset ``ds`` (:class:`hhlib.ode.data.Dataset`, every split)
     approach rest? At the V_S where the fixed point of ``params`` is stable (where rest is
     possible): how many kept trajectories there are, and the fewest spikes any of them has
     in a third of its kept window (inf if there are none). A positive minimum means none
     stops spiking (the silent phases there are shorter than a third)."""
     if not isinstance(ds, Dataset):
-        raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
+        raise TypeError(f"ds must be a hhlib.ode.data.Dataset, got {type(ds).__name__}")
     check_params(params)
     kw = spike_detection(params.variant)
     n, fewest = 0, np.inf
@@ -251,9 +251,9 @@ def rest_free_check(ds, params: HHParams) -> tuple[int, float]:
 # ---------------------------------------------------------------------------- the map
 def map_fixed_point_near(net, V_S: float, state, *, extrapolate: bool = False):
     """Of the map's fixed points at ``V_S`` mV, found by Newton from
-    :func:`hhlib.recovery.default_starts` (knowing nothing of ``state``), the one nearest
+    :func:`hhlib.dynamics.recovery.default_starts` (knowing nothing of ``state``), the one nearest
     ``state`` (V mV, n, S), distance in the map's state spreads: a
-    :class:`hhlib.recovery.MapFixedPoint`. ``state`` only matches, after the search; it
+    :class:`hhlib.dynamics.recovery.MapFixedPoint`. ``state`` only matches, after the search; it
     never starts Newton. ``extrapolate``: V_S outside the map's trained range is meant (no
     warning). Raises ``ValueError`` if Newton finds none."""
     x = _state(state, "state")
@@ -268,9 +268,9 @@ def map_fixed_point_near(net, V_S: float, state, *, extrapolate: bool = False):
 @dataclass(frozen=True)
 class MapBranchComparison:
     """The map's continued fixed-point branch against the ODE's on the same grid ``V_S``
-    (mV). (:func:`hhlib.recovery.compare_fixed_points` instead solves for the map's fixed
+    (mV). (:func:`hhlib.dynamics.recovery.compare_fixed_points` instead solves for the map's fixed
     points afresh at each V_S; here the branch is one continued from a fixed point the map's
-    own Newton search found, :func:`hhlib.recovery.continue_both_ways`.)
+    own Newton search found, :func:`hhlib.dynamics.recovery.continue_both_ways`.)
 
     ``eigenvalues`` (m, 3): the map's, log(mu)/dt (1/s); ``stable`` (m,): the map's;
     ``error`` (m, 3): |state difference|; ``re_error``, ``im_error`` (m,): of the ODE's complex
@@ -337,9 +337,9 @@ def compare_map_branch(ode: FixedPointBranch, states, multipliers, dt: float,
                          V_S_hopf: float, *, near_max: float = -20.0,
                          hopf_margin: float = 0.1) -> MapBranchComparison:
     """Compare the map's fixed points ``states`` (m, 3) and ``multipliers`` (m, 3) (from
-    :func:`hhlib.recovery.continue_map_fixed_point` on ``ode.V_S``) with the ODE's branch.
+    :func:`hhlib.dynamics.recovery.continue_map_fixed_point` on ``ode.V_S``) with the ODE's branch.
     The map's eigenvalues are matched to the ODE's by least total distance
-    (:func:`hhlib.recovery.match_eigenvalues`); ``near_max`` (mV) bounds the region near the
+    (:func:`hhlib.dynamics.recovery.match_eigenvalues`); ``near_max`` (mV) bounds the region near the
     window, ``hopf_margin`` (mV) the neighbourhood of ``V_S_hopf`` where stability flips and
     is not compared."""
     if not isinstance(ode, FixedPointBranch):
@@ -394,7 +394,7 @@ def eigenvalue_rows(net, params: HHParams, V_S_values) -> list[tuple]:
 @dataclass(frozen=True)
 class Coexistence:
     """Two runs at ``V_S`` (mV): from ``kick`` mV above the rest state and from the bursting
-    start; ``t`` (T,) s, ``X`` (2, T, 3), ``labels`` as :func:`hhlib.attractors.basins`
+    start; ``t`` (T,) s, ``X`` (2, T, 3), ``labels`` as :func:`hhlib.dynamics.attractors.basins`
     (0 rest, 1 bursting, 2 neither). ``coexist``: rest and bursting, in that order."""
 
     V_S: float

@@ -1,4 +1,4 @@
-"""Training a :class:`~hhlib.network.MapNet` on trajectory cuts, and selecting its epoch.
+"""Training a :class:`~hhlib.maps.network.MapNet` on trajectory cuts, and selecting its epoch.
 
 Stages of one-step and multi-step (rollout) losses, cosine learning-rate decay, early
 stopping and the choice of the epoch to keep, by validation dynamics (free runs compared
@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import is_int, is_real, real_array
-from .data import PHYSICAL_START_BOX, Dataset
+from ..checks import is_int, is_real, real_array
+from ..ode.data import PHYSICAL_START_BOX, Dataset
 from .scores import check_references, dynamics_score, rollout_loss
-from .model import is_physical
+from ..ode.model import is_physical
 from .network import MapNet, _check_hidden, _check_range, normalisation
 
 __all__ = ["TrainConfig", "train", "train_on_dataset", "rollout_loss", "jacobian_penalty",
@@ -105,7 +105,7 @@ class TrainConfig:
 
 def jacobian_penalty(net: MapNet, n: int, gen: torch.Generator) -> torch.Tensor:
     """Mean of |J v|^2 over ``n`` random states uniform in the physical box
-    (:data:`hhlib.data.PHYSICAL_START_BOX`) at random V_S in the trained range, J the
+    (:data:`hhlib.ode.data.PHYSICAL_START_BOX`) at random V_S in the trained range, J the
     Jacobian of the network's MLP (normalised increment, or field, with respect to the
     normalised state) and v standard normal: an unbiased estimate of the squared Frobenius
     norm, one forward-mode pass. Differentiable in the weights."""
@@ -154,7 +154,7 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
           extra_cuts: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
           net_class: type = MapNet, progress: bool = True) -> tuple[MapNet, dict[str, Any]]:
     """Train a MapNet (or ``net_class``, a subclass such as
-    :class:`hhlib.network.VectorFieldNet`) on cuts (N, L + 1, 3) with their V_S (N,).
+    :class:`hhlib.maps.network.VectorFieldNet`) on cuts (N, L + 1, 3) with their V_S (N,).
 
     Model selection and early stopping: with ``val_trajectories`` (n, T, 3) at
     ``val_traj_V_S`` (n,), the criterion is :func:`dynamics_score` of free runs against
@@ -169,7 +169,7 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
     returns the untrained network.
 
     ``extra_cuts`` maps a name to (cuts (M, L' + 1, 3), V_S (M,)): more training data (e.g.
-    :func:`hhlib.data.augment_dataset`'s transient cuts and noise pairs), used in every
+    :func:`hhlib.ode.data.augment_dataset`'s transient cuts and noise pairs), used in every
     stage whose K <= L' but not in the normalisation, which stays that of ``train_cuts``
     (the attractor's): transients would inflate the increment spread of S.
 
@@ -377,12 +377,12 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
 
 def train_on_dataset(ds: Any, config: TrainConfig, *, net_class: type = MapNet,
                      progress: bool = True) -> tuple[MapNet, dict[str, Any]]:
-    """:func:`train` on a :class:`hhlib.data.Dataset`'s attractor cuts (its ``extra_cuts``
+    """:func:`train` on a :class:`hhlib.ode.data.Dataset`'s attractor cuts (its ``extra_cuts``
     are not used: this is the shipped recipe), selecting the epoch by the dynamics score of
     free runs against its validation trajectories; the time step, V_S range and variant are
     the dataset's."""
     if not isinstance(ds, Dataset):
-        raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
+        raise TypeError(f"ds must be a hhlib.ode.data.Dataset, got {type(ds).__name__}")
     c = ds.config
     return train(ds.cuts["train"], ds.cut_V_S["train"], ds.cuts["val"], ds.cut_V_S["val"],
                  c.dt, config, V_S_range=c.V_S_range, variant=c.variant,

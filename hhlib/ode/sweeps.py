@@ -1,7 +1,7 @@
 """Sweeps of many independent simulations, on any ``concurrent.futures``-style executor.
 
 A sweep (a dataset, a bifurcation diagram) is split into chunks of ``chunk_size``
-trajectories; each chunk is one :func:`~hhlib.integrate.simulate_ensemble` call, submitted to
+trajectories; each chunk is one :func:`~hhlib.ode.integrate.simulate_ensemble` call, submitted to
 an executor: anything with ``submit(fn, *args)`` returning an object with ``result()``, such
 as :class:`concurrent.futures.ProcessPoolExecutor`, a ``dask.distributed.Client`` (or its
 ``get_executor()``), or an MPI or Ray pool with that interface.
@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .checks import is_int
+from ..checks import is_int
 from .spikes import BurstStats, sweep_statistics
 from .integrate import simulate_ensemble
 from .model import HHParams, check_params
@@ -102,7 +102,7 @@ def _ensemble_chunk(params: HHParams, x0: np.ndarray, t_end: float, dt: float,
 def run_ensemble(params: HHParams, x0, t_end: float, dt: float, *, executor: Any = None,
                  chunk_size: int | None = None, max_workers: int | None = None,
                  **ensemble_kw: Any) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~hhlib.integrate.simulate_ensemble` of B trajectories (``x0`` (B, 3): V mV,
+    """:func:`~hhlib.ode.integrate.simulate_ensemble` of B trajectories (``x0`` (B, 3): V mV,
     n, S; parameter fields scalars or shape (B,)) over [0, t_end] s sampled every ``dt`` s,
     in chunks of ``chunk_size`` run on ``executor`` (see :func:`map_chunks`). Returns
     ``(t, X)`` with ``X`` of shape (B, len(t), 3), identical for every executor; with
@@ -129,9 +129,9 @@ def isi_sweep(params: HHParams, x0, t_end: float, dt: float, *, t_min: float,
               stats_kw: dict | None = None) -> tuple[list[BurstStats], list[np.ndarray]]:
     """A bifurcation sweep: one trajectory per row of ``x0`` (B, 3) with its parameters
     (fields scalars or (B,), e.g. ``V_S`` in mV), integrated over [0, t_end] s and sampled
-    every ``dt`` s; returns per trajectory the :class:`~hhlib.spikes.BurstStats` and the
+    every ``dt`` s; returns per trajectory the :class:`~hhlib.ode.spikes.BurstStats` and the
     inter-spike intervals (s) over ``t >= t_min`` s (as
-    :func:`~hhlib.spikes.sweep_statistics`). Each worker returns statistics, not
+    :func:`~hhlib.ode.spikes.sweep_statistics`). Each worker returns statistics, not
     trajectories, so a large sweep moves little data. ``ode_kw`` goes to
     ``simulate_ensemble``, ``stats_kw`` to ``sweep_statistics``; executor and chunking as in
     :func:`run_ensemble`."""

@@ -2,7 +2,7 @@
 sizes against their stability bound, solver errors against a tight reference, and CPU or
 wall time per trajectory (chapter "Stiff integration").
 
-Every function takes arrays and :class:`~hhlib.model.HHParams` and returns plain numbers,
+Every function takes arrays and :class:`~hhlib.ode.model.HHParams` and returns plain numbers,
 arrays or small frozen records; the records' ``summary`` methods give the values a chapter
 glues, under the names it glues them by, and ``report`` methods the text it prints. Times
 in s, V in mV, eigenvalues in 1/s. Timings (CPU or wall) depend on the machine and its load:
@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .checks import is_int, number
+from ..checks import is_int, number
 from .integrate import simulate, simulate_ensemble
 from .model import HHParams, check_params, jacobian, scalar_field
 from .spikes import spike_times
@@ -31,7 +31,7 @@ __all__ = ["DOPRI5_STABILITY", "SOLVERS", "OrbitStiffness", "orbit_stiffness",
 # real axis: an explicit step h is stable for a real eigenvalue lambda < 0 while
 # h |lambda| < 3.31 (Hairer & Wanner, Solving ODEs II).
 DOPRI5_STABILITY = 3.31
-# The solvers work_precision knows: SciPy's through hhlib.integrate.simulate, and the
+# The solvers work_precision knows: SciPy's through hhlib.ode.integrate.simulate, and the
 # compiled Dormand-Prince pair of simulate_ensemble ("ensemble") with a batch of one.
 SOLVERS = ("RK45", "RK23", "DOP853", "LSODA", "BDF", "Radau", "ensemble")
 

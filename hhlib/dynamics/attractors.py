@@ -16,9 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-from .spikes import spike_detection, spike_times
-from .integrate import simulate, simulate_ensemble
-from .model import HHParams, check_params
+from ..ode.spikes import spike_detection, spike_times
+from ..ode.integrate import simulate, simulate_ensemble
+from ..ode.model import HHParams, check_params
 
 __all__ = ["Runner", "ode_runner", "map_runner", "oscillating", "ContinuationStep",
            "continue_bursting", "bursting_edge", "basins", "end_labels"]
@@ -45,7 +45,7 @@ def ode_runner(params: HHParams, dt: float, *, rtol: float = 1e-8, atol: float =
 
 
 def map_runner(net, *, extrapolate: bool = False) -> Runner:
-    """Runner for a trained map (:class:`hhlib.network.MapNet`): batched ``rollout``
+    """Runner for a trained map (:class:`hhlib.maps.network.MapNet`): batched ``rollout``
     (``extrapolate`` is passed on: True when V_S outside the trained range is meant)."""
     if not isinstance(extrapolate, (bool, np.bool_)):
         raise TypeError(f"extrapolate must be True or False, got {extrapolate!r}")

@@ -1,6 +1,6 @@
 """Dynamics recovery: fixed points of a learned map, their multipliers and eigenvalues.
 
-A map x_{k+1} = F(x_k, V_S) with time step dt (a trained :class:`hhlib.network.MapNet`, or
+A map x_{k+1} = F(x_k, V_S) with time step dt (a trained :class:`hhlib.maps.network.MapNet`, or
 anything with the same ``forward``, ``dt`` and ``x_std``) has a fixed point x* = F(x*) where
 the ODE has one if it learned the flow; its multipliers mu (eigenvalues of dF/dx) then give
 the ODE's eigenvalues through lambda = log(mu) / dt. Fixed points are found by damped Newton
@@ -8,7 +8,7 @@ on the autograd Jacobian in float64 from a grid of starts that knows nothing of 
 fixed point, continued along V_S, and the Neimark-Sacker point (the map's Hopf point) is
 located where the slow multiplier pair crosses the unit circle.
 
-The comparison with the ODE is variant-agnostic (any :class:`hhlib.model.HHParams`, any map):
+The comparison with the ODE is variant-agnostic (any :class:`hhlib.ode.model.HHParams`, any map):
 :func:`sweep_runner`/:func:`sweep_regimes` run both over a V_S sweep from one state,
 :func:`locate_transition` finds and refines the bursting -> tonic switch,
 :func:`compare_fixed_points` pairs the ODE's fixed point with the nearest fixed point of
@@ -29,10 +29,10 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
-from .checks import is_int, number, real_array
-from .model import HHParams, check_params, fixed_points
-from .spikes import BurstStats, regime_transition, sweep_statistics
-from .targets import Target
+from ..checks import is_int, number, real_array
+from ..ode.model import HHParams, check_params, fixed_points
+from ..ode.spikes import BurstStats, regime_transition, sweep_statistics
+from ..targets import Target
 
 # torch (0.9 s to import), scipy.stats (0.25 s) and
 # .integrate (numba, 0.15 s) are imported inside the functions that use them: at the top they
@@ -141,7 +141,7 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
     """Fixed points of the map F(x, V_S) = x by damped Newton with the autograd Jacobian.
 
     ``net`` is any torch module called as ``net(x (B, 3), V_S (B,))`` with a ``dt``
-    attribute (a :class:`hhlib.network.MapNet`). Newton runs from every row of ``starts``
+    attribute (a :class:`hhlib.maps.network.MapNet`). Newton runs from every row of ``starts``
     at once (default :func:`default_starts`), halving each step until the residual falls;
     converged points closer than ``dedup`` (relative to the state spread) are merged.
     ``tol`` bounds |F(x) - x| measured in units of the map's state spread (``net.x_std``).
@@ -429,7 +429,7 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
     """``run(V_S) -> (t (s), V (len(V_S), n_steps + 1) mV)``: one run per value of ``V_S``,
     all from the state ``x0`` = (V mV, n, S), sampled every ``dt`` s.
 
-    ``model`` is :class:`hhlib.model.HHParams` (the ODE, with ``simulate_ensemble``; ``dt``
+    ``model`` is :class:`hhlib.ode.model.HHParams` (the ODE, with ``simulate_ensemble``; ``dt``
     required, the map's step so that both are sampled alike) or a trained map (one batched
     ``rollout`` with ``extrapolate=True``: a sweep beyond the trained range is on purpose;
     ``dt`` is the map's own and may be left out).
@@ -443,7 +443,7 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
         dt = number(dt, "dt", low=0.0)
 
         def run_ode(V_S):
-            from .integrate import simulate_ensemble
+            from ..ode.integrate import simulate_ensemble
             vs = _sweep_grid(V_S)
             t, X = simulate_ensemble(model.replace(V_S=vs), np.tile(x0, (len(vs), 1)),
                                      n_steps * dt, dt)
@@ -490,7 +490,7 @@ def sweep_regimes(run, V_S, t_min: float) -> dict:
 
 def locate_transition(run, V_S, regimes, n_fine: int, t_min: float) -> Transition:
     """The bursting -> tonic switch: bracketed on the increasing grid ``V_S`` by ``regimes``
-    (``hhlib.spikes.regime_transition``), then bracketed again on ``n_fine`` values inside
+    (``hhlib.ode.spikes.regime_transition``), then bracketed again on ``n_fine`` values inside
     that bracket, run with ``run`` (from :func:`sweep_runner`), transient ``t_min`` s
     dropped. All NaN if either grid shows no such switch: a missing transition is a
     result to report, not an error."""
@@ -602,7 +602,7 @@ def _map_fixed_points_grid(net, vs: np.ndarray, starts, extrapolate: bool):
 def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int = 0,
                          extrapolate: bool = False) -> FixedPointComparison:
     """At each V_S of ``V_S_grid`` (mV): the ODE's fixed point number ``ode_index`` of
-    :func:`hhlib.model.fixed_points` (``params`` with that V_S), every fixed point of the map
+    :func:`hhlib.ode.model.fixed_points` (``params`` with that V_S), every fixed point of the map
     ``net`` (:func:`map_fixed_points` from ``starts``, knowing nothing of the ODE's), and
     of those the nearest to the ODE's, distance measured in units of the state spread
     ``net.x_std`` (ones if the map has none). ``extrapolate``: V_S outside the map's

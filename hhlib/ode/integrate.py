@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from .checks import is_int, real_number
+from ..checks import is_int, real_number
 from .model import HHParams, _check_state, check_params, scalar_field
 
 __all__ = ["simulate", "simulate_ensemble", "time_grid"]
@@ -151,7 +151,7 @@ def _sigmoid(z):
 @njit(cache=True)
 def _field(V, n, S, c, bistable):
     """d(V, n, S)/dt with the per-trajectory constants ``c`` of :func:`_constants`, in the
-    order of operations of ``hhlib.model.batch_field`` (so both round alike)."""
+    order of operations of ``hhlib.ode.model.batch_field`` (so both round alike)."""
     m_inf = _sigmoid((V - c[5]) * c[6])
     n_inf = _sigmoid((V - c[7]) * c[8])
     S_inf = _sigmoid((V - c[9]) * c[10])

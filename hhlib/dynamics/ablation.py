@@ -1,6 +1,6 @@
 """Variants of the learned map side by side: one evaluation, the same columns for each.
 
-A variant is a trained :class:`~hhlib.network.MapNet` with its weights record (the training
+A variant is a trained :class:`~hhlib.maps.network.MapNet` with its weights record (the training
 recipe: data, schedule, seed, augmentation). :func:`evaluate_variant` measures what a user
 of the map needs, each column computed the same way for every variant:
 
@@ -9,7 +9,7 @@ of the map needs, each column computed the same way for every variant:
   validation trajectories plus ten times the fraction of random-start runs at validation
   values of V_S that leave the physical box;
 * held-out dynamics: statistic targets met in free runs at the test values of V_S
-  (:func:`hhlib.evaluation.compare_free_runs`);
+  (:func:`hhlib.dynamics.evaluation.compare_free_runs`);
 * boundedness: free runs from random states in the physical box, how many stay physical,
   how many become non-finite, and how many end (in their second half) in the regime the
   ODE has at their V_S: bursting, tonic spiking or rest; and, with ``n_outside``, how many
@@ -19,7 +19,7 @@ of the map needs, each column computed the same way for every variant:
 * fixed points (what the map is meant to discover, never used to select it): at how many
   values of a grid the map has exactly one fixed point, the worst position errors and at
   how many values all three eigenvalues meet their tolerances
-  (:func:`hhlib.recovery.fixed_point_checks`);
+  (:func:`hhlib.dynamics.recovery.fixed_point_checks`);
 * the training time of its record.
 """
 from __future__ import annotations
@@ -32,17 +32,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from .cache import cache_key, cached_call
-from .checks import is_int, is_real, real_array
-from .data import PHYSICAL_START_BOX
+from ..cache import cache_key, cached_call
+from ..checks import is_int, is_real, real_array
+from ..ode.data import PHYSICAL_START_BOX
 from .evaluation import compare_free_runs, free_run_counts, random_starts
-from .scores import dynamics_score
-from .spikes import burst_statistics, spike_detection
-from .model import HHParams, is_physical
-from .network import DiscreteMap, MapNet
+from ..maps.scores import dynamics_score
+from ..ode.spikes import burst_statistics, spike_detection
+from ..ode.model import HHParams, is_physical
+from ..maps.network import DiscreteMap, MapNet
 from .recovery import compare_fixed_points, fixed_point_checks
-from .sweeps import map_chunks
-from .targets import Target
+from ..ode.sweeps import map_chunks
+from ..targets import Target
 
 __all__ = ["SELECTION_RULE", "OUTSIDE_BOX", "describe_recipe",
            "selection_criterion", "evaluate_variant", "evaluate_all", "random_start_runs",
@@ -90,7 +90,7 @@ def selection_criterion(net: MapNet, val_trajectories, val_V_S, *,
                         t_random: float = SELECTION_RULE["t_random"],
                         seed: int = SELECTION_RULE["seed"]) -> float:
     """The trajectories-only criterion that picks a variant (lower is better):
-    :func:`hhlib.scores.dynamics_score` of free runs against ``val_trajectories``
+    :func:`hhlib.maps.scores.dynamics_score` of free runs against ``val_trajectories``
     (n, T, 3) at ``val_V_S`` (n,) mV, plus ``SELECTION_RULE["escape_weight"]`` (10) times
     the fraction of ``n_random`` runs of
     ``t_random`` s from random states in the physical box (``seed``), at the validation
@@ -168,7 +168,7 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
 def random_start_runs(net: DiscreteMap, test_V_S, n_random: int, t_random: float,
                       seed: int = 7, *, n_outside: int = 0) -> dict[str, Any]:
     """Boundedness from random states: ``n_random`` free runs of ``t_random`` s from random
-    states in the physical box (:func:`hhlib.evaluation.random_starts`, ``seed``) at random
+    states in the physical box (:func:`hhlib.dynamics.evaluation.random_starts`, ``seed``) at random
     values of ``test_V_S`` (mV), one batch. Returns how many stay physical
     (``random_ok``), ``random_runs``, how many become non-finite (``non_finite``) and
     ``random_regimes``: per run (V_S, the regime of its second half, or None if it left
@@ -207,7 +207,7 @@ def outside_starts(V_S_pool, n: int, seed: int = 7, *, outer: tuple = OUTSIDE_BO
     """``n`` states drawn uniformly in ``outer`` ((V lo, hi) mV, (n lo, hi), (S lo, hi))
     but outside ``inner`` (by rejection), and a V_S (mV) for each from ``V_S_pool``. The
     generator is ``numpy.random.default_rng([seed, 1])``, not
-    :func:`hhlib.evaluation.random_starts`' ``default_rng(seed)``: the same ``seed``
+    :func:`hhlib.dynamics.evaluation.random_starts`' ``default_rng(seed)``: the same ``seed``
     gives other draws. By default: the widest training start box of the variants
     (:data:`OUTSIDE_BOX`, ``original-transient-wide``'s) minus the physical box the other
     transient recipes start their training data in (``PHYSICAL_START_BOX``)."""
@@ -259,10 +259,10 @@ def evaluate_all(models: dict[str, tuple[DiscreteMap, dict]], *, evaluate=evalua
                  **kwargs: Any) -> dict[str, tuple[dict, dict]]:
     """``{name: (record, evaluate(net, record, **kwargs))}`` for ``models`` = ``{name: (net,
     record)}``, in the order given. The evaluations are independent and single-threaded, so
-    they run in separate processes (:func:`hhlib.sweeps.map_chunks`: local processes, one
+    they run in separate processes (:func:`hhlib.ode.sweeps.map_chunks`: local processes, one
     per core, unless ``executor`` is given); every number is the one an evaluation in this
     process gives. ``evaluate`` is :func:`evaluate_variant` or another module-level function
-    with its signature (e.g. :func:`hhlib.baselines.evaluate_model`).
+    with its signature (e.g. :func:`hhlib.dynamics.baselines.evaluate_model`).
 
     ``cache``: a folder for :func:`hhlib.cache.cached_call`. The random-start runs (most of
     the cost) are then read from it when another evaluation, in this or another process,

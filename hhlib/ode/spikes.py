@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .checks import number, real_array
+from ..checks import number, real_array
 
 __all__ = ["spike_times", "interspike_intervals", "BurstStats", "burst_statistics",
            "classify_regime", "sweep_statistics", "regime_transition", "REGIMES",

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import optimize, special
 
-from .checks import is_int, is_torch, real_array
+from ..checks import is_int, is_torch, real_array
 
 # torch is imported inside the functions that take tensors: at the top it would make
 # ``import hhlib``, which every chapter and most modules do, 0.9 s slower.

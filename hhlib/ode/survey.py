@@ -1,10 +1,10 @@
 """A survey of the model across V_S (chapter 1): example runs, the Z-curve's knees, the
 fixed point along a grid and the bursting-to-spiking transition.
 
-These functions only combine :mod:`hhlib.model`, :mod:`hhlib.integrate`,
-:mod:`hhlib.spikes` and :mod:`hhlib.sweeps`; they live in their own module because
+These functions only combine :mod:`hhlib.ode.model`, :mod:`hhlib.ode.integrate`,
+:mod:`hhlib.ode.spikes` and :mod:`hhlib.ode.sweeps`; they live in their own module because
 ``spikes.py`` (like ``model.py``, ``integrate.py`` and ``sweeps.py``) is hashed into the
-dataset cache key (:func:`hhlib.data.DatasetConfig.key`): editing it would invalidate every
+dataset cache key (:func:`hhlib.ode.data.DatasetConfig.key`): editing it would invalidate every
 cached dataset.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .checks import number, real_array
+from ..checks import number, real_array
 from .integrate import simulate
 from .model import HHParams, check_params, fixed_points
 from .spikes import BurstStats, burst_statistics, regime_transition
@@ -61,7 +61,7 @@ class FixedPointSweep:
 
 
 def fixed_point_sweep(params: HHParams, V_S) -> FixedPointSweep:
-    """:func:`hhlib.model.fixed_points` at each value of the grid ``V_S`` (mV)."""
+    """:func:`hhlib.ode.model.fixed_points` at each value of the grid ``V_S`` (mV)."""
     check_params(params)
     V_S = real_array(V_S, "V_S")
     if V_S.ndim != 1 or V_S.size == 0:
@@ -77,7 +77,7 @@ def ensemble_sweep(params: HHParams, x0, V_S, t_end: float, dt: float, *, t_min:
                    ) -> tuple[list[BurstStats], list[np.ndarray]]:
     """One trajectory per value of ``V_S`` (mV), all from the state ``x0`` (3,), by the
     compiled ensemble integrator (default tolerances): statistics and ISIs (s) over
-    ``t >= t_min`` s, as :func:`hhlib.sweeps.isi_sweep`."""
+    ``t >= t_min`` s, as :func:`hhlib.ode.sweeps.isi_sweep`."""
     check_params(params)
     V_S = real_array(V_S, "V_S")
     x0 = real_array(x0, "x0")

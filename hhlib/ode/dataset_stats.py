@@ -1,8 +1,8 @@
 """What a dataset contains (chapter 3): the sampling step's constraints, the splits'
 separation, the spread of values and increments, how much each cut moves.
 
-Kept apart from :mod:`hhlib.data`, whose source is hashed into the dataset cache key: these
-functions read a :class:`~hhlib.data.Dataset`, they never change how one is made.
+Kept apart from :mod:`hhlib.ode.data`, whose source is hashed into the dataset cache key: these
+functions read a :class:`~hhlib.ode.data.Dataset`, they never change how one is made.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .checks import real_array
+from ..checks import real_array
 from .data import Dataset
 from .model import HHParams, check_params, fixed_points
 from .spikes import REGIMES, burst_statistics
@@ -25,7 +25,7 @@ SPLITS = ("train", "val", "test")
 
 def _check_dataset(ds) -> None:
     if not isinstance(ds, Dataset):
-        raise TypeError(f"ds must be a hhlib.data.Dataset, got {type(ds).__name__}")
+        raise TypeError(f"ds must be a hhlib.ode.data.Dataset, got {type(ds).__name__}")
 
 
 def _trace(t, X) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +147,7 @@ def pick_cuts(ds: Dataset, n: int = 4, seed: int = 1) -> tuple[np.ndarray, list[
 def training_states(ds: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
     """Everything a network is trained on, as (states (m, T, 3), V_S (m,)) blocks: the kept
     training trajectories (whose cuts are the attractor data) and each kind of
-    :func:`hhlib.data.augment_dataset`'s extra cuts (transient cuts, noise pairs)."""
+    :func:`hhlib.ode.data.augment_dataset`'s extra cuts (transient cuts, noise pairs)."""
     _check_dataset(ds)
     return [(ds.trajectories["train"], ds.V_S["train"])] + [
         (ds.extra_cuts[k], ds.extra_V_S[k]) for k in sorted(ds.extra_cuts)]
@@ -159,7 +159,7 @@ def closest_approach(ds: Dataset, params: HHParams, V_S_grid, scale) -> np.ndarr
     of ``V_S_grid`` (k,) mV: the smallest distance of a training state from the fixed
     point at its own V_S, over the states at the training value of V_S nearest the grid
     value. Distances in units of ``scale`` (3,) per variable. With no extra cuts this is
-    :func:`hhlib.recovery.data_proximity` of the training trajectories. Returns (k,)."""
+    :func:`hhlib.dynamics.recovery.data_proximity` of the training trajectories. Returns (k,)."""
     _check_dataset(ds)
     check_params(params)
     sc = real_array(scale, "scale")

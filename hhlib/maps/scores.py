@@ -1,7 +1,7 @@
 """How far a map's free runs are from reference trajectories, in one number: the criterion
 training selects its epoch by (:func:`dynamics_score`), its targets, and the rollout loss.
 
-Trajectories only, never the ODE's fixed point; :mod:`hhlib.evaluation` compares the same
+Trajectories only, never the ODE's fixed point; :mod:`hhlib.dynamics.evaluation` compares the same
 burst statistics run by run.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .checks import real_array
+from ..checks import real_array
 from .network import MapNet
-from .spikes import burst_statistics, spike_detection
+from ..ode.spikes import burst_statistics, spike_detection
 
 __all__ = ["FreeRunTargets", "check_references", "dynamics_score", "rollout_loss"]
 

@@ -2,7 +2,7 @@
 
 :func:`compare_free_runs` runs the ODE and a trained map from the same states
 (:func:`paired_runs`) and compares their burst statistics per V_S against
-:class:`~hhlib.scores.FreeRunTargets`; :func:`~hhlib.scores.dynamics_score` folds the same comparison into one number
+:class:`~hhlib.maps.scores.FreeRunTargets`; :func:`~hhlib.maps.scores.dynamics_score` folds the same comparison into one number
 per network (the validation criterion of training). Both use trajectories only, never the
 ODE's fixed point.
 
@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import is_int, is_real, real_array
-from .data import PHYSICAL_START_BOX
-from .integrate import simulate_ensemble
-from .model import HHParams, is_physical, physical_samples
-from .network import DiscreteMap, MapNet
-from .scores import FreeRunTargets, rollout_loss
+from ..checks import is_int, is_real, real_array
+from ..ode.data import PHYSICAL_START_BOX
+from ..ode.integrate import simulate_ensemble
+from ..ode.model import HHParams, is_physical, physical_samples
+from ..maps.network import DiscreteMap, MapNet
+from ..maps.scores import FreeRunTargets, rollout_loss
 from .recovery import compare_fixed_points, fixed_point_checks, worst_at
-from .spikes import burst_statistics, spike_detection
-from .targets import Target
+from ..ode.spikes import burst_statistics, spike_detection
+from ..targets import Target
 
 __all__ = ["compare_free_runs", "paired_runs",
            "compare_networks", "free_run_summary", "free_run_counts",
@@ -278,7 +278,7 @@ def long_runs(Y: np.ndarray, x0: np.ndarray, V_S: np.ndarray, n_attractor: int,
               dt: float) -> LongRuns:
     """Judge free runs ``Y`` (B, T, 3) started from ``x0`` (B, 3) at ``V_S`` (B,) mV with
     step ``dt`` s: the first ``n_attractor`` started on the attractor. A run is physical when
-    every sample is finite and inside :data:`hhlib.model.PHYSICAL_BOUNDS`."""
+    every sample is finite and inside :data:`hhlib.ode.model.PHYSICAL_BOUNDS`."""
     Y = real_array(Y, "Y")
     if Y.ndim != 3 or Y.shape[-1] != 3:
         raise ValueError(f"Y must have shape (B, T, 3), got {Y.shape}")
@@ -333,8 +333,8 @@ def band_check(net: DiscreteMap, V_S: np.ndarray, x0: np.ndarray, t_end: float, 
     """The map against the ODE at the values ``V_S`` (mV) of a band (held out of training):
     free runs from the state ``x0`` (3,) (:func:`compare_free_runs`, statistics over
     ``t >= t_min`` s, counted by :func:`free_run_counts`), and the fixed point with its
-    eigenvalues (:func:`hhlib.recovery.compare_fixed_points`, Newton from the default
-    starts, never from the ODE's fixed point; :func:`hhlib.recovery.fixed_point_checks`
+    eigenvalues (:func:`hhlib.dynamics.recovery.compare_fixed_points`, Newton from the default
+    starts, never from the ODE's fixed point; :func:`hhlib.dynamics.recovery.fixed_point_checks`
     with position tolerances ``tol`` = (V mV, n, S)).
 
     Returns the counts of :func:`free_run_counts`, ``n_fp_ok`` and ``n_eig_ok`` (values

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .checks import is_int, is_real, real_array
+from .. import __version__
+from ..checks import is_int, is_real, real_array
 from .spikes import burst_statistics, spike_detection
 from .integrate import _check_ensemble_tolerances, simulate_ensemble
 from .model import HHParams, fixed_points
@@ -63,7 +63,7 @@ class DatasetConfig:
     variant: str = "original"
     max_restarts: int = 20        # new random starts for a trajectory that comes to rest
     chunk_size: int | None = None  # trajectories per simulate_ensemble call; None: a whole
-    #                                split. It sets the last bits of the data (hhlib.sweeps).
+    #                                split. It sets the last bits of the data (hhlib.ode.sweeps).
     # (lo, hi) mV: no train or validation V_S is drawn inside it (a held-out band); None: off.
     exclude_band: tuple | None = None
     # Robust-training augmentation (see augment_dataset); 0 = off, the shipped recipe.
@@ -322,7 +322,7 @@ def make_dataset(config: DatasetConfig = DatasetConfig(), *, progress: bool = Fa
     Each split is integrated in chunks of ``config.chunk_size`` trajectories on ``executor``
     (anything with the ``concurrent.futures.Executor`` interface, e.g. a
     ``dask.distributed.Client``; default: local processes, see
-    :func:`hhlib.sweeps.run_ensemble`). The data are the same for every executor."""
+    :func:`hhlib.ode.sweeps.run_ensemble`). The data are the same for every executor."""
     if not isinstance(config, DatasetConfig):
         raise TypeError(f"config must be a DatasetConfig, got {type(config).__name__}")
     V_S = draw_V_S(config)      # checks the dataset's size first
@@ -367,7 +367,7 @@ def default_cache_dir() -> Path:
     ``data/cache`` beside the package (git-ignored)."""
     env = os.environ.get("HHLIB_CACHE")
     return Path(env).expanduser() if env else \
-        Path(__file__).resolve().parent.parent / "data" / "cache"
+        Path(__file__).resolve().parents[2] / "data" / "cache"
 
 
 def memory_bytes() -> int:

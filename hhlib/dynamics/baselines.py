@@ -3,17 +3,17 @@
 The paper's method learns the step map x_{k+1} = F(x_k, V_S). Two standard alternatives
 learn the vector field dx/dt = f(x, V_S) instead, from the same training cuts:
 
-* a neural vector field (:class:`hhlib.network.VectorFieldNet`, trained like the map by
-  :func:`hhlib.training.train` through one RK4 step of length dt);
+* a neural vector field (:class:`hhlib.maps.network.VectorFieldNet`, trained like the map by
+  :func:`hhlib.maps.training.train` through one RK4 step of length dt);
 * sparse identification of nonlinear dynamics (SINDy, Brunton, Proctor & Kutz 2016):
   derivatives of the cuts by finite differences (``pysindy.FiniteDifference``), a library
   of candidate terms, and sequentially thresholded least squares (``pysindy.STLSQ``).
   :class:`SindyMap` holds the fitted right-hand side and steps it with RK4.
 
-Every model is then a :class:`hhlib.network.DiscreteMap` with the same time step, and
+Every model is then a :class:`hhlib.maps.network.DiscreteMap` with the same time step, and
 :func:`evaluate_model` measures it with the code of chapters 4 and 5
-(:func:`hhlib.ablation.evaluate_variant`), plus the Neimark-Sacker point of its slow pair
-(:func:`hhlib.recovery.map_hopf_point`). The fixed points of the RK4 map of f are the
+(:func:`hhlib.dynamics.ablation.evaluate_variant`), plus the Neimark-Sacker point of its slow pair
+(:func:`hhlib.dynamics.recovery.map_hopf_point`). The fixed points of the RK4 map of f are the
 zeros of f, and log(mu)/dt of its multipliers differs from the eigenvalues of df/dx by
 the RK4 error only: :func:`field_eigenvalues` computes the latter directly as a check.
 
@@ -36,9 +36,9 @@ import numpy as np
 import torch
 
 from .ablation import evaluate_variant
-from .checks import is_int, is_real, real_array
-from .model import HHParams, check_params, rhs
-from .network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
+from ..checks import is_int, is_real, real_array
+from ..ode.model import HHParams, check_params, rhs
+from ..maps.network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
                       load_state, normalisation, read_verified)
 from .recovery import (_state_scale, continue_both_ways, error_in_tolerances, map_fixed_points,
                        map_jacobian, neimark_sacker_points)
@@ -198,7 +198,7 @@ def fit_sindy(cuts, cut_V_S, dt: float, *, library: str = "polynomial", degree: 
     (``pysindy.FiniteDifference``), the candidate
     terms of ``library`` (``degree``), and ``pysindy.STLSQ`` (``threshold`` on the
     coefficients, ridge ``alpha``). The normalisation is that of the
-    cuts (:func:`hhlib.network.normalisation`), as for the networks."""
+    cuts (:func:`hhlib.maps.network.normalisation`), as for the networks."""
     import pysindy as ps   # only the SINDy functions need it; importing it takes 0.45 s
 
     library, degree = _check_library(library, degree)
@@ -243,12 +243,12 @@ def fit_sindy(cuts, cut_V_S, dt: float, *, library: str = "polynomial", degree: 
 
 def load_sindy(name: str, directory=None) -> tuple[SindyMap, dict[str, Any]]:
     """A shipped :class:`SindyMap` and its record, after the checksums of
-    :func:`hhlib.network.read_verified`."""
+    :func:`hhlib.maps.network.read_verified`."""
     meta, pt_bytes, pt = read_verified(name, directory)
     cfg = dict(meta["config"])
     if cfg.pop("kind", "map") != "sindy":
         raise ValueError(f"{pt.with_suffix('.json')} is not a SINDy model (load it with "
-                         "hhlib.network.load_pretrained)")
+                         "hhlib.maps.network.load_pretrained)")
     try:
         model = SindyMap(cfg.pop("dt"), **{k: tuple(v) if isinstance(v, list) else v
                                           for k, v in cfg.items()})
@@ -259,7 +259,7 @@ def load_sindy(name: str, directory=None) -> tuple[SindyMap, dict[str, Any]]:
 
 
 def load_model(name: str, directory=None) -> tuple[DiscreteMap, dict[str, Any]]:
-    """Any shipped model by name: a network (:func:`hhlib.network.load_pretrained`) or a
+    """Any shipped model by name: a network (:func:`hhlib.maps.network.load_pretrained`) or a
     fitted SINDy model (:func:`load_sindy`), by the ``kind`` in its record."""
     meta, _, _ = read_verified(name, directory)
     if meta["config"].get("kind") == "sindy":
@@ -299,11 +299,11 @@ def field_eigenvalues(model: DiscreteMap, x, V_S: float) -> np.ndarray:
 
 def evaluate_model(model: DiscreteMap, record: dict, *, hopf_grid,
                    **kwargs: Any) -> dict[str, Any]:
-    """:func:`hhlib.ablation.evaluate_variant` (the columns of chapter 4's variant table,
+    """:func:`hhlib.dynamics.ablation.evaluate_variant` (the columns of chapter 4's variant table,
     same arguments in ``kwargs``, ``details=True``) plus ``"ns_points"``: the V_S (mV) of
     every Neimark-Sacker point of the map along the increasing ``hopf_grid``, found
-    without the ODE (:func:`hhlib.recovery.continue_both_ways` from Newton at the grid's
-    ends, then :func:`hhlib.recovery.neimark_sacker_points`)."""
+    without the ODE (:func:`hhlib.dynamics.recovery.continue_both_ways` from Newton at the grid's
+    ends, then :func:`hhlib.dynamics.recovery.neimark_sacker_points`)."""
     out = evaluate_variant(model, record, details=True, **kwargs)
     branches = continue_both_ways(model, hopf_grid, extrapolate=True)
     out["ns_points"] = [v for v, _ in neimark_sacker_points(model, hopf_grid, branches,
@@ -321,7 +321,7 @@ def matched_hopf_gap(ns_points, hopf_ode: float) -> float:
 def map_eigenvalue_check(model: DiscreteMap, V_S: float, near=None) -> float:
     """Largest relative difference between log(mu)/dt of the map's multipliers and the
     eigenvalues of df/dx (:func:`field_eigenvalues`) at the fixed points Newton finds from
-    :func:`hhlib.recovery.default_starts` at ``V_S``: the RK4 error of the map's
+    :func:`hhlib.dynamics.recovery.default_starts` at ``V_S``: the RK4 error of the map's
     eigenvalues, so that a reader can see that the map's fixed-point columns are the vector
     field's. With ``near`` (V mV, n, S), only at the fixed point nearest it in state spreads
     (the one a comparison pairs with ``near`` after the search); else at all of them. NaN
