@@ -69,7 +69,7 @@ import torch
 from hhlib import __version__
 from hhlib.ode.data import DatasetConfig, check_writable_dir, load_or_make_dataset
 from hhlib.maps.network import (MapNet, VectorFieldNet, _check_name, existing_weights,
-                           save_or_rescue)
+                                save_or_rescue)
 from hhlib.maps.training import TrainConfig, TrainingError, train
 
 # Outside hhlib/weights, so that a student's run cannot replace a shipped network; beside

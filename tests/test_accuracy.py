@@ -14,8 +14,8 @@ import pytest  # noqa: E402
 from _code.ch02 import (peer_benchmark, plot_orbit_stiffness, plot_step_sizes,  # noqa: E402
                         plot_work_precision)
 from hhlib.ode.accuracy import (DOPRI5_STABILITY, Reference, WorkPrecision, cpu_best,  # noqa: E402
-                            ensemble_speedup, explicit_steps, listed, orbit_stiffness,
-                            reference_solution, run_solver, silent_phase, work_precision)
+                                ensemble_speedup, explicit_steps, listed, orbit_stiffness,
+                                reference_solution, run_solver, silent_phase, work_precision)
 from hhlib.ode.integrate import simulate  # noqa: E402
 from hhlib.ode.model import HHParams, fixed_points, rhs  # noqa: E402
 

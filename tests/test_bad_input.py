@@ -19,7 +19,7 @@ from hhlib.dynamics.recovery import map_fixed_points, map_jacobian
 from hhlib.ode.spikes import burst_statistics, regime_transition, spike_times, sweep_statistics
 from hhlib.chapter import check_parameters  # noqa: E402
 from hhlib.ode.data import (DatasetConfig, distance_to_fixed_point, draw_V_S,  # noqa: E402
-                        load_or_make_dataset)
+                            load_or_make_dataset)
 from hhlib.ode.integrate import simulate  # noqa: E402
 from hhlib.ode.model import HHParams, jacobian, rhs  # noqa: E402
 from hhlib.ode.model import is_physical

@@ -10,7 +10,7 @@ import torch
 
 from _code.ch08 import BASELINE_HEADERS, baseline_rows, baseline_text
 from hhlib.dynamics.baselines import (SindyMap, derivative_error, field_eigenvalues, fit_sindy,
-                             library_names, load_model, load_sindy, map_eigenvalue_check)
+                                      library_names, load_model, load_sindy, map_eigenvalue_check)
 from hhlib.ode.integrate import simulate
 from hhlib.ode.model import HHParams
 from hhlib.maps.network import VectorFieldNet, load_pretrained, save_pretrained

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from hhlib.ode import data as hdata
-from hhlib.dynamics.attractors import basins, bursting_edge, continue_bursting, ode_runner, oscillating
+from hhlib.dynamics.attractors import (basins, bursting_edge, continue_bursting, ode_runner,
+                                       oscillating)
 from hhlib.dynamics.bistability import bistable_region
 from hhlib.ode.model import HHParams, fixed_points, hopf_point
 

@@ -20,10 +20,10 @@ from _code.ch06 import (plot_area, plot_basins, plot_fast_slow_planes,
                         plot_network_fixed_points, plot_rest_and_burst, plot_slow_eigenvalues)
 from hhlib.dynamics.attractors import basins, end_labels
 from hhlib.dynamics.bistability import (FixedPointBranch, basin_slice,
-                               bistability_targets, coexistence, compare_map_branch,
-                               eigenvalue_rows, fixed_point_branch, hopf_kind,
-                               locate_hopf, lower_bursting_edge, map_fixed_point_near,
-                               pair_beyond_hopf, rest_free_check)
+                                        bistability_targets, coexistence, compare_map_branch,
+                                        eigenvalue_rows, fixed_point_branch, hopf_kind,
+                                        locate_hopf, lower_bursting_edge, map_fixed_point_near,
+                                        pair_beyond_hopf, rest_free_check)
 from hhlib.ode.data import Dataset, DatasetConfig
 from hhlib.ode.model import HHParams, fixed_points, gates, jacobian
 

@@ -4,7 +4,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hhlib.ode.data import DatasetConfig, distance_to_fixed_point, draw_V_S, load_or_make_dataset, make_dataset
+from hhlib.ode.data import (DatasetConfig, distance_to_fixed_point, draw_V_S, load_or_make_dataset,
+                            make_dataset)
 
 SMALL = DatasetConfig(n_train=4, n_val=2, n_test=3, t_transient=20.0, t_keep=25.0, cut_len=100)
 

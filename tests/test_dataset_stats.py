@@ -11,9 +11,9 @@ from _code.ch03 import (SPLIT_HEADERS, plot_cuts, plot_split_values, spread_rows
                         plot_value_histograms, split_rows)
 from hhlib.ode.data import Dataset, DatasetConfig  # noqa: E402
 from hhlib.ode.dataset_stats import (all_cuts, cut_motion, fraction_within,  # noqa: E402
-                                 pick_cuts, samples_and_increments, sampling_step_rows,
-                                 slow_fast_eigenvalues, smallest_gaps, spike_width,
-                                 trajectory_regimes)
+                                     pick_cuts, samples_and_increments, sampling_step_rows,
+                                     slow_fast_eigenvalues, smallest_gaps, spike_width,
+                                     trajectory_regimes)
 
 
 def square_spikes(width=0.03, period=0.2, t_end=10.0, dt=1e-4):

@@ -7,7 +7,7 @@ import torch
 from scipy import optimize
 
 from hhlib.ode.model import (HHParams, batch_field, fast_equilibria, fixed_points, hopf_point,
-                         jacobian, rhs, scalar_field)
+                             jacobian, rhs, scalar_field)
 
 P = HHParams()
 

@@ -10,8 +10,8 @@ from scipy.integrate import solve_ivp
 
 from hhlib.ode.integrate import simulate, simulate_ensemble
 from hhlib.ode.model import (HHParams, batch_field, first_lyapunov_coefficient, fixed_points,
-                         hopf_point, jacobian, lyapunov_coefficient, rhs, scalar_field,
-                         slow_time_constant)
+                             hopf_point, jacobian, lyapunov_coefficient, rhs, scalar_field,
+                             slow_time_constant)
 
 B = HHParams.bistable()
 

@@ -4,7 +4,7 @@ import pytest
 
 from hhlib.ode.model import HHParams, fixed_points
 from hhlib.dynamics.recovery import (FixedPointChecks, data_proximity, error_in_tolerances,
-                            follows_data)
+                                     follows_data)
 
 
 def test_data_proximity_is_the_closest_approach_of_the_nearest_trajectory():

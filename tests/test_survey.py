@@ -11,12 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from _code.ch01 import (STATS_HEADERS, eigenvalue_text, fixed_point_count_text, fixed_point_rows,  # noqa: E402
+from _code.ch01 import (STATS_HEADERS, eigenvalue_text, fixed_point_count_text,  # noqa: E402
+                        fixed_point_rows,
                         plot_fixed_point_sweep, plot_regime_examples, plot_z_curve, stats_rows)
 from hhlib.ode.model import HHParams, fast_equilibria, hopf_point, rhs  # noqa: E402
 from hhlib.ode.spikes import BurstStats, burst_statistics  # noqa: E402
 from hhlib.ode.survey import (ensemble_sweep, example_runs, fixed_point_sweep,  # noqa: E402
-                          refine_transition, z_curve_knees)
+                              refine_transition, z_curve_knees)
 
 P = HHParams()
 X0 = np.array([-60.0, 0.0, 0.18])

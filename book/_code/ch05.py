@@ -14,8 +14,8 @@ from hhlib.checks import real_array
 from hhlib.dynamics.evaluation import _check_record, schedule_text
 from hhlib.plotting import plot_isi_diagram, shade_outside
 from hhlib.dynamics.recovery import (BURST_FIELDS, N_FLOOR, FixedPointChecks, FixedPointComparison,
-                            SeedSpread, _sweep_grid, agree_up_to, fixed_point_checks,
-                            seed_spread, slow_pair, worst_at)
+                                     SeedSpread, _sweep_grid, agree_up_to, fixed_point_checks,
+                                     seed_spread, slow_pair, worst_at)
 from hhlib.targets import verdict
 
 __all__ = ["TARGET_LABELS", "target_table", "recovery_summary", "recovery_verdict",

@@ -39,7 +39,7 @@ from .ablation import evaluate_variant
 from ..checks import is_int, is_real, real_array
 from ..ode.model import HHParams, check_params, rhs
 from ..maps.network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
-                      load_state, normalisation, read_verified)
+                            load_state, normalisation, read_verified)
 from .recovery import (_state_scale, continue_both_ways, error_in_tolerances, map_fixed_points,
                        map_jacobian, neimark_sacker_points)
 

@@ -28,7 +28,7 @@ from ..checks import is_int
 from ..ode.data import Dataset
 from ..ode.integrate import simulate_ensemble
 from ..ode.model import (HHParams, check_params, first_lyapunov_coefficient, fixed_points, gates,
-                    hopf_point)
+                         hopf_point)
 from .recovery import _state_scale, map_fixed_points, match_eigenvalues
 from ..ode.spikes import spike_detection, spike_times
 from ..targets import Target, worst
