@@ -260,3 +260,23 @@ def test_a_companion_imported_elsewhere_is_found(tmp_path):
         (tmp_path / rel).write_text(text)
     assert misplaced_imports(tmp_path) == [("ch05", "book/06_y.md"),
                                            ("ch06", "hhlib/dynamics/recovery.py")]
+
+
+# --- a layout a newcomer reads in a minute (issue 25, item 5) --------------------------------
+
+def test_every_module_and_layer_opens_with_what_it_holds():
+    missing = [m for m, path in module_ids(HHLIB).items()
+               if m != "__init__" and not (ast.get_docstring(ast.parse(path.read_text()))
+                                           or "").strip()]
+    assert missing == []
+
+
+def test_the_readme_layout_names_every_folder_of_the_library_and_the_book():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    tree = re.search(r"## Layout\n\n```\n(.*?)```", text, re.S)
+    assert tree, "README.md's Layout section opens with the tree"
+    folders = {p.name for p in HHLIB.iterdir() if p.is_dir() and not p.name.startswith("_")}
+    folders |= {p.name for p in (REPO / "book").iterdir() if p.is_dir()
+                and not p.name.startswith((".", "__"))}
+    named = set(re.findall(r"^\s*(\w+)/", tree.group(1), re.M))
+    assert folders - named == set()
