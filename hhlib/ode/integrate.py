@@ -19,8 +19,8 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from ..checks import is_int, real_number
-from .model import HHParams, _check_state, check_params, scalar_field
+from ..checks import flag, integer, real_number, state
+from .model import HHParams, check_params, scalar_field
 
 __all__ = ["simulate", "simulate_ensemble", "time_grid"]
 
@@ -79,9 +79,7 @@ def simulate(params: HHParams, x0, t_end: float, dt: float, *, method: str = "LS
     if hasattr(x0, "detach"):
         raise TypeError("x0 must be a NumPy array or a sequence of 3 numbers, not a torch "
                         "tensor (simulate integrates with SciPy; use x0.detach().numpy())")
-    x0 = _check_state(x0, "x0")
-    if x0.shape != (3,) or not np.all(np.isfinite(x0)):
-        raise ValueError(f"x0 must be 3 finite numbers (V, n, S), got {x0!r}")
+    x0 = state(x0, "x0")
     _check_tolerances(rtol, atol)
     t = time_grid(t_end, dt)
     f, jac = scalar_field(params)
@@ -436,15 +434,12 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
             raise ValueError(f"x0[:, {i}] ({_VARIABLES[i]}) must lie in [{lo}, {hi}] "
                              "(the physical box of the integrator)")
     rtol, atol = _check_ensemble_tolerances(rtol, atol)
-    if not is_int(max_steps) or not 1 <= max_steps <= 2**62:
-        # The compiled loop counts in int64: 2**63 would wrap to a negative count.
-        raise ValueError(f"max_steps must be an integer in [1, 2**62], got {max_steps!r}")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be True or False, got {progress!r}")
+    # The compiled loop counts in int64: 2**63 would wrap to a negative count.
+    integer(max_steps, "max_steps", 1, 2**62)
+    flag(progress, "progress")
     var_idx = _check_variables(variables)
     dtype = _check_dtype(dtype)
-    if not is_int(sample_every) or sample_every < 1:
-        raise ValueError(f"sample_every must be a positive integer, got {sample_every!r}")
+    integer(sample_every, "sample_every")
     n_grid = _grid_steps(t_end, dt)
     dt = float(dt)
     every = int(sample_every)

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import optimize, special
 
-from ..checks import is_int, is_torch, real_array
+from ..checks import interval, is_int, is_torch, real_array
 
 # torch is imported inside the functions that take tensors: at the top it would make
 # ``import hhlib``, which every chapter and most modules do, 0.9 s slower.
@@ -486,9 +486,7 @@ def hopf_point(params: HHParams, V_S_bracket: tuple[float, float]) -> float:
 
     Requires a model with a single fixed point over the bracket.
     """
-    a, b = map(float, V_S_bracket)
-    if not a < b:
-        raise ValueError(f"V_S_bracket must be (low, high) with low < high, got {V_S_bracket}")
+    a, b = interval(V_S_bracket, "V_S_bracket")
 
     def g(vs: float) -> float:
         fps = fixed_points(params.replace(V_S=vs))
