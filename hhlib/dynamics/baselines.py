@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .ablation import evaluate_variant
-from ..checks import is_int, is_real, real_array
+from ..checks import integer, is_int, is_real, real_array, state
 from ..ode.model import HHParams, check_params, rhs
 from ..maps.network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
                             load_state, normalisation, read_verified)
@@ -125,9 +125,7 @@ class SindyMap(DiscreteMap):
                  substeps: int = 1, coef=None):
         super().__init__(dt, V_S_range, x_mean, x_std, d_mean, d_std, variant)
         self.library, self.degree = _check_library(library, degree)
-        if not is_int(substeps) or substeps < 1:
-            raise ValueError(f"substeps must be an integer >= 1, got {substeps!r}")
-        self.substeps = int(substeps)
+        self.substeps = integer(substeps, "substeps")
         self._index = _monomial_index(self.degree)
         p = len(library_names(self.library, self.degree))
         c = np.zeros((3, p)) if coef is None else real_array(coef, "coef")
@@ -286,9 +284,7 @@ def field_eigenvalues(model: DiscreteMap, x, V_S: float) -> np.ndarray:
     if not hasattr(model, "field"):
         raise TypeError(f"model must have a vector field (a VectorFieldNet or SindyMap), got "
                         f"{type(model).__name__}")
-    x = real_array(x, "x")
-    if x.shape != (3,) or not np.all(np.isfinite(x)):
-        raise ValueError(f"x must be 3 finite numbers (V mV, n, S), got shape {x.shape}")
+    x = state(x, "x")
     m = copy.deepcopy(model).double().eval()
     vs = torch.tensor([float(V_S)], dtype=torch.float64)
     J = torch.autograd.functional.jacobian(lambda y: m.field(y[None], vs)[0],
