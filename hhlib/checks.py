@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["is_torch", "is_int", "is_real", "real_array", "real_number", "number", "integer",
-           "flag", "instance", "interval", "vector", "state", "box", "cuts"]
+           "flag", "instance", "interval", "vector", "state", "states", "box", "cuts", "record"]
 
 
 def is_torch(x: Any) -> bool:
@@ -132,6 +132,15 @@ def state(value: Any, name: str, *, positive: bool = False) -> np.ndarray:
     return x
 
 
+def states(value: Any, name: str) -> np.ndarray:
+    """``value`` as B >= 1 finite states, a float array of shape (B, 3) = (V mV, n, S)."""
+    x = real_array(value, name)
+    if x.ndim != 2 or x.shape[1] != 3 or x.shape[0] < 1 or not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must have shape (B, 3) = (V, n, S) per trajectory with B >= 1, "
+                         f"finite, got shape {x.shape}")
+    return x
+
+
 def box(value: Any, name: str) -> np.ndarray:
     """``value`` as a (3, 2) array of finite (lo, hi) pairs, lo < hi, for V (mV), n and S."""
     b = real_array(value, name)
@@ -147,3 +156,12 @@ def cuts(value: Any, name: str = "cuts") -> np.ndarray:
     if c.ndim != 3 or c.shape[-1] != 3 or c.shape[1] < 2:
         raise ValueError(f"{name} must have shape (N, L + 1 >= 2, 3), got {c.shape}")
     return c
+
+
+def record(value: Any, key: str, name: str = "record") -> dict:
+    """``value`` itself; ValueError naming ``name`` unless it is a weights record, a dict
+    holding the dict ``key`` (``"train_config"``, ``"dataset_config"``)."""
+    if not isinstance(value, dict) or not isinstance(value.get(key), dict):
+        raise ValueError(f"{name} must be a weights record (a dict with a {key!r} dict), as "
+                         "returned by load_pretrained")
+    return value

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ..cache import cache_key, cached_call
-from ..checks import box, instance, integer, is_real, real_array, vector
+from ..checks import box, instance, integer, is_real, real_array, record as check_record, vector
 from ..ode.data import PHYSICAL_START_BOX
 from .evaluation import compare_free_runs, free_run_counts, random_starts
 from ..maps.scores import dynamics_score
@@ -60,8 +60,7 @@ OUTSIDE_BOX = ((-75.0, -15.0), (0.0, 0.3), (0.0, 0.35))
 def describe_recipe(record: dict) -> str:
     """The training recipe of a weights record in a few words: schedule, seed and the
     robust-training additions (transient runs, noise pairs, random-run selection)."""
-    if not isinstance(record, dict) or "train_config" not in record:
-        raise ValueError("record must be a weights record with a 'train_config'")
+    check_record(record, "train_config")
     tc, dc = record["train_config"], record.get("dataset_config", {})
     stages = ", ".join(f"K={k} × {e}" for k, e in tc["stages"])
     if record.get("member_seeds"):

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..checks import flag, state, vector
+from ..checks import flag, state, states as check_states, vector
 from ..ode.spikes import spike_detection, spike_times
 from ..ode.integrate import simulate, simulate_ensemble
 from ..ode.model import HHParams, check_params
@@ -138,9 +138,7 @@ def basins(run: Runner, V_S: float, states, t_end: float, window: float, variant
     """Where each initial state (B, 3) ends at ``V_S``: 0 at rest (no spike in the last
     ``window`` s and within ``rest_tol`` mV of ``rest_state`` in V at the end), 1
     oscillating, 2 neither (elsewhere, or non-finite)."""
-    states = np.asarray(states, dtype=float)
-    if states.ndim != 2 or states.shape[1] != 3:
-        raise ValueError(f"states must have shape (B, 3), got {states.shape}")
+    states = check_states(states, "states")
     t, X = run(np.full(len(states), float(V_S)), states, t_end)
     return end_labels(t, X, window, variant, rest_state, rest_tol)
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..checks import (box as check_box, cuts as check_cuts, instance, integer, is_int, is_real,
-                      real_array, state, vector)
+                      real_array, record as check_record, state, vector)
 from ..ode.data import PHYSICAL_START_BOX
 from ..ode.integrate import simulate_ensemble
 from ..ode.model import HHParams, is_physical, physical_samples
@@ -97,10 +97,7 @@ def compare_free_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float
 # --- Reporting: what the network chapter shows about a trained network ----------------------
 
 def _check_record(record: Any, name: str = "record") -> dict:
-    if not isinstance(record, dict) or not isinstance(record.get("train_config"), dict):
-        raise ValueError(f"{name} must be a weights record (a dict with a 'train_config' dict), "
-                         "as returned by load_pretrained")
-    return record
+    return check_record(record, "train_config", name)
 
 
 def schedule_text(record: dict) -> str:

@@ -29,7 +29,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
-from ..checks import flag, instance, integer, interval, is_int, number, real_array, state, vector
+from ..checks import (flag, instance, integer, interval, is_int, number, real_array, state, states,
+                      vector)
 from ..ode.model import HHParams, check_params, fixed_points
 from ..ode.spikes import BurstStats, regime_transition, sweep_statistics
 from ..targets import Target
@@ -174,11 +175,7 @@ def _newton_starts(net, vs: np.ndarray, starts, extrapolate, stacklevel: int) ->
     at the values ``vs``; warns (for the caller of the public function) when a value lies
     outside the map's trained range and ``extrapolate`` is not set, ``stacklevel`` as in
     :func:`warnings.warn`, counted from here."""
-    X = default_starts() if starts is None else real_array(starts, "starts").copy()
-    if X.ndim != 2 or X.shape[1] != 3 or X.shape[0] < 1:
-        raise ValueError(f"starts must have shape (k >= 1, 3), got {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("starts must be finite")
+    X = default_starts() if starts is None else states(starts, "starts").copy()
     flag(extrapolate, "extrapolate")
     rng = getattr(net, "V_S_range", None)
     if rng is not None and not extrapolate and (vs.min() < rng[0] or vs.max() > rng[1]):

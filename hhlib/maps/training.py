@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checks import instance, integer, interval, is_int, is_real, real_array
+from ..checks import (instance, integer, interval, is_int, is_real, real_array,
+                      record as check_record)
 from ..ode.data import PHYSICAL_START_BOX, Dataset
 from .scores import check_references, dynamics_score, rollout_loss
 from ..ode.model import is_physical
@@ -89,9 +90,7 @@ class TrainConfig:
     def from_record(cls, record: dict, **overrides: Any) -> "TrainConfig":
         """The configuration a shipped network was trained with, from its weights record
         (``load_pretrained``'s second value, key ``train_config``), with ``overrides``."""
-        if not isinstance(record, dict) or not isinstance(record.get("train_config"), dict):
-            raise ValueError("record must be a weights record (a dict with a 'train_config' "
-                             "dict), as returned by load_pretrained")
+        check_record(record, "train_config")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(record["train_config"]) - known)
         if unknown:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..checks import instance, integer, interval, number, real_array
+from ..checks import instance, integer, interval, number, real_array, record as check_record
 from .spikes import burst_statistics, spike_detection
 from .integrate import _check_ensemble_tolerances, simulate_ensemble
 from .model import HHParams, fixed_points
@@ -82,9 +82,7 @@ class DatasetConfig:
     def from_record(cls, record: dict, **overrides) -> "DatasetConfig":
         """The configuration a network was trained on, from its weights record
         (``load_pretrained``'s second value, key ``dataset_config``), with ``overrides``."""
-        if not isinstance(record, dict) or not isinstance(record.get("dataset_config"), dict):
-            raise ValueError("record must be a weights record (a dict with a 'dataset_config' "
-                             "dict), as returned by load_pretrained")
+        check_record(record, "dataset_config")
         fields = {f.name for f in dataclasses.fields(cls)}
         saved = record["dataset_config"]
         unknown = sorted(set(saved) - fields)

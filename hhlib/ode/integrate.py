@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from ..checks import flag, integer, real_number, state
+from ..checks import flag, integer, real_number, state, states
 from .model import HHParams, check_params, scalar_field
 
 __all__ = ["simulate", "simulate_ensemble", "time_grid"]
@@ -415,20 +415,7 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
     explicit step needs no linear algebra (see the chapter "Stiff integration").
     """
     check_params(params)
-    if hasattr(x0, "detach"):                # a torch tensor
-        x0 = x0.detach().cpu().numpy()
-    if np.iscomplexobj(x0):
-        raise TypeError("x0 must be real numbers, got complex values")
-    try:
-        x0 = np.array(x0, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"x0 must be an array of real numbers of shape (B, 3), got "
-                        f"{type(x0).__name__}") from None
-    if x0.ndim != 2 or x0.shape[1] != 3 or x0.shape[0] < 1:
-        raise ValueError(f"x0 must have shape (B, 3) = (V, n, S) per trajectory with B >= 1, "
-                         f"got {x0.shape}")
-    if not np.all(np.isfinite(x0)):
-        raise ValueError("x0 must be finite")
+    x0 = states(x0, "x0")
     for i, (lo, hi) in enumerate(_BOX):
         if np.any((x0[:, i] < lo) | (x0[:, i] > hi)):
             raise ValueError(f"x0[:, {i}] ({_VARIABLES[i]}) must lie in [{lo}, {hi}] "

@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..checks import integer
+from ..checks import integer, states
 from .spikes import BurstStats, sweep_statistics
 from .integrate import simulate_ensemble
 from .model import HHParams, check_params
@@ -82,9 +82,7 @@ def _slice_params(params: HHParams, B: int, lo: int, hi: int) -> HHParams:
 
 def _chunk_args(params: HHParams, x0, chunk_size: int | None) -> tuple[np.ndarray, list]:
     check_params(params)
-    x0 = np.asarray(x0, dtype=float)
-    if x0.ndim != 2 or x0.shape[1] != 3:
-        raise ValueError(f"x0 must have shape (B, 3) = (V, n, S) per trajectory, got {x0.shape}")
+    x0 = states(x0, "x0")
     B = x0.shape[0]
     return x0, [(_slice_params(params, B, lo, hi), x0[lo:hi]) for lo, hi in
                 chunk_bounds(B, chunk_size)]
