@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["is_torch", "is_int", "is_real", "real_array", "real_number", "number", "integer",
-           "flag", "instance", "interval", "vector", "state", "states", "box", "cuts", "record"]
+           "flag", "instance", "interval", "vector", "state", "states", "box", "cuts", "runs",
+           "trace", "record"]
 
 
 def is_torch(x: Any) -> bool:
@@ -156,6 +157,25 @@ def cuts(value: Any, name: str = "cuts") -> np.ndarray:
     if c.ndim != 3 or c.shape[-1] != 3 or c.shape[1] < 2:
         raise ValueError(f"{name} must have shape (N, L + 1 >= 2, 3), got {c.shape}")
     return c
+
+
+def runs(value: Any, V_S: Any, name: str = "cuts", V_S_name: str = "cut_V_S"
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """``value`` as runs (N, T, 3) = (V mV, n, S) and ``V_S`` as their values (N,) mV."""
+    x, v = real_array(value, name), real_array(V_S, V_S_name)
+    if x.ndim != 3 or x.shape[-1] != 3 or v.shape != x.shape[:1]:
+        raise ValueError(f"{name} (N, T, 3) and {V_S_name} (N,) must match, got {x.shape} and "
+                         f"{v.shape}")
+    return x, v
+
+
+def trace(t: Any, V: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``t`` (s) and ``V`` (mV) as float arrays, 1-D of equal length."""
+    t, V = real_array(t, "t"), real_array(V, "V")
+    if t.ndim != 1 or V.shape != t.shape:
+        raise ValueError(f"t and V must be 1-D arrays of equal length, got shapes {t.shape} "
+                         f"and {V.shape}")
+    return t, V
 
 
 def record(value: Any, key: str, name: str = "record") -> dict:

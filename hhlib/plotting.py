@@ -13,7 +13,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .checks import interval, real_array
+from .checks import interval, real_array, trace
 
 __all__ = ["style", "fit_to_column", "markdown_table", "plot_voltage", "plot_isi_diagram"]
 
@@ -101,10 +101,7 @@ def plot_voltage(ax: plt.Axes, t: np.ndarray, V: np.ndarray, label: str | None =
                  **kw) -> plt.Axes:
     """V (mV) against t (s)."""
     _check_ax(ax)
-    t, V = real_array(t, "t"), real_array(V, "V")
-    if t.ndim != 1 or V.shape != t.shape:
-        raise ValueError(f"t and V must be 1-D arrays of equal length, got shapes {t.shape} "
-                         f"and {V.shape}")
+    t, V = trace(t, V)
     ax.plot(t, V, label=label, **kw)
     ax.set_xlabel("t (s)")
     ax.set_ylabel("V (mV)")

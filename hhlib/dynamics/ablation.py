@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ..cache import cache_key, cached_call
-from ..checks import box, instance, integer, is_real, real_array, record as check_record, vector
+from ..checks import box, instance, integer, is_real, record as check_record, runs, vector
 from ..ode.data import PHYSICAL_START_BOX
 from .evaluation import compare_free_runs, free_run_counts, random_starts
 from ..maps.scores import dynamics_score
@@ -95,11 +95,7 @@ def selection_criterion(net: MapNet, val_trajectories, val_V_S, *,
     ``t_random`` s from random states in the physical box (``seed``), at the validation
     values in turn, that leave the physical box. The same for every variant, whatever
     its training selected its epoch by; it never looks at the fixed point."""
-    X = real_array(val_trajectories, "val_trajectories")
-    vs = real_array(val_V_S, "val_V_S")
-    if X.ndim != 3 or X.shape[-1] != 3 or vs.shape != (X.shape[0],) or vs.size < 1:
-        raise ValueError(f"val_trajectories (n, T, 3) and val_V_S (n,) must match, got "
-                         f"{X.shape} and {vs.shape}")
+    X, vs = runs(val_trajectories, val_V_S, "val_trajectories", "val_V_S")
     integer(n_random, "n_random")
     score = dynamics_score(net, X, vs)
     x, _ = random_starts(vs, n_random, seed=seed)

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .ablation import evaluate_variant
-from ..checks import integer, is_int, is_real, real_array, state
+from ..checks import integer, is_int, is_real, real_array, runs, state
 from ..ode.model import HHParams, check_params, rhs
 from ..maps.network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
                             load_state, normalisation, read_verified)
@@ -360,11 +360,7 @@ def derivative_error(cuts, cut_V_S, dt: float, params: HHParams, fd_order: int =
     data for the reader: nothing is fitted or selected with it."""
     import pysindy as ps   # only the SINDy functions need it; importing it takes 0.45 s
 
-    cuts = real_array(cuts, "cuts")
-    vs = real_array(cut_V_S, "cut_V_S")
-    if cuts.ndim != 3 or cuts.shape[-1] != 3 or vs.shape != (cuts.shape[0],):
-        raise ValueError(f"cuts (N, L + 1, 3) and cut_V_S (N,) must match, got {cuts.shape} "
-                         f"and {vs.shape}")
+    cuts, vs = runs(cuts, cut_V_S)
     check_params(params)
     if fd_order not in (2, 4) or isinstance(fd_order, bool):
         raise ValueError(f"fd_order must be 2 or 4, got {fd_order!r}")

@@ -10,7 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..checks import cuts as check_cuts, instance, integer, real_array, state, vector
+from ..checks import (cuts as check_cuts, instance, integer, real_array, runs, state, trace,
+                      vector)
 from .data import Dataset
 from .model import HHParams, check_params, fixed_points
 from .spikes import REGIMES, burst_statistics
@@ -39,9 +40,7 @@ def spike_width(t, V, *, threshold: float = -35.0, t_min: float = 0.0) -> float:
     """Median time (s) that V (mV) spends above ``threshold`` per spike, over
     ``t >= t_min``; only complete excursions (an upward and the next downward crossing,
     located at the samples after the crossings) count."""
-    t, V = real_array(t, "t"), real_array(V, "V")
-    if t.ndim != 1 or V.shape != t.shape:
-        raise ValueError(f"t and V must be 1-D of equal length, got {t.shape} and {V.shape}")
+    t, V = trace(t, V)
     sel = t >= t_min
     above = V[sel] > threshold
     edges = np.flatnonzero(np.diff(above.astype(int)))
@@ -176,10 +175,7 @@ def relaxes_to_rest(cuts, cut_V_S, params: HHParams, scale, *, radius: float = 0
     the ODE? True where the ODE has a stable fixed point at the cut's V_S, the cut's last
     state lies within ``radius`` (in units of ``scale`` (3,), per variable) of it, and V
     varies by less than ``v_range`` mV over the cut (no spike, no fast approach)."""
-    c, v = real_array(cuts, "cuts"), real_array(cut_V_S, "cut_V_S")
-    if c.ndim != 3 or c.shape[-1] != 3 or v.shape != (c.shape[0],):
-        raise ValueError(f"cuts (N, L + 1, 3) and cut_V_S (N,) must match, got {c.shape} and "
-                         f"{v.shape}")
+    c, v = runs(cuts, cut_V_S)
     check_params(params)
     sc = state(scale, "scale", positive=True)
     out = np.zeros(len(c), dtype=bool)

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..checks import number, real_array
+from ..checks import number, real_array, trace
 
 __all__ = ["spike_times", "interspike_intervals", "BurstStats", "burst_statistics",
            "classify_regime", "sweep_statistics", "regime_transition", "REGIMES",
@@ -40,11 +40,7 @@ def spike_detection(variant: str) -> dict[str, float]:
 
 
 def _check_trace(t, V) -> tuple[np.ndarray, np.ndarray]:
-    t = real_array(t, "t")
-    V = real_array(V, "V")
-    if t.ndim != 1 or V.shape != t.shape:
-        raise ValueError(f"t and V must be 1-D arrays of equal length, got shapes "
-                         f"{t.shape} and {V.shape}")
+    t, V = trace(t, V)
     if t.size < 2 or not np.all(np.diff(t) > 0):
         raise ValueError("t must hold at least two strictly increasing times (s)")
     if not np.all(np.isfinite(V)):
