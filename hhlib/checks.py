@@ -11,7 +11,7 @@ import numpy as np
 
 __all__ = ["is_torch", "is_int", "is_real", "real_array", "real_number", "number", "integer",
            "flag", "instance", "interval", "vector", "state", "states", "box", "cuts", "runs",
-           "trace", "record"]
+           "trace", "record", "one_of"]
 
 
 def is_torch(x: Any) -> bool:
@@ -93,6 +93,14 @@ def flag(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def one_of(value: Any, name: str, options) -> str:
+    """``value`` itself; ValueError naming ``name`` unless it is one of the strings
+    ``options``."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
+    return value
 
 
 def instance(value: Any, cls: type, name: str, what: str | None = None) -> Any:

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .ablation import evaluate_variant
-from ..checks import integer, is_int, is_real, real_array, runs, state
+from ..checks import integer, is_int, one_of, is_real, real_array, runs, state
 from ..ode.model import HHParams, check_params, rhs
 from ..maps.network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
                             load_state, normalisation, read_verified)
@@ -55,8 +55,7 @@ _VARS = ("V", "n", "S", "V_S")
 
 
 def _check_library(library: Any, degree: Any) -> tuple[str, int]:
-    if library not in LIBRARIES:
-        raise ValueError(f"library must be one of {LIBRARIES}, got {library!r}")
+    one_of(library, "library", LIBRARIES)
     if not is_int(degree) or not 1 <= degree <= 5:
         raise ValueError(f"degree must be an integer from 1 to 5, got {degree!r}")
     return library, int(degree)

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..checks import (cuts as check_cuts, flag, instance, integer, interval, is_int, is_real,
-                      real_array, state)
+                      one_of, real_array, state)
 from ..ode.model import PHYSICAL_BOUNDS, physical_samples
 
 __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
@@ -69,8 +69,7 @@ class DiscreteMap(nn.Module):
         if not (is_real(dt) and math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a finite number > 0 s, got {dt!r}")
         lo, hi = interval(V_S_range, "V_S_range")
-        if not isinstance(variant, str) or variant not in ("original", "bistable"):
-            raise ValueError(f"variant must be 'original' or 'bistable', got {variant!r}")
+        one_of(variant, "variant", ("original", "bistable"))
         norm = {}
         for name, v in (("x_mean", x_mean), ("x_std", x_std), ("d_mean", d_mean),
                         ("d_std", d_std)):

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ..checks import instance, integer, number
+from ..checks import instance, integer, number, one_of
 from .integrate import simulate, simulate_ensemble
 from .model import HHParams, check_params, jacobian, scalar_field
 from .spikes import spike_times
@@ -263,8 +263,7 @@ def run_solver(method: str, params: HHParams, x0: Any, t_end: float, dt: float,
                rtol: float) -> np.ndarray:
     """States (N, 3) on the grid 0, dt, ..., t_end s from one solver at ``rtol`` and
     ``atol = rtol / 100``; ``"ensemble"`` is ``simulate_ensemble`` with a batch of one."""
-    if method not in SOLVERS:
-        raise ValueError(f"method must be one of {SOLVERS}, got {method!r}")
+    one_of(method, "method", SOLVERS)
     atol = rtol * 1e-2
     if method == "ensemble":
         x0 = _array(x0, "x0", 1, 3)

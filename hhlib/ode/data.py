@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..checks import instance, integer, interval, number, real_array, record as check_record
+from ..checks import (instance, integer, interval, number, one_of, real_array,
+                      record as check_record)
 from .spikes import burst_statistics, spike_detection
 from .integrate import _check_ensemble_tolerances, simulate_ensemble
 from .model import HHParams, fixed_points
@@ -99,8 +100,7 @@ class DatasetConfig:
         return dataclasses.replace(self, n_train=12, n_val=3, t_keep=20.0)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.variant, str) or self.variant not in ("original", "bistable"):
-            raise ValueError(f"variant must be 'original' or 'bistable', got {self.variant!r}")
+        one_of(self.variant, "variant", ("original", "bistable"))
         # A tuple of floats, so that the cache key does not depend on how it was written.
         r = interval(self.V_S_range, "V_S_range")
         object.__setattr__(self, "V_S_range", r)
@@ -191,8 +191,7 @@ class Dataset:
         V_S, cuts, cut_V_S and trajectories of every split, and the extra cuts.
         ``kind="v1"`` is the digest of older records (``dataset_sha256`` without
         ``dataset_digest``): V_S and cuts only."""
-        if kind not in ("full", "v1"):
-            raise ValueError(f"kind must be 'full' or 'v1', got {kind!r}")
+        one_of(kind, "kind", ("full", "v1"))
         h = hashlib.sha256()
         for split in ("train", "val", "test"):
             arrays = (self.V_S[split], self.cuts[split])

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from ..checks import flag, integer, real_number, state, states
+from ..checks import flag, integer, one_of, real_number, state, states
 from .model import HHParams, check_params, scalar_field
 
 __all__ = ["simulate", "simulate_ensemble", "time_grid"]
@@ -74,8 +74,7 @@ def simulate(params: HHParams, x0, t_end: float, dt: float, *, method: str = "LS
     if not params.is_scalar():
         raise ValueError("simulate integrates one trajectory: params fields must be scalars "
                          "(use simulate_ensemble for arrays of parameters)")
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
+    one_of(method, "method", sorted(_METHODS))
     if hasattr(x0, "detach"):
         raise TypeError("x0 must be a NumPy array or a sequence of 3 numbers, not a torch "
                         "tensor (simulate integrates with SciPy; use x0.detach().numpy())")

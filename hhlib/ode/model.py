@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import optimize, special
 
-from ..checks import interval, is_int, is_torch, real_array
+from ..checks import interval, is_int, is_torch, one_of, real_array
 
 # torch is imported inside the functions that take tensors: at the top it would make
 # ``import hhlib``, which every chapter and most modules do, 0.9 s slower.
@@ -100,13 +100,10 @@ class HHParams:
     @classmethod
     def of_variant(cls, variant: str, **overrides: Any) -> "HHParams":
         """:meth:`original` or :meth:`bistable` by name."""
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        return getattr(cls, variant)(**overrides)
+        return getattr(cls, one_of(variant, "variant", VARIANTS))(**overrides)
 
     def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        one_of(self.variant, "variant", VARIANTS)
         for name in _BISTABLE_ONLY:
             unset = getattr(self, name) is None
             if self.variant == "bistable" and unset:
