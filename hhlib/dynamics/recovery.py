@@ -560,7 +560,7 @@ def _map_fixed_points_grid(net, vs: np.ndarray, starts, extrapolate: bool):
     """:func:`map_fixed_points` with its defaults at every value of ``vs`` at once."""
     X = _newton_starts(net, vs, starts, extrapolate, stacklevel=4)
     return _fixed_points_at(_as_float64_map(net), vs, X, 1e-10, 60, 1e-6,
-                            real_array(DOMAIN, "domain"))
+                            np.asarray(DOMAIN, dtype=float))
 
 
 def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int = 0,

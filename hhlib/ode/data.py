@@ -304,8 +304,7 @@ def make_dataset(config: DatasetConfig = DatasetConfig(), *, progress: bool = Fa
     (anything with the ``concurrent.futures.Executor`` interface, e.g. a
     ``dask.distributed.Client``; default: local processes, see
     :func:`hhlib.ode.sweeps.run_ensemble`). The data are the same for every executor."""
-    instance(config, DatasetConfig, "config")
-    V_S = draw_V_S(config)      # checks the dataset's size first
+    V_S = draw_V_S(config)      # checks the config and the dataset's size first
     rng = np.random.default_rng(config.seed + 1)
     base = _params(config)
     steps_keep = int(round(config.t_keep / config.dt))

@@ -592,7 +592,6 @@ def first_lyapunov_coefficient(params: HHParams) -> tuple[float, float]:
     :func:`hopf_point`); see :func:`lyapunov_coefficient`. omega in rad/s, l1 in the units
     fixed by <q, q> = 1 in the state's own units (mV, 1, 1), so only its sign is
     coordinate-free."""
-    _scalar_params(params)
     fps = fixed_points(params)
     if len(fps) != 1:
         raise ValueError(f"first_lyapunov_coefficient needs exactly one fixed point, got {len(fps)}")
