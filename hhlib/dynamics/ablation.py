@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from ..cache import cache_key, cached_call
-from ..checks import box, instance, integer, is_real, record as check_record, runs, vector
+from ..checks import (box, instance, integer, is_real, record as check_record, runs as check_runs,
+                      vector)
 from ..ode.data import PHYSICAL_START_BOX
 from .evaluation import compare_free_runs, free_run_counts, random_starts
 from ..maps.scores import dynamics_score
@@ -95,7 +96,7 @@ def selection_criterion(net: MapNet, val_trajectories, val_V_S, *,
     ``t_random`` s from random states in the physical box (``seed``), at the validation
     values in turn, that leave the physical box. The same for every variant, whatever
     its training selected its epoch by; it never looks at the fixed point."""
-    X, vs = runs(val_trajectories, val_V_S, "val_trajectories", "val_V_S")
+    X, vs = check_runs(val_trajectories, val_V_S, "val_trajectories", "val_V_S")
     integer(n_random, "n_random")
     score = dynamics_score(net, X, vs)
     x, _ = random_starts(vs, n_random, seed=seed)

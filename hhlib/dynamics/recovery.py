@@ -29,8 +29,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
-from ..checks import (flag, instance, integer, interval, is_int, number, real_array, state, states,
-                      vector)
+from ..checks import (flag, instance, integer, interval, is_int, number, real_array, runs, state,
+                      states, vector)
 from ..ode.model import HHParams, check_params, fixed_points
 from ..ode.spikes import BurstStats, regime_transition, sweep_statistics
 from ..targets import Target
@@ -905,12 +905,10 @@ def data_proximity(trajectories, traj_V_S, params, V_S_grid, scale) -> np.ndarra
     point at that trajectory's own V_S, taken from the trajectory whose V_S is nearest the
     grid value. Distances in units of ``scale`` (3,) per variable (V mV, n, S), so that
     the three count alike. Returns (k,)."""
-    X = real_array(trajectories, "trajectories")
-    vs = real_array(traj_V_S, "traj_V_S")
-    if X.ndim != 3 or X.shape[-1] != 3 or X.shape[0] < 1:
-        raise ValueError(f"trajectories must have shape (m >= 1, T, 3), got {X.shape}")
-    if vs.shape != (X.shape[0],) or not np.all(np.isfinite(vs)):
-        raise ValueError(f"traj_V_S must hold {X.shape[0]} finite values (mV), got {vs.shape}")
+    X, vs = runs(trajectories, traj_V_S, "trajectories", "traj_V_S")
+    if X.shape[0] < 1 or not np.all(np.isfinite(vs)):
+        raise ValueError(f"trajectories must hold at least one run, and traj_V_S finite values "
+                         f"(mV), got {vs!r}"[:300])
     check_params(params)
     sc = state(scale, "scale", positive=True)
     grid = _sweep_grid(V_S_grid)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import __version__
 from ..checks import (instance, integer, interval, number, one_of, real_array,
-                      record as check_record)
+                      record as check_record, vector)
 from .spikes import burst_statistics, spike_detection
 from .integrate import _check_ensemble_tolerances, simulate_ensemble
 from .model import HHParams, fixed_points
@@ -266,9 +266,8 @@ def distance_to_training(config: DatasetConfig, values=None) -> np.ndarray:
     """Distance (mV) from each of ``values`` (default: the config's test grid) to the
     nearest training V_S of the config (:func:`draw_V_S`: no integration)."""
     split = draw_V_S(config)
-    v = split["test"] if values is None else np.atleast_1d(real_array(values, "values"))
-    if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
-        raise ValueError(f"values must be a non-empty 1-D array of finite V_S (mV), got {values!r}")
+    v = split["test"] if values is None else vector(np.atleast_1d(real_array(values, "values")),
+                                                    "values")
     return np.min(np.abs(v[:, None] - split["train"][None]), axis=1)
 
 
