@@ -13,7 +13,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .checks import real_array
+from .checks import interval, real_array, trace
 
 __all__ = ["style", "fit_to_column", "markdown_table", "plot_voltage", "plot_isi_diagram"]
 
@@ -101,10 +101,7 @@ def plot_voltage(ax: plt.Axes, t: np.ndarray, V: np.ndarray, label: str | None =
                  **kw) -> plt.Axes:
     """V (mV) against t (s)."""
     _check_ax(ax)
-    t, V = real_array(t, "t"), real_array(V, "V")
-    if t.ndim != 1 or V.shape != t.shape:
-        raise ValueError(f"t and V must be 1-D arrays of equal length, got shapes {t.shape} "
-                         f"and {V.shape}")
+    t, V = trace(t, V)
     ax.plot(t, V, label=label, **kw)
     ax.set_xlabel("t (s)")
     ax.set_ylabel("V (mV)")
@@ -146,9 +143,7 @@ def shade_outside(ax: plt.Axes, V_S_range: Sequence[float], lo: float | None = N
     range a network was trained on, from ``lo`` to ``hi`` (default: the current x limits),
     which become the x limits: a reader sees at once where a map extrapolates."""
     _check_ax(ax)
-    r = real_array(V_S_range, "V_S_range")
-    if r.shape != (2,) or not np.all(np.isfinite(r)) or not r[0] < r[1]:
-        raise ValueError(f"V_S_range must be (low, high) in mV with low < high, got {V_S_range!r}")
+    r = interval(V_S_range, "V_S_range")
     if (lo is None) != (hi is None):
         raise ValueError("give both lo and hi, or neither (then the current x limits are used)")
     lo, hi = ax.get_xlim() if lo is None else (float(lo), float(hi))

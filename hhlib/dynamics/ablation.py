@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from ..cache import cache_key, cached_call
-from ..checks import is_int, is_real, real_array
+from ..checks import (box, instance, integer, is_real, record as check_record, runs as check_runs,
+                      vector)
 from ..ode.data import PHYSICAL_START_BOX
 from .evaluation import compare_free_runs, free_run_counts, random_starts
 from ..maps.scores import dynamics_score
@@ -60,8 +61,7 @@ OUTSIDE_BOX = ((-75.0, -15.0), (0.0, 0.3), (0.0, 0.35))
 def describe_recipe(record: dict) -> str:
     """The training recipe of a weights record in a few words: schedule, seed and the
     robust-training additions (transient runs, noise pairs, random-run selection)."""
-    if not isinstance(record, dict) or "train_config" not in record:
-        raise ValueError("record must be a weights record with a 'train_config'")
+    check_record(record, "train_config")
     tc, dc = record["train_config"], record.get("dataset_config", {})
     stages = ", ".join(f"K={k} × {e}" for k, e in tc["stages"])
     if record.get("member_seeds"):
@@ -96,13 +96,8 @@ def selection_criterion(net: MapNet, val_trajectories, val_V_S, *,
     ``t_random`` s from random states in the physical box (``seed``), at the validation
     values in turn, that leave the physical box. The same for every variant, whatever
     its training selected its epoch by; it never looks at the fixed point."""
-    X = real_array(val_trajectories, "val_trajectories")
-    vs = real_array(val_V_S, "val_V_S")
-    if X.ndim != 3 or X.shape[-1] != 3 or vs.shape != (X.shape[0],) or vs.size < 1:
-        raise ValueError(f"val_trajectories (n, T, 3) and val_V_S (n,) must match, got "
-                         f"{X.shape} and {vs.shape}")
-    if not is_int(n_random) or n_random < 1:
-        raise ValueError(f"n_random must be an integer >= 1, got {n_random!r}")
+    X, vs = check_runs(val_trajectories, val_V_S, "val_trajectories", "val_V_S")
+    integer(n_random, "n_random")
     score = dynamics_score(net, X, vs)
     x, _ = random_starts(vs, n_random, seed=seed)
     v = vs[np.arange(n_random) % vs.size]
@@ -126,22 +121,18 @@ def evaluate_variant(net: DiscreteMap, record: dict, *, val_trajectories, val_V_
     (:func:`outside_starts`, their own generator: the first runs are the same with or
     without them). Returns a dict of plain numbers; with ``details``, also the fixed-point
     comparison and its checks under ``"fixed_points"`` (per grid value, for plots)."""
-    if not isinstance(net, DiscreteMap):
-        raise TypeError(f"net must be a MapNet (or another DiscreteMap: a vector field's or "
-                        f"a fitted model's step), got {type(net).__name__}")
+    instance(net, DiscreteMap, "net", "MapNet (or another DiscreteMap: a vector field's or a "
+             "fitted model's step)")
     if not isinstance(record, dict) or "best_val_score" not in record:
         raise ValueError("record must be the network's weights record (load_pretrained)")
     if not isinstance(params, HHParams) or params.variant != net.variant:
         raise ValueError(f"params must be HHParams of the network's variant {net.variant!r}")
     for k, v in (("n_random", n_random), ("seed", seed), ("n_outside", n_outside)):
-        if not is_int(v) or v < 0:
-            raise ValueError(f"{k} must be an integer >= 0, got {v!r}")
+        integer(v, k, 0)
     for k, v in (("t_random", t_random), ("t_compare", t_compare)):
         if not is_real(v) or not v > 0:
             raise ValueError(f"{k} must be a number > 0 (s), got {v!r}")
-    grid = real_array(V_S_grid, "V_S_grid")
-    if grid.ndim != 1 or grid.size < 1:
-        raise ValueError(f"V_S_grid must be a non-empty 1-D array (mV), got {grid.shape}")
+    grid = vector(V_S_grid, "V_S_grid")
     rows = compare_free_runs(net, test_V_S, test_x0, t_compare, t_min)
     counts = free_run_counts(rows)
     out: dict[str, Any] = {
@@ -211,19 +202,10 @@ def outside_starts(V_S_pool, n: int, seed: int = 7, *, outer: tuple = OUTSIDE_BO
     gives other draws. By default: the widest training start box of the variants
     (:data:`OUTSIDE_BOX`, ``original-transient-wide``'s) minus the physical box the other
     transient recipes start their training data in (``PHYSICAL_START_BOX``)."""
-    if not is_int(n) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if not is_int(seed) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    pool = real_array(V_S_pool, "V_S_pool")
-    if pool.ndim != 1 or pool.size == 0 or not np.all(np.isfinite(pool)):
-        raise ValueError(f"V_S_pool must be a non-empty finite 1-D array (mV), got shape "
-                         f"{pool.shape}")
-    o, i = real_array(outer, "outer"), real_array(inner, "inner")
-    for name, b in (("outer", o), ("inner", i)):
-        if b.shape != (3, 2) or not np.all(np.isfinite(b)) or not np.all(b[:, 0] < b[:, 1]):
-            raise ValueError(f"{name} must be ((lo, hi),) * 3 for V (mV), n, S with lo < hi, "
-                             f"got {b.tolist()!r}")
+    integer(n, "n")
+    integer(seed, "seed", 0)
+    pool = vector(V_S_pool, "V_S_pool")
+    o, i = box(outer, "outer"), box(inner, "inner")
     inside = np.prod(np.clip(np.minimum(o[:, 1], i[:, 1]) - np.maximum(o[:, 0], i[:, 0]),
                              0.0, None)) / np.prod(o[:, 1] - o[:, 0])
     if inside > 0.99:

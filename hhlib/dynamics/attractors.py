@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..checks import flag, state, states as check_states, vector
 from ..ode.spikes import spike_detection, spike_times
 from ..ode.integrate import simulate, simulate_ensemble
 from ..ode.model import HHParams, check_params
@@ -47,8 +48,7 @@ def ode_runner(params: HHParams, dt: float, *, rtol: float = 1e-8, atol: float =
 def map_runner(net, *, extrapolate: bool = False) -> Runner:
     """Runner for a trained map (:class:`hhlib.maps.network.MapNet`): batched ``rollout``
     (``extrapolate`` is passed on: True when V_S outside the trained range is meant)."""
-    if not isinstance(extrapolate, (bool, np.bool_)):
-        raise TypeError(f"extrapolate must be True or False, got {extrapolate!r}")
+    flag(extrapolate, "extrapolate")
     def run(V_S, x0, t_end):
         n = int(round(float(t_end) / net.dt))
         if n < 1 or abs(n * net.dt - t_end) > 1e-9 * max(1.0, t_end):
@@ -97,12 +97,8 @@ def continue_bursting(run: Runner, V_S_path, x0, t_run: float, window: float, va
     ``t_run`` s from where the previous run ended. Stops after the first value at which the
     state no longer oscillates (the attractor was lost there)."""
     _check_run_args(t_run, window)
-    path = np.asarray(V_S_path, dtype=float)
-    if path.ndim != 1 or path.size < 1 or not np.all(np.isfinite(path)):
-        raise ValueError("V_S_path must be a non-empty 1-D array of finite values (mV)")
-    x = np.asarray(x0, dtype=float)
-    if x.shape != (3,):
-        raise ValueError(f"x0 must be one state (V, n, S) of shape (3,), got {x.shape}")
+    path = vector(V_S_path, "V_S_path")
+    x = state(x0, "x0")
     out = []
     for v in path:
         t, X = run(np.array([v]), x[None], t_run)
@@ -142,9 +138,7 @@ def basins(run: Runner, V_S: float, states, t_end: float, window: float, variant
     """Where each initial state (B, 3) ends at ``V_S``: 0 at rest (no spike in the last
     ``window`` s and within ``rest_tol`` mV of ``rest_state`` in V at the end), 1
     oscillating, 2 neither (elsewhere, or non-finite)."""
-    states = np.asarray(states, dtype=float)
-    if states.ndim != 2 or states.shape[1] != 3:
-        raise ValueError(f"states must have shape (B, 3), got {states.shape}")
+    states = check_states(states, "states")
     t, X = run(np.full(len(states), float(V_S)), states, t_end)
     return end_labels(t, X, window, variant, rest_state, rest_tol)
 
@@ -154,10 +148,7 @@ def end_labels(t: np.ndarray, X: np.ndarray, window: float, variant: str, rest_s
     """The labels of :func:`basins` for trajectories already run: ``X`` (B, T, 3) sampled at
     ``t`` (T,) s; 0 at rest near ``rest_state``, 1 oscillating, 2 neither."""
     osc = oscillating(t, X, variant, window)
-    rest = np.asarray(rest_state, dtype=float)
-    if rest.shape != (3,):
-        raise ValueError(f"rest_state must be one state (V, n, S) of shape (3,), got "
-                         f"{rest.shape}")
+    rest = state(rest_state, "rest_state")
     if not rest_tol > 0:
         raise ValueError(f"rest_tol must be > 0 mV, got {rest_tol}")
     near = np.abs(X[:, -1, 0] - rest[0]) <= rest_tol

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .ablation import evaluate_variant
-from ..checks import is_int, is_real, real_array
+from ..checks import integer, is_int, one_of, is_real, real_array, runs, state
 from ..ode.model import HHParams, check_params, rhs
 from ..maps.network import (DiscreteMap, VectorFieldNet, fused_rk4, load_pretrained,
                             load_state, normalisation, read_verified)
@@ -55,8 +55,7 @@ _VARS = ("V", "n", "S", "V_S")
 
 
 def _check_library(library: Any, degree: Any) -> tuple[str, int]:
-    if library not in LIBRARIES:
-        raise ValueError(f"library must be one of {LIBRARIES}, got {library!r}")
+    one_of(library, "library", LIBRARIES)
     if not is_int(degree) or not 1 <= degree <= 5:
         raise ValueError(f"degree must be an integer from 1 to 5, got {degree!r}")
     return library, int(degree)
@@ -125,9 +124,7 @@ class SindyMap(DiscreteMap):
                  substeps: int = 1, coef=None):
         super().__init__(dt, V_S_range, x_mean, x_std, d_mean, d_std, variant)
         self.library, self.degree = _check_library(library, degree)
-        if not is_int(substeps) or substeps < 1:
-            raise ValueError(f"substeps must be an integer >= 1, got {substeps!r}")
-        self.substeps = int(substeps)
+        self.substeps = integer(substeps, "substeps")
         self._index = _monomial_index(self.degree)
         p = len(library_names(self.library, self.degree))
         c = np.zeros((3, p)) if coef is None else real_array(coef, "coef")
@@ -286,9 +283,7 @@ def field_eigenvalues(model: DiscreteMap, x, V_S: float) -> np.ndarray:
     if not hasattr(model, "field"):
         raise TypeError(f"model must have a vector field (a VectorFieldNet or SindyMap), got "
                         f"{type(model).__name__}")
-    x = real_array(x, "x")
-    if x.shape != (3,) or not np.all(np.isfinite(x)):
-        raise ValueError(f"x must be 3 finite numbers (V mV, n, S), got shape {x.shape}")
+    x = state(x, "x")
     m = copy.deepcopy(model).double().eval()
     vs = torch.tensor([float(V_S)], dtype=torch.float64)
     J = torch.autograd.functional.jacobian(lambda y: m.field(y[None], vs)[0],
@@ -364,11 +359,7 @@ def derivative_error(cuts, cut_V_S, dt: float, params: HHParams, fd_order: int =
     data for the reader: nothing is fitted or selected with it."""
     import pysindy as ps   # only the SINDy functions need it; importing it takes 0.45 s
 
-    cuts = real_array(cuts, "cuts")
-    vs = real_array(cut_V_S, "cut_V_S")
-    if cuts.ndim != 3 or cuts.shape[-1] != 3 or vs.shape != (cuts.shape[0],):
-        raise ValueError(f"cuts (N, L + 1, 3) and cut_V_S (N,) must match, got {cuts.shape} "
-                         f"and {vs.shape}")
+    cuts, vs = runs(cuts, cut_V_S)
     check_params(params)
     if fd_order not in (2, 4) or isinstance(fd_order, bool):
         raise ValueError(f"fd_order must be 2 or 4, got {fd_order!r}")

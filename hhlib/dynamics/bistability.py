@@ -24,7 +24,7 @@ import numpy as np
 
 from .attractors import (ContinuationStep, Runner, bursting_edge, continue_bursting,
                          end_labels, oscillating)
-from ..checks import is_int
+from ..checks import instance, integer, interval, state as check_state, vector
 from ..ode.data import Dataset
 from ..ode.integrate import simulate_ensemble
 from ..ode.model import (HHParams, check_params, first_lyapunov_coefficient, fixed_points, gates,
@@ -38,22 +38,6 @@ __all__ = ["bistable_region", "FixedPointBranch", "fixed_point_branch", "HopfPoi
            "lower_bursting_edge", "rest_free_check", "map_fixed_point_near",
            "MapBranchComparison", "compare_map_branch", "eigenvalue_rows", "Coexistence",
            "coexistence", "basin_slice", "bistability_targets"]
-
-def _V_S_values(V_S, name: str = "V_S") -> np.ndarray:
-    v = np.asarray(V_S, dtype=float)
-    if v.ndim != 1 or v.size < 1 or not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} must be a non-empty 1-D array of finite values (mV), "
-                         f"got shape {v.shape}")
-    return v
-
-
-def _state(x, name: str) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    if x.shape != (3,) or not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must be one finite state (V mV, n, S) of shape (3,), got "
-                         f"{x.shape}")
-    return x
-
 
 # ---------------------------------------------------------------------------- the ODE
 def bistable_region(params: HHParams, V_S_grid, field: str, values, x_burst, t_end: float,
@@ -107,7 +91,7 @@ class FixedPointBranch:
 def fixed_point_branch(params: HHParams, V_S) -> FixedPointBranch:
     """The ODE's (first) fixed point and its eigenvalues at every value of ``V_S`` (mV)."""
     check_params(params)
-    v = _V_S_values(V_S)
+    v = vector(V_S, "V_S")
     fps = [fixed_points(params.replace(V_S=x)) for x in v]
     empty = [x for x, f in zip(v, fps) if not f]
     if empty:
@@ -149,10 +133,7 @@ def locate_hopf(params: HHParams, bracket) -> HopfPoint:
     """The Hopf point in ``bracket`` (mV, :func:`hhlib.ode.model.hopf_point`) with ``l1`` and
     ``omega`` there (:func:`hhlib.ode.model.first_lyapunov_coefficient`)."""
     check_params(params)
-    b = np.asarray(bracket, dtype=float)
-    if b.shape != (2,) or not np.all(np.isfinite(b)) or not b[0] < b[1]:
-        raise ValueError(f"bracket must be (low, high) in mV with low < high, got {bracket!r}")
-    v = hopf_point(params, (float(b[0]), float(b[1])))
+    v = hopf_point(params, interval(bracket, "bracket"))
     l1, omega = first_lyapunov_coefficient(params.replace(V_S=v))
     return HopfPoint(V_S=float(v), state=fixed_points(params.replace(V_S=v))[0].state,
                      l1=float(l1), omega=float(omega))
@@ -162,8 +143,7 @@ def pair_beyond_hopf(branch: FixedPointBranch, V_S_hopf: float) -> str:
     """A sentence on the fixed point above the Hopf point: the first V_S of ``branch`` where
     every eigenvalue is real (the complex pair has collided on the real axis) and what the
     fixed point is there, or that the pair stays complex over the whole grid."""
-    if not isinstance(branch, FixedPointBranch):
-        raise TypeError(f"branch must be a FixedPointBranch, got {type(branch).__name__}")
+    instance(branch, FixedPointBranch, "branch")
     above = branch.V_S > float(V_S_hopf)
     real_all = np.all(np.abs(branch.eigenvalues.imag) < 1e-12, axis=1)
     turn = np.flatnonzero(above & real_all)
@@ -208,7 +188,7 @@ def lower_bursting_edge(run: Runner, path, x0, t_run: float, window: float, vari
     """Continue the bursting state started at ``x0`` along ``path`` (mV, decreasing:
     :func:`~hhlib.dynamics.attractors.continue_bursting`) and, where it is lost, bisect the edge to
     ``tol`` mV from the last bursting state (:func:`~hhlib.dynamics.attractors.bursting_edge`)."""
-    p = _V_S_values(path, "path")
+    p = vector(path, "path")
     if p.size < 2 or not np.all(np.diff(p) < 0):
         raise ValueError("path must hold at least two strictly decreasing V_S values (mV)")
     steps = continue_bursting(run, p, x0, t_run, window, variant)
@@ -229,8 +209,7 @@ def rest_free_check(ds, params: HHParams) -> tuple[int, float]:
     possible): how many kept trajectories there are, and the fewest spikes any of them has
     in a third of its kept window (inf if there are none). A positive minimum means none
     stops spiking (the silent phases there are shorter than a third)."""
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds must be a hhlib.ode.data.Dataset, got {type(ds).__name__}")
+    instance(ds, Dataset, "ds", "hhlib.ode.data.Dataset")
     check_params(params)
     kw = spike_detection(params.variant)
     n, fewest = 0, np.inf
@@ -256,7 +235,7 @@ def map_fixed_point_near(net, V_S: float, state, *, extrapolate: bool = False):
     :class:`hhlib.dynamics.recovery.MapFixedPoint`. ``state`` only matches, after the search; it
     never starts Newton. ``extrapolate``: V_S outside the map's trained range is meant (no
     warning). Raises ``ValueError`` if Newton finds none."""
-    x = _state(state, "state")
+    x = check_state(state, "state")
     fps = map_fixed_points(net, V_S, extrapolate=extrapolate)
     if not fps:
         raise ValueError(f"the map has no fixed point from the default starts at V_S = "
@@ -342,8 +321,7 @@ def compare_map_branch(ode: FixedPointBranch, states, multipliers, dt: float,
     (:func:`hhlib.dynamics.recovery.match_eigenvalues`); ``near_max`` (mV) bounds the region near the
     window, ``hopf_margin`` (mV) the neighbourhood of ``V_S_hopf`` where stability flips and
     is not compared."""
-    if not isinstance(ode, FixedPointBranch):
-        raise TypeError(f"ode must be a FixedPointBranch, got {type(ode).__name__}")
+    instance(ode, FixedPointBranch, "ode")
     st = np.asarray(states, dtype=float)
     mu = np.asarray(multipliers, dtype=complex)
     m = ode.V_S.size
@@ -381,7 +359,7 @@ def eigenvalue_rows(net, params: HHParams, V_S_values) -> list[tuple]:
     (:func:`map_fixed_point_near`; outside the trained range on purpose)."""
     check_params(params)
     rows = []
-    for v in _V_S_values(V_S_values, "V_S_values"):
+    for v in vector(V_S_values, "V_S_values"):
         o = fixed_points(params.replace(V_S=float(v)))[0]
         f = map_fixed_point_near(net, float(v), o.state, extrapolate=True)
         k = int(np.argmax(o.eigenvalues.imag))
@@ -417,8 +395,8 @@ def coexistence(run: Runner, V_S: float, rest_state, x_burst, t_end: float, wind
                 variant: str, *, kick: float = 0.1) -> Coexistence:
     """Run ``run`` at ``V_S`` for ``t_end`` s from ``rest_state`` + ``kick`` mV in V and from
     ``x_burst``, together, and label where each ends (within 1 mV of ``rest_state``)."""
-    rest = _state(rest_state, "rest_state")
-    x_b = _state(x_burst, "x_burst")
+    rest = check_state(rest_state, "rest_state")
+    x_b = check_state(x_burst, "x_burst")
     if not np.isfinite(kick):
         raise ValueError(f"kick must be a finite number of mV, got {kick}")
     t, X = run(np.full(2, float(V_S)), np.stack([rest + [kick, 0, 0], x_b]), t_end)
@@ -431,9 +409,8 @@ def basin_slice(params: HHParams, rest_state, n: int, half_V: float = 5.0,
     V within ``half_V`` mV and S within ``half_S`` of it. Returns the axes V (n,) mV and
     S (n,) and the states (n * n, 3), S varying slowest."""
     check_params(params)
-    rest = _state(rest_state, "rest_state")
-    if not is_int(n) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    rest = check_state(rest_state, "rest_state")
+    integer(n, "n", 2)
     if not (half_V > 0 and half_S > 0):
         raise ValueError(f"half_V and half_S must be > 0, got {half_V}, {half_S}")
     Vg = np.linspace(rest[0] - half_V, rest[0] + half_V, n)
@@ -454,8 +431,7 @@ def bistability_targets(cmp: MapBranchComparison, hopf_error: float,
     (real part within 0.05 1/s, imaginary within 10 %) over the grid and near the window,
     its stability, its Hopf point (within 0.15 mV), coexistence at each V_S of ``coexist``
     and basin agreement at ``basin_V_S`` mV (``basin_agreement`` %, at least 90 %)."""
-    if not isinstance(cmp, MapBranchComparison):
-        raise TypeError(f"cmp must be a MapBranchComparison, got {type(cmp).__name__}")
+    instance(cmp, MapBranchComparison, "cmp")
     if not coexist or not all(isinstance(c, Coexistence) for c in coexist.values()):
         raise TypeError("coexist must map V_S (mV) to Coexistence results")
     ok, n = cmp.stable_ok, cmp.n_far

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checks import is_int, is_real, real_array
+from ..checks import (box as check_box, cuts as check_cuts, instance, integer, is_int, is_real,
+                      real_array, record as check_record, state, vector)
 from ..ode.data import PHYSICAL_START_BOX
 from ..ode.integrate import simulate_ensemble
 from ..ode.model import HHParams, is_physical, physical_samples
@@ -39,9 +40,7 @@ __all__ = ["compare_free_runs", "paired_runs",
 
 def _check_runs(net: Any, V_S: Any, x0: Any, t_end: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validated (V_S (B,), x0 (B, 3)) for paired runs of ``t_end`` s of ``net`` and the ODE."""
-    if not isinstance(net, DiscreteMap):
-        raise TypeError(f"net must be a MapNet (or another DiscreteMap), got "
-                        f"{type(net).__name__}")
+    instance(net, DiscreteMap, "net", "MapNet (or another DiscreteMap)")
     V_S = np.atleast_1d(real_array(V_S, "V_S"))
     x0 = real_array(x0, "x0")
     if V_S.ndim != 1 or not np.all(np.isfinite(V_S)):
@@ -64,8 +63,7 @@ def compare_free_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float
     One row per V_S (mV): regimes, spikes per burst, burst period (s), mean ISI (s), the
     errors and whether each target is met (None where it does not apply).
     """
-    if not isinstance(targets, FreeRunTargets):
-        raise TypeError(f"targets must be a FreeRunTargets, got {type(targets).__name__}")
+    instance(targets, FreeRunTargets, "targets")
     V_S, x0 = _check_runs(net, V_S, x0, t_end)
     if not is_real(t_min):
         raise TypeError(f"t_min must be a number (s), got {t_min!r}")
@@ -99,10 +97,7 @@ def compare_free_runs(net: MapNet, V_S: np.ndarray, x0: np.ndarray, t_end: float
 # --- Reporting: what the network chapter shows about a trained network ----------------------
 
 def _check_record(record: Any, name: str = "record") -> dict:
-    if not isinstance(record, dict) or not isinstance(record.get("train_config"), dict):
-        raise ValueError(f"{name} must be a weights record (a dict with a 'train_config' dict), "
-                         "as returned by load_pretrained")
-    return record
+    return check_record(record, "train_config", name)
 
 
 def schedule_text(record: dict) -> str:
@@ -157,13 +152,9 @@ def compare_networks(nets: dict[str, MapNet], cuts: np.ndarray, cut_V_S: np.ndar
     if not isinstance(nets, dict) or not nets:
         raise TypeError("nets must be a non-empty dict of name -> MapNet")
     for name, m in nets.items():
-        if not isinstance(m, DiscreteMap):
-            raise TypeError(f"nets[{name!r}] must be a MapNet (or another DiscreteMap), got "
-                            f"{type(m).__name__}")
-    cuts = real_array(cuts, "cuts")
+        instance(m, DiscreteMap, f"nets[{name!r}]", "MapNet (or another DiscreteMap)")
+    cuts = check_cuts(cuts)
     cut_V_S = real_array(cut_V_S, "cut_V_S")
-    if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 2:
-        raise ValueError(f"cuts must have shape (N, L + 1 >= 2, 3), got {cuts.shape}")
     if cut_V_S.shape != cuts.shape[:1]:
         raise ValueError(f"cut_V_S must have shape ({cuts.shape[0]},), got {cut_V_S.shape}")
     vc = torch.as_tensor(cuts, dtype=torch.float32)
@@ -206,17 +197,11 @@ def random_starts(V_S_pool: np.ndarray, n: int, seed: int = 7,
     """``n`` initial states drawn uniformly in ``box`` ((V lo, hi) mV, (n lo, hi),
     (S lo, hi)) and a V_S (mV) for each drawn from ``V_S_pool``, with
     ``numpy.random.default_rng(seed)``: V, n and S columns first, then the V_S."""
-    if not is_int(n) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    integer(n, "n")
     if not is_int(seed):
         raise TypeError(f"seed must be an integer, got {seed!r}")
-    pool = real_array(V_S_pool, "V_S_pool")
-    if pool.ndim != 1 or pool.size == 0 or not np.all(np.isfinite(pool)):
-        raise ValueError(f"V_S_pool must be a non-empty finite 1-D array (mV), got shape "
-                         f"{pool.shape}")
-    b = real_array(box, "box")
-    if b.shape != (3, 2) or not np.all(np.isfinite(b)) or not np.all(b[:, 0] < b[:, 1]):
-        raise ValueError(f"box must be ((lo, hi),) * 3 for V (mV), n, S with lo < hi, got {box!r}")
+    pool = vector(V_S_pool, "V_S_pool")
+    b = check_box(box, "box")
     rng = np.random.default_rng(seed)
     x = np.column_stack([rng.uniform(lo, hi, n) for lo, hi in b])
     return x, rng.choice(pool, n)
@@ -286,9 +271,7 @@ def long_runs(Y: np.ndarray, x0: np.ndarray, V_S: np.ndarray, n_attractor: int,
     if x0.shape != (Y.shape[0], 3) or V_S.shape != (Y.shape[0],):
         raise ValueError(f"x0 and V_S must have shapes ({Y.shape[0]}, 3) and ({Y.shape[0]},), "
                          f"got {x0.shape} and {V_S.shape}")
-    if not is_int(n_attractor) or not 0 <= n_attractor <= Y.shape[0]:
-        raise ValueError(f"n_attractor must be an integer in [0, {Y.shape[0]}], got "
-                         f"{n_attractor!r}")
+    integer(n_attractor, "n_attractor", 0, Y.shape[0])
     if not is_real(dt) or not dt > 0:
         raise ValueError(f"dt must be a number > 0 (s), got {dt!r}")
     ok = is_physical(Y)
@@ -314,8 +297,7 @@ def long_runs(Y: np.ndarray, x0: np.ndarray, V_S: np.ndarray, n_attractor: int,
 def network_targets(counts: dict[str, int], runs: LongRuns) -> list:
     """The chapter's targets: the regime at every held-out V_S, every applicable statistic
     target, and every long free run physical (:class:`hhlib.targets.Target` rows)."""
-    if not isinstance(runs, LongRuns):
-        raise TypeError(f"runs must be a LongRuns, got {type(runs).__name__}")
+    instance(runs, LongRuns, "runs")
     missing = {"n_test", "n_regime", "n_checks", "n_checks_ok"} - set(counts)
     if missing:
         raise ValueError(f"counts lacks {sorted(missing)} (use free_run_counts)")
@@ -342,9 +324,7 @@ def band_check(net: DiscreteMap, V_S: np.ndarray, x0: np.ndarray, t_end: float, 
     (largest |V* error|, mV) and ``worst_eig`` (largest eigenvalue error in units of its
     tolerance), both inf where the map has no fixed point, and ``rows``/``checks``."""
     V_S = np.atleast_1d(real_array(V_S, "V_S"))
-    x0 = real_array(x0, "x0")
-    if x0.shape != (3,):
-        raise ValueError(f"x0 must be one state (V mV, n, S), got shape {x0.shape}")
+    x0 = state(x0, "x0")
     rows = compare_free_runs(net, V_S, np.tile(x0, (V_S.size, 1)), t_end, t_min)
     checks = fixed_point_checks(compare_fixed_points(net, HHParams.of_variant(net.variant),
                                                      V_S, extrapolate=True), tol)

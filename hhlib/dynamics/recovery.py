@@ -29,7 +29,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
-from ..checks import is_int, number, real_array
+from ..checks import (flag, instance, integer, interval, is_int, number, real_array, runs, state,
+                      states, vector)
 from ..ode.model import HHParams, check_params, fixed_points
 from ..ode.spikes import BurstStats, regime_transition, sweep_statistics
 from ..targets import Target
@@ -158,11 +159,8 @@ def map_fixed_points(net, V_S: float, starts: np.ndarray | None = None, *, tol: 
         # cannot be met, and the points that miss it would be dropped without a word.
         raise ValueError(f"tol must be >= {MIN_TOL:g} (in state spreads; float64 cannot "
                          f"resolve less), got {tol!r}")
-    dedup = number(dedup, "dedup")
-    if dedup < 0:
-        raise ValueError(f"dedup must be >= 0, got {dedup!r}")
-    if not is_int(max_iter) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    dedup = number(dedup, "dedup", low=0, closed=True)
+    integer(max_iter, "max_iter")
     dom = real_array(domain, "domain")
     if dom.shape != (3, 2) or not np.all(dom[:, 0] < dom[:, 1]):
         raise ValueError(f"domain must be three (lo, hi) pairs with lo < hi for V (mV), n and "
@@ -177,13 +175,8 @@ def _newton_starts(net, vs: np.ndarray, starts, extrapolate, stacklevel: int) ->
     at the values ``vs``; warns (for the caller of the public function) when a value lies
     outside the map's trained range and ``extrapolate`` is not set, ``stacklevel`` as in
     :func:`warnings.warn`, counted from here."""
-    X = default_starts() if starts is None else real_array(starts, "starts").copy()
-    if X.ndim != 2 or X.shape[1] != 3 or X.shape[0] < 1:
-        raise ValueError(f"starts must have shape (k >= 1, 3), got {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("starts must be finite")
-    if not isinstance(extrapolate, (bool, np.bool_)):
-        raise TypeError(f"extrapolate must be True or False, got {extrapolate!r}")
+    X = default_starts() if starts is None else states(starts, "starts").copy()
+    flag(extrapolate, "extrapolate")
     rng = getattr(net, "V_S_range", None)
     if rng is not None and not extrapolate and (vs.min() < rng[0] or vs.max() > rng[1]):
         # No V_S in the message, so that a continuation across the range warns once.
@@ -281,13 +274,6 @@ def _fixed_points_at(m, vs: np.ndarray, X0: np.ndarray, tol: float, max_iter: in
 
 
 # ---------------------------------------------------------------------------- continuation of map fixed points
-def _check_x_start(x_start) -> np.ndarray:
-    x = np.asarray(x_start, dtype=float)
-    if x.shape != (3,) or not np.all(np.isfinite(x)):
-        raise ValueError(f"x_start must be 3 finite numbers (V mV, n, S), got {x_start!r}")
-    return x
-
-
 def continue_map_fixed_point(net, V_S_grid, x_start, *, extrapolate: bool = False
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Natural continuation of a fixed point of the map ``net`` along ``V_S_grid`` (mV).
@@ -303,16 +289,11 @@ def continue_map_fixed_point(net, V_S_grid, x_start, *, extrapolate: bool = Fals
     does not converge the row is NaN, ``converged`` is False and the next solve starts again
     from the last converged state. ``extrapolate``: as in :func:`map_fixed_points`.
     """
-    grid = np.asarray(V_S_grid, dtype=float)
-    if grid.ndim != 1 or grid.size < 1:
-        raise ValueError(f"V_S_grid must be a non-empty 1-D array of V_S values (mV), "
-                         f"got shape {grid.shape}")
-    if not np.all(np.isfinite(grid)):
-        raise ValueError("V_S_grid must be finite")
+    grid = vector(V_S_grid, "V_S_grid")
     d = np.diff(grid)
     if grid.size > 1 and not (np.all(d > 0) or np.all(d < 0)):
         raise ValueError("V_S_grid must be strictly increasing or strictly decreasing")
-    prev = _check_x_start(x_start)
+    prev = state(x_start, "x_start")
     k = grid.size
     states = np.full((k, 3), np.nan)
     mults = np.full((k, 3), np.nan, dtype=complex)
@@ -351,13 +332,9 @@ def map_hopf_point(net, bracket, x_start, *, extrapolate: bool = False) -> float
     sign at both ends, if the continuation fails, or if the crossing is by a real
     multiplier (not Neimark–Sacker). ``extrapolate``: as in :func:`map_fixed_points`.
     """
-    b = np.asarray(bracket, dtype=float)
-    if b.shape != (2,) or not np.all(np.isfinite(b)) or not b[0] < b[1]:
-        raise ValueError(f"bracket must be (low, high) in mV with low < high, got {bracket!r}")
-    x0 = _check_x_start(x_start)
-    lo, hi = float(b[0]), float(b[1])
+    lo, hi = interval(bracket, "bracket")
     grid = np.linspace(lo, hi, 9)
-    states, mults, conv = continue_map_fixed_point(net, grid, x0, extrapolate=extrapolate)
+    states, mults, conv = continue_map_fixed_point(net, grid, x_start, extrapolate=extrapolate)
     if not conv.all():
         raise ValueError(f"the fixed point from x_start could not be continued across bracket "
                          f"{bracket!r} (Newton failed at V_S = {grid[~conv]} mV)")
@@ -417,13 +394,6 @@ class Transition(NamedTuple):
     hi: float
 
 
-def _check_x0(x0) -> np.ndarray:
-    x = real_array(x0, "x0")
-    if x.shape != (3,) or not np.all(np.isfinite(x)):
-        raise ValueError(f"x0 must be 3 finite numbers (V mV, n, S), got {x0!r}")
-    return x
-
-
 def sweep_runner(model, x0, n_steps: int, dt: float | None = None
                  ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``run(V_S) -> (t (s), V (len(V_S), n_steps + 1) mV)``: one run per value of ``V_S``,
@@ -434,9 +404,8 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
     ``rollout`` with ``extrapolate=True``: a sweep beyond the trained range is on purpose;
     ``dt`` is the map's own and may be left out).
     """
-    x0 = _check_x0(x0)
-    if not is_int(n_steps) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    x0 = state(x0, "x0")
+    integer(n_steps, "n_steps")
     if isinstance(model, HHParams):
         if dt is None:
             raise ValueError("dt (s) is required for the ODE: give the map's time step")
@@ -461,11 +430,7 @@ def sweep_runner(model, x0, n_steps: int, dt: float | None = None
 
 
 def _sweep_grid(V_S) -> np.ndarray:
-    vs = real_array(V_S, "V_S")
-    if vs.ndim != 1 or vs.size < 1 or not np.all(np.isfinite(vs)):
-        raise ValueError(f"V_S must be a non-empty 1-D array of finite values (mV), got shape "
-                         f"{vs.shape}")
-    return vs
+    return vector(V_S, "V_S")
 
 
 def sweep_regimes(run, V_S, t_min: float) -> dict:
@@ -494,8 +459,7 @@ def locate_transition(run, V_S, regimes, n_fine: int, t_min: float) -> Transitio
     that bracket, run with ``run`` (from :func:`sweep_runner`), transient ``t_min`` s
     dropped. All NaN if either grid shows no such switch: a missing transition is a
     result to report, not an error."""
-    if not is_int(n_fine) or n_fine < 3:
-        raise ValueError(f"n_fine must be an integer >= 3, got {n_fine!r}")
+    integer(n_fine, "n_fine", 3)
     try:
         lo, hi = regime_transition(V_S, regimes)
     except ValueError:
@@ -596,7 +560,7 @@ def _map_fixed_points_grid(net, vs: np.ndarray, starts, extrapolate: bool):
     """:func:`map_fixed_points` with its defaults at every value of ``vs`` at once."""
     X = _newton_starts(net, vs, starts, extrapolate, stacklevel=4)
     return _fixed_points_at(_as_float64_map(net), vs, X, 1e-10, 60, 1e-6,
-                            real_array(DOMAIN, "domain"))
+                            np.asarray(DOMAIN, dtype=float))
 
 
 def compare_fixed_points(net, params, V_S_grid, starts=None, *, ode_index: int = 0,
@@ -941,16 +905,12 @@ def data_proximity(trajectories, traj_V_S, params, V_S_grid, scale) -> np.ndarra
     point at that trajectory's own V_S, taken from the trajectory whose V_S is nearest the
     grid value. Distances in units of ``scale`` (3,) per variable (V mV, n, S), so that
     the three count alike. Returns (k,)."""
-    X = real_array(trajectories, "trajectories")
-    vs = real_array(traj_V_S, "traj_V_S")
-    if X.ndim != 3 or X.shape[-1] != 3 or X.shape[0] < 1:
-        raise ValueError(f"trajectories must have shape (m >= 1, T, 3), got {X.shape}")
-    if vs.shape != (X.shape[0],) or not np.all(np.isfinite(vs)):
-        raise ValueError(f"traj_V_S must hold {X.shape[0]} finite values (mV), got {vs.shape}")
+    X, vs = runs(trajectories, traj_V_S, "trajectories", "traj_V_S")
+    if X.shape[0] < 1 or not np.all(np.isfinite(vs)):
+        raise ValueError(f"trajectories must hold at least one run, and traj_V_S finite values "
+                         f"(mV), got {vs!r}"[:300])
     check_params(params)
-    sc = real_array(scale, "scale")
-    if sc.shape != (3,) or not np.all(sc > 0):
-        raise ValueError(f"scale must be 3 positive numbers (V mV, n, S), got {scale!r}")
+    sc = state(scale, "scale", positive=True)
     grid = _sweep_grid(V_S_grid)
     fp = np.stack([fixed_points(params.replace(V_S=float(v)))[0].state for v in vs])
     closest = np.linalg.norm((X - fp[:, None]) / sc, axis=-1).min(axis=1)       # (m,)
@@ -960,8 +920,7 @@ def data_proximity(trajectories, traj_V_S, params, V_S_grid, scale) -> np.ndarra
 def error_in_tolerances(checks: FixedPointChecks) -> np.ndarray:
     """Per V_S of ``checks``: the worst of the fixed point's coordinate errors in units of
     their tolerances (1 = at the target); inf where the map has no fixed point."""
-    if not isinstance(checks, FixedPointChecks):
-        raise TypeError(f"checks must be FixedPointChecks, got {type(checks).__name__}")
+    instance(checks, FixedPointChecks, "checks")
     e = checks.err / checks.tol
     return np.where(np.isnan(e), np.inf, e).max(axis=1)
 

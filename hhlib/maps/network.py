@@ -31,7 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checks import is_int, real_array
+from ..checks import (cuts as check_cuts, flag, instance, integer, interval, is_int, is_real,
+                      one_of, real_array, state)
 from ..ode.model import PHYSICAL_BOUNDS, physical_samples
 
 __all__ = ["DiscreteMap", "MapNet", "VectorFieldNet", "EnsembleMap", "save_pretrained",
@@ -52,14 +53,6 @@ def _check_hidden(hidden: Any) -> tuple[int, ...]:
     return tuple(int(h) for h in hidden)
 
 
-def _check_range(V_S_range: Any, name: str = "V_S_range") -> tuple[float, float]:
-    r = real_array(V_S_range, name)
-    if r.shape != (2,) or not np.all(np.isfinite(r)) or not r[0] < r[1]:
-        raise ValueError(f"{name} must be (low, high) in mV, finite, with low < high, "
-                         f"got {V_S_range!r}")
-    return float(r[0]), float(r[1])
-
-
 class DiscreteMap(nn.Module):
     """A learned map x_{k+1} = F(x_k, V_S) with time step ``dt`` s: what every model in the
     book is evaluated as (the network map, a vector field's Runge-Kutta step, a fitted
@@ -73,18 +66,14 @@ class DiscreteMap(nn.Module):
                  x_mean=(0.0, 0.0, 0.0), x_std=(1.0, 1.0, 1.0),
                  d_mean=(0.0, 0.0, 0.0), d_std=(1.0, 1.0, 1.0), variant: str = "original"):
         super().__init__()
-        if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
-                                        and math.isfinite(dt) and dt > 0):
+        if not (is_real(dt) and math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a finite number > 0 s, got {dt!r}")
-        lo, hi = _check_range(V_S_range)
-        if not isinstance(variant, str) or variant not in ("original", "bistable"):
-            raise ValueError(f"variant must be 'original' or 'bistable', got {variant!r}")
+        lo, hi = interval(V_S_range, "V_S_range")
+        one_of(variant, "variant", ("original", "bistable"))
         norm = {}
         for name, v in (("x_mean", x_mean), ("x_std", x_std), ("d_mean", d_mean),
                         ("d_std", d_std)):
-            a = real_array(v, name)
-            if a.shape != (3,) or not np.all(np.isfinite(a)):
-                raise ValueError(f"{name} must be 3 finite numbers (V, n, S), got {v!r}")
+            a = state(v, name)
             if name.endswith("std") and not np.all(a > 0):
                 raise ValueError(f"{name} must be > 0 for every variable, got {v}")
             norm[name] = a
@@ -151,8 +140,7 @@ class DiscreteMap(nn.Module):
                              f"{name}, got {tuple(vt.shape)}")
         if not torch.isfinite(vt).all():
             raise ValueError("V_S must be finite")
-        if not isinstance(extrapolate, (bool, np.bool_)):
-            raise TypeError(f"extrapolate must be True or False, got {extrapolate!r}")
+        flag(extrapolate, "extrapolate")
         lo, hi = self.V_S_range
         if not extrapolate and ((vt < lo).any() or (vt > hi).any()):
             warnings.warn(f"V_S outside the trained range [{lo}, {hi}] mV: the network "
@@ -184,8 +172,7 @@ class DiscreteMap(nn.Module):
         (:data:`PHYSICAL_BOUNDS`) or become non-finite, naming how many and the first step.
         ``extrapolate=True`` says that V_S outside the trained range is meant (no warning).
         """
-        if not is_int(n_steps) or n_steps < 0:
-            raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
+        integer(n_steps, "n_steps", 0)
         if grad is not None and not isinstance(grad, (bool, np.bool_)):
             raise TypeError(f"grad must be None, True or False, got {grad!r}")
         xt, vt, is_np, single = self._prepare(x0, V_S, "x0", extrapolate)
@@ -502,9 +489,7 @@ def fused_rk4(inc, V_S: torch.Tensor, substeps: int = 1):
 
 def normalisation(cuts: np.ndarray) -> dict[str, np.ndarray]:
     """Mean and spread of states and of one-step increments over cuts (N, L + 1, 3)."""
-    cuts = real_array(cuts, "cuts")
-    if cuts.ndim != 3 or cuts.shape[-1] != 3 or cuts.shape[1] < 2:
-        raise ValueError(f"cuts must have shape (N, L + 1 >= 2, 3), got {cuts.shape}")
+    cuts = check_cuts(cuts)
     x = cuts.reshape(-1, 3)
     d = (cuts[:, 1:] - cuts[:, :-1]).reshape(-1, 3)
     return {"x_mean": x.mean(0), "x_std": x.std(0), "d_mean": d.mean(0), "d_std": d.std(0)}
@@ -660,9 +645,7 @@ def save_pretrained(net: DiscreteMap, name: str, record: dict[str, Any],
     or load of the name completes the new pair. Record keys that the function writes itself
     (:data:`RESERVED_RECORD_KEYS`) are rejected, and so is an :class:`EnsembleMap` (save its
     members; :func:`load_ensemble` loads them together)."""
-    if not isinstance(net, DiscreteMap):
-        raise TypeError(f"net must be a DiscreteMap (a MapNet, VectorFieldNet or fitted "
-                        f"model), got {type(net).__name__}")
+    instance(net, DiscreteMap, "net", "DiscreteMap (a MapNet, VectorFieldNet or fitted model)")
     if isinstance(net, EnsembleMap):
         raise TypeError("net must be a single model, not an EnsembleMap (load_pretrained "
                         "cannot load one): save each member and use load_ensemble")

@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checks import is_int, is_real, real_array
+from ..checks import (instance, integer, interval, is_int, is_real, real_array,
+                      record as check_record)
 from ..ode.data import PHYSICAL_START_BOX, Dataset
 from .scores import check_references, dynamics_score, rollout_loss
 from ..ode.model import is_physical
-from .network import MapNet, _check_hidden, _check_range, normalisation
+from .network import MapNet, _check_hidden, normalisation
 
 __all__ = ["TrainConfig", "train", "train_on_dataset", "rollout_loss", "jacobian_penalty",
            "TrainingError"]
@@ -69,10 +70,7 @@ class TrainConfig:
         object.__setattr__(self, "stages", tuple((int(k), int(e)) for k, e in st))
         for k in ("batch_size", "val_steps", "patience", "select_from_epoch", "seed",
                   "random_runs", "jacobian_points"):
-            v = getattr(self, k)
-            low = 0 if k in ("seed", "random_runs") else 1
-            if not is_int(v) or v < low:
-                raise ValueError(f"{k} must be an integer >= {low}, got {v!r}")
+            integer(getattr(self, k), k, 0 if k in ("seed", "random_runs") else 1)
         w = self.jacobian_weight
         if not is_real(w) or not (math.isfinite(w) and w >= 0):
             raise ValueError(f"jacobian_weight must be a finite number >= 0, got {w!r}")
@@ -92,9 +90,7 @@ class TrainConfig:
     def from_record(cls, record: dict, **overrides: Any) -> "TrainConfig":
         """The configuration a shipped network was trained with, from its weights record
         (``load_pretrained``'s second value, key ``train_config``), with ``overrides``."""
-        if not isinstance(record, dict) or not isinstance(record.get("train_config"), dict):
-            raise ValueError("record must be a weights record (a dict with a 'train_config' "
-                             "dict), as returned by load_pretrained")
+        check_record(record, "train_config")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(record["train_config"]) - known)
         if unknown:
@@ -176,8 +172,7 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
     With ``config.random_runs`` > 0 (and ``val_trajectories``), the criterion also adds 10
     times the fraction of free runs from random states in the physical box that leave it
     (:func:`is_physical`), so the selected epoch is bounded off the attractor too."""
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    instance(config, TrainConfig, "config")
     if not (isinstance(net_class, type) and issubclass(net_class, MapNet)):
         raise TypeError(f"net_class must be MapNet or a subclass of it (e.g. VectorFieldNet), "
                         f"got {net_class!r}")
@@ -193,7 +188,7 @@ def train(train_cuts: np.ndarray, train_V_S: np.ndarray, val_cuts: np.ndarray,
     if config.val_steps > val_cuts.shape[1] - 1:
         raise ValueError(f"val_steps ({config.val_steps}) must not exceed the cut length "
                          f"({L} steps)")
-    V_S_range = (_check_range(V_S_range) if V_S_range is not None
+    V_S_range = (interval(V_S_range, "V_S_range") if V_S_range is not None
                  else (float(np.min(train_V_S)), float(np.max(train_V_S))))
     if not V_S_range[0] < V_S_range[1]:
         raise ValueError("train_V_S must hold at least two different values (or pass "
@@ -381,8 +376,7 @@ def train_on_dataset(ds: Any, config: TrainConfig, *, net_class: type = MapNet,
     are not used: this is the shipped recipe), selecting the epoch by the dynamics score of
     free runs against its validation trajectories; the time step, V_S range and variant are
     the dataset's."""
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds must be a hhlib.ode.data.Dataset, got {type(ds).__name__}")
+    instance(ds, Dataset, "ds", "hhlib.ode.data.Dataset")
     c = ds.config
     return train(ds.cuts["train"], ds.cut_V_S["train"], ds.cuts["val"], ds.cut_V_S["val"],
                  c.dt, config, V_S_range=c.V_S_range, variant=c.variant,

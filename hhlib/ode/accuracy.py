@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ..checks import is_int, number
+from ..checks import instance, integer, number, one_of
 from .integrate import simulate, simulate_ensemble
 from .model import HHParams, check_params, jacobian, scalar_field
 from .spikes import spike_times
@@ -247,8 +247,7 @@ def cpu_best(fn: Callable[[], Any], repeats: int = 2, long: float = 1.0) -> tupl
     matters). CPU time (``time.process_time``) sums over the process's threads."""
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    if not is_int(repeats) or repeats < 1:
-        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+    integer(repeats, "repeats")
     long = number(long, "long", low=0)
     best, out = np.inf, None
     for _ in range(int(repeats)):
@@ -264,8 +263,7 @@ def run_solver(method: str, params: HHParams, x0: Any, t_end: float, dt: float,
                rtol: float) -> np.ndarray:
     """States (N, 3) on the grid 0, dt, ..., t_end s from one solver at ``rtol`` and
     ``atol = rtol / 100``; ``"ensemble"`` is ``simulate_ensemble`` with a batch of one."""
-    if method not in SOLVERS:
-        raise ValueError(f"method must be one of {SOLVERS}, got {method!r}")
+    one_of(method, "method", SOLVERS)
     atol = rtol * 1e-2
     if method == "ensemble":
         x0 = _array(x0, "x0", 1, 3)
@@ -470,8 +468,7 @@ def work_precision(params: HHParams, x0: Any, methods: Sequence[str],
     reference's time span, timing the best of two runs (:func:`cpu_best`), and measure
     max |V - V_ref| (mV) over the whole run and over its first ``window`` s."""
     params = _scalar_params(params)
-    if not isinstance(reference, Reference):
-        raise TypeError(f"reference must be a Reference, got {type(reference).__name__}")
+    instance(reference, Reference, "reference")
     methods, rtols = tuple(methods), tuple(float(r) for r in rtols)
     bad = [m for m in methods if m not in SOLVERS]
     if bad or not methods:
@@ -528,8 +525,7 @@ def ensemble_speedup(params: HHParams, V_S: Any, x0: Any, t_end: float, dt: floa
     params = _scalar_params(params)
     V_S = _array(V_S, "V_S", 1)
     x0 = _array(x0, "x0", 1, 3)
-    if not is_int(n_loop) or not 1 <= n_loop <= V_S.size:
-        raise ValueError(f"n_loop must be an integer in [1, {V_S.size}], got {n_loop!r}")
+    integer(n_loop, "n_loop", 1, V_S.size)
     t0 = time.perf_counter()
     simulate_ensemble(params.replace(V_S=V_S), np.tile(x0, (V_S.size, 1)), t_end, dt,
                       rtol=rtol, atol=atol)

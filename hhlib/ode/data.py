@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import tempfile
 import warnings
@@ -26,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..checks import is_int, is_real, real_array
+from ..checks import (instance, integer, interval, number, one_of, real_array,
+                      record as check_record, vector)
 from .spikes import burst_statistics, spike_detection
 from .integrate import _check_ensemble_tolerances, simulate_ensemble
 from .model import HHParams, fixed_points
@@ -83,9 +83,7 @@ class DatasetConfig:
     def from_record(cls, record: dict, **overrides) -> "DatasetConfig":
         """The configuration a network was trained on, from its weights record
         (``load_pretrained``'s second value, key ``dataset_config``), with ``overrides``."""
-        if not isinstance(record, dict) or not isinstance(record.get("dataset_config"), dict):
-            raise ValueError("record must be a weights record (a dict with a 'dataset_config' "
-                             "dict), as returned by load_pretrained")
+        check_record(record, "dataset_config")
         fields = {f.name for f in dataclasses.fields(cls)}
         saved = record["dataset_config"]
         unknown = sorted(set(saved) - fields)
@@ -102,30 +100,17 @@ class DatasetConfig:
         return dataclasses.replace(self, n_train=12, n_val=3, t_keep=20.0)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.variant, str) or self.variant not in ("original", "bistable"):
-            raise ValueError(f"variant must be 'original' or 'bistable', got {self.variant!r}")
-        r = real_array(self.V_S_range, "V_S_range")
-        if r.shape != (2,) or not (np.all(np.isfinite(r)) and r[0] < r[1]):
-            raise ValueError(f"V_S_range must be (low, high) in mV, finite, with low < high, "
-                             f"got {self.V_S_range!r}")
+        one_of(self.variant, "variant", ("original", "bistable"))
         # A tuple of floats, so that the cache key does not depend on how it was written.
-        object.__setattr__(self, "V_S_range", (float(r[0]), float(r[1])))
+        r = interval(self.V_S_range, "V_S_range")
+        object.__setattr__(self, "V_S_range", r)
         for k in ("n_train", "n_val", "n_test", "cut_len", "seed", "max_restarts",
                   "n_transient", "n_noise"):
-            v = getattr(self, k)
             low = 0 if k in ("seed", "max_restarts", "n_transient", "n_noise") else 1
-            if not is_int(v) or v < low:
-                raise ValueError(f"{k} must be an integer >= {low}, got {v!r}")
-            object.__setattr__(self, k, int(v))
+            object.__setattr__(self, k, integer(getattr(self, k), k, low))
         for k in ("dt", "t_transient", "t_keep", "rtol", "atol", "min_gap", "t_transient_run",
                   "noise_sigma"):
-            v = getattr(self, k)
-            if not is_real(v):
-                raise TypeError(f"{k} must be a number, got {v!r}")
-            if not (math.isfinite(v) and (v >= 0 if k == "min_gap" else v > 0)):
-                bound = ">= 0" if k == "min_gap" else "> 0"
-                raise ValueError(f"{k} must be a finite number {bound}, got {v!r}")
-            object.__setattr__(self, k, float(v))
+            object.__setattr__(self, k, number(getattr(self, k), k, low=0, closed=k == "min_gap"))
         # The integrator's bounds, checked here so that a bad value fails before the build.
         _check_ensemble_tolerances(self.rtol, self.atol)
         box = real_array(self.transient_box, "transient_box")
@@ -145,9 +130,7 @@ class DatasetConfig:
             if abs(n - round(n)) > 1e-9 * max(1.0, n):
                 raise ValueError(f"{k} ({getattr(self, k)} s) must be a multiple of dt "
                                  f"({self.dt} s)")
-        if self.chunk_size is not None and (not is_int(self.chunk_size) or self.chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive integer or None, "
-                             f"got {self.chunk_size!r}")
+        integer(self.chunk_size, "chunk_size", or_none=True)
         if self.exclude_band is not None:
             try:
                 band = real_array(self.exclude_band, "exclude_band")
@@ -208,8 +191,7 @@ class Dataset:
         V_S, cuts, cut_V_S and trajectories of every split, and the extra cuts.
         ``kind="v1"`` is the digest of older records (``dataset_sha256`` without
         ``dataset_digest``): V_S and cuts only."""
-        if kind not in ("full", "v1"):
-            raise ValueError(f"kind must be 'full' or 'v1', got {kind!r}")
+        one_of(kind, "kind", ("full", "v1"))
         h = hashlib.sha256()
         for split in ("train", "val", "test"):
             arrays = (self.V_S[split], self.cuts[split])
@@ -251,8 +233,7 @@ def draw_V_S(config: DatasetConfig) -> dict[str, np.ndarray]:
     """Disjoint V_S sets (mV): an even test grid inside the range and random train and
     validation draws at least ``min_gap`` from every test value and outside
     ``exclude_band`` (a draw there is redrawn: deterministic from the seed)."""
-    if not isinstance(config, DatasetConfig):
-        raise TypeError(f"config must be a DatasetConfig, got {type(config).__name__}")
+    instance(config, DatasetConfig, "config")
     check_dataset_size(config)     # the draws one at a time would run for minutes first
     lo, hi = config.V_S_range
     rng = np.random.default_rng(config.seed)
@@ -285,9 +266,8 @@ def distance_to_training(config: DatasetConfig, values=None) -> np.ndarray:
     """Distance (mV) from each of ``values`` (default: the config's test grid) to the
     nearest training V_S of the config (:func:`draw_V_S`: no integration)."""
     split = draw_V_S(config)
-    v = split["test"] if values is None else np.atleast_1d(real_array(values, "values"))
-    if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
-        raise ValueError(f"values must be a non-empty 1-D array of finite V_S (mV), got {values!r}")
+    v = split["test"] if values is None else vector(np.atleast_1d(real_array(values, "values")),
+                                                    "values")
     return np.min(np.abs(v[:, None] - split["train"][None]), axis=1)
 
 
@@ -323,9 +303,7 @@ def make_dataset(config: DatasetConfig = DatasetConfig(), *, progress: bool = Fa
     (anything with the ``concurrent.futures.Executor`` interface, e.g. a
     ``dask.distributed.Client``; default: local processes, see
     :func:`hhlib.ode.sweeps.run_ensemble`). The data are the same for every executor."""
-    if not isinstance(config, DatasetConfig):
-        raise TypeError(f"config must be a DatasetConfig, got {type(config).__name__}")
-    V_S = draw_V_S(config)      # checks the dataset's size first
+    V_S = draw_V_S(config)      # checks the config and the dataset's size first
     rng = np.random.default_rng(config.seed + 1)
     base = _params(config)
     steps_keep = int(round(config.t_keep / config.dt))
@@ -438,8 +416,7 @@ def load_or_make_dataset(config: DatasetConfig = DatasetConfig(), cache_dir: Pat
     temporary file and renamed into place, so processes building the same dataset at the
     same time all succeed (the last rename wins; the contents are the same). A cache that
     cannot be written after the build (a full disk) is a warning: the dataset is returned."""
-    if not isinstance(config, DatasetConfig):
-        raise TypeError(f"config must be a DatasetConfig, got {type(config).__name__}")
+    instance(config, DatasetConfig, "config")
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
         raise TypeError(f"cache_dir must be a path or None, got {cache_dir!r}")
     if cache_dir is not None and not os.fspath(cache_dir):
@@ -528,8 +505,7 @@ def augment_dataset(ds: Dataset, *, progress: bool = False) -> Dataset:
     state closer to the ODE's fixed point than the attractor at that V_S ever comes
     (distance in units of the training cuts' spread) is dropped. Seeds differ from the
     attractor data's; the result is deterministic."""
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds must be a Dataset, got {type(ds).__name__}")
+    instance(ds, Dataset, "ds")
     cfg = ds.config
     if cfg.n_transient == 0 and cfg.n_noise == 0:
         return ds

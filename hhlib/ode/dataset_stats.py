@@ -10,7 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..checks import real_array
+from ..checks import (cuts as check_cuts, instance, integer, real_array, runs, state, trace,
+                      vector)
 from .data import Dataset
 from .model import HHParams, check_params, fixed_points
 from .spikes import REGIMES, burst_statistics
@@ -24,8 +25,7 @@ SPLITS = ("train", "val", "test")
 
 
 def _check_dataset(ds) -> None:
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds must be a hhlib.ode.data.Dataset, got {type(ds).__name__}")
+    instance(ds, Dataset, "ds", "hhlib.ode.data.Dataset")
 
 
 def _trace(t, X) -> tuple[np.ndarray, np.ndarray]:
@@ -40,9 +40,7 @@ def spike_width(t, V, *, threshold: float = -35.0, t_min: float = 0.0) -> float:
     """Median time (s) that V (mV) spends above ``threshold`` per spike, over
     ``t >= t_min``; only complete excursions (an upward and the next downward crossing,
     located at the samples after the crossings) count."""
-    t, V = real_array(t, "t"), real_array(V, "V")
-    if t.ndim != 1 or V.shape != t.shape:
-        raise ValueError(f"t and V must be 1-D of equal length, got {t.shape} and {V.shape}")
+    t, V = trace(t, V)
     sel = t >= t_min
     above = V[sel] > threshold
     edges = np.flatnonzero(np.diff(above.astype(int)))
@@ -92,9 +90,7 @@ def smallest_gaps(ds: Dataset) -> dict[str, float]:
 
 def samples_and_increments(cuts) -> tuple[np.ndarray, np.ndarray]:
     """The states each cut (N, L + 1, 3) maps to, (N L, 3), and the one-step increments."""
-    cuts = real_array(cuts, "cuts")
-    if cuts.ndim != 3 or cuts.shape[2] != 3 or cuts.shape[1] < 2:
-        raise ValueError(f"cuts must have shape (N, L + 1, 3) with L >= 1, got {cuts.shape}")
+    cuts = check_cuts(cuts)
     return cuts[:, 1:].reshape(-1, 3), np.diff(cuts, axis=1).reshape(-1, 3)
 
 
@@ -107,11 +103,10 @@ def all_cuts(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 def cut_motion(cuts, scale) -> tuple[np.ndarray, np.ndarray]:
     """Per cut: the range of V (mV) and the path length in units of ``scale`` (3,)."""
-    cuts, scale = real_array(cuts, "cuts"), real_array(scale, "scale")
+    cuts = real_array(cuts, "cuts")
     if cuts.ndim != 3 or cuts.shape[2] != 3:
         raise ValueError(f"cuts must have shape (N, L + 1, 3), got {cuts.shape}")
-    if scale.shape != (3,) or not np.all(scale > 0):
-        raise ValueError(f"scale must be three positive numbers, got {scale!r}")
+    scale = state(scale, "scale", positive=True)
     return (np.ptp(cuts[:, :, 0], axis=1),
             np.linalg.norm(np.diff(cuts, axis=1) / scale, axis=-1).sum(axis=1))
 
@@ -135,8 +130,7 @@ def pick_cuts(ds: Dataset, n: int = 4, seed: int = 1) -> tuple[np.ndarray, list[
     cut of each chosen trajectory: their indices into ``ds.cuts["train"]`` and the indices
     of their trajectories."""
     _check_dataset(ds)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    integer(n, "n", 2)
     rng = np.random.default_rng(seed)
     per = ds.cuts["train"].shape[0] // len(ds.V_S["train"])
     order = np.argsort(ds.V_S["train"])
@@ -162,12 +156,8 @@ def closest_approach(ds: Dataset, params: HHParams, V_S_grid, scale) -> np.ndarr
     :func:`hhlib.dynamics.recovery.data_proximity` of the training trajectories. Returns (k,)."""
     _check_dataset(ds)
     check_params(params)
-    sc = real_array(scale, "scale")
-    if sc.shape != (3,) or not np.all(sc > 0):
-        raise ValueError(f"scale must be 3 positive numbers (V mV, n, S), got {scale!r}")
-    grid = real_array(V_S_grid, "V_S_grid")
-    if grid.ndim != 1 or grid.size < 1 or not np.all(np.isfinite(grid)):
-        raise ValueError(f"V_S_grid must be a non-empty finite 1-D array (mV), got {grid.shape}")
+    sc = state(scale, "scale", positive=True)
+    grid = vector(V_S_grid, "V_S_grid")
     vs = ds.V_S["train"]
     index = {float(v): i for i, v in enumerate(vs)}
     fp = np.stack([fixed_points(params.replace(V_S=float(v)))[0].state for v in vs])
@@ -185,14 +175,9 @@ def relaxes_to_rest(cuts, cut_V_S, params: HHParams, scale, *, radius: float = 0
     the ODE? True where the ODE has a stable fixed point at the cut's V_S, the cut's last
     state lies within ``radius`` (in units of ``scale`` (3,), per variable) of it, and V
     varies by less than ``v_range`` mV over the cut (no spike, no fast approach)."""
-    c, v = real_array(cuts, "cuts"), real_array(cut_V_S, "cut_V_S")
-    if c.ndim != 3 or c.shape[-1] != 3 or v.shape != (c.shape[0],):
-        raise ValueError(f"cuts (N, L + 1, 3) and cut_V_S (N,) must match, got {c.shape} and "
-                         f"{v.shape}")
+    c, v = runs(cuts, cut_V_S)
     check_params(params)
-    sc = real_array(scale, "scale")
-    if sc.shape != (3,) or not np.all(sc > 0):
-        raise ValueError(f"scale must be 3 positive numbers (V mV, n, S), got {scale!r}")
+    sc = state(scale, "scale", positive=True)
     out = np.zeros(len(c), dtype=bool)
     for value in np.unique(v):
         rest = [fp.state for fp in fixed_points(params.replace(V_S=float(value))) if fp.stable]

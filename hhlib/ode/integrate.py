@@ -19,8 +19,8 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from ..checks import is_int, real_number
-from .model import HHParams, _check_state, check_params, scalar_field
+from ..checks import flag, integer, one_of, real_number, state, states
+from .model import HHParams, check_params, scalar_field
 
 __all__ = ["simulate", "simulate_ensemble", "time_grid"]
 
@@ -74,14 +74,11 @@ def simulate(params: HHParams, x0, t_end: float, dt: float, *, method: str = "LS
     if not params.is_scalar():
         raise ValueError("simulate integrates one trajectory: params fields must be scalars "
                          "(use simulate_ensemble for arrays of parameters)")
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
+    one_of(method, "method", sorted(_METHODS))
     if hasattr(x0, "detach"):
         raise TypeError("x0 must be a NumPy array or a sequence of 3 numbers, not a torch "
                         "tensor (simulate integrates with SciPy; use x0.detach().numpy())")
-    x0 = _check_state(x0, "x0")
-    if x0.shape != (3,) or not np.all(np.isfinite(x0)):
-        raise ValueError(f"x0 must be 3 finite numbers (V, n, S), got {x0!r}")
+    x0 = state(x0, "x0")
     _check_tolerances(rtol, atol)
     t = time_grid(t_end, dt)
     f, jac = scalar_field(params)
@@ -327,7 +324,7 @@ def _check_ensemble_tolerances(rtol, atol) -> tuple[float, float]:
 
 
 def _param_matrix(params: HHParams, B: int) -> np.ndarray:
-    """(B, len(_FIELDS)) float64 array of every trajectory's parameters."""
+    """(B, len(_FIELDS)) float64 array of every trajectory's parameters (HHParams: finite)."""
     P = np.zeros((B, len(_FIELDS)))
     for k, name in enumerate(_FIELDS):
         v = getattr(params, name)
@@ -339,8 +336,6 @@ def _param_matrix(params: HHParams, B: int) -> np.ndarray:
         if v.ndim != 0 and v.shape != (B,):
             raise ValueError(f"params.{name} must be a scalar or have shape ({B},) to match "
                              f"x0, got shape {v.shape}")
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"params.{name} must be finite")
         P[:, k] = v
     return P
 
@@ -417,34 +412,18 @@ def simulate_ensemble(params: HHParams, x0, t_end: float, dt: float, *, rtol: fl
     explicit step needs no linear algebra (see the chapter "Stiff integration").
     """
     check_params(params)
-    if hasattr(x0, "detach"):                # a torch tensor
-        x0 = x0.detach().cpu().numpy()
-    if np.iscomplexobj(x0):
-        raise TypeError("x0 must be real numbers, got complex values")
-    try:
-        x0 = np.array(x0, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"x0 must be an array of real numbers of shape (B, 3), got "
-                        f"{type(x0).__name__}") from None
-    if x0.ndim != 2 or x0.shape[1] != 3 or x0.shape[0] < 1:
-        raise ValueError(f"x0 must have shape (B, 3) = (V, n, S) per trajectory with B >= 1, "
-                         f"got {x0.shape}")
-    if not np.all(np.isfinite(x0)):
-        raise ValueError("x0 must be finite")
+    x0 = states(x0, "x0")
     for i, (lo, hi) in enumerate(_BOX):
         if np.any((x0[:, i] < lo) | (x0[:, i] > hi)):
             raise ValueError(f"x0[:, {i}] ({_VARIABLES[i]}) must lie in [{lo}, {hi}] "
                              "(the physical box of the integrator)")
     rtol, atol = _check_ensemble_tolerances(rtol, atol)
-    if not is_int(max_steps) or not 1 <= max_steps <= 2**62:
-        # The compiled loop counts in int64: 2**63 would wrap to a negative count.
-        raise ValueError(f"max_steps must be an integer in [1, 2**62], got {max_steps!r}")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be True or False, got {progress!r}")
+    # The compiled loop counts in int64: 2**63 would wrap to a negative count.
+    integer(max_steps, "max_steps", 1, 2**62)
+    flag(progress, "progress")
     var_idx = _check_variables(variables)
     dtype = _check_dtype(dtype)
-    if not is_int(sample_every) or sample_every < 1:
-        raise ValueError(f"sample_every must be a positive integer, got {sample_every!r}")
+    integer(sample_every, "sample_every")
     n_grid = _grid_steps(t_end, dt)
     dt = float(dt)
     every = int(sample_every)

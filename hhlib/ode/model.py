@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import optimize, special
 
-from ..checks import is_int, is_torch, real_array
+from ..checks import interval, is_int, is_torch, one_of, real_array
 
 # torch is imported inside the functions that take tensors: at the top it would make
 # ``import hhlib``, which every chapter and most modules do, 0.9 s slower.
@@ -100,13 +100,10 @@ class HHParams:
     @classmethod
     def of_variant(cls, variant: str, **overrides: Any) -> "HHParams":
         """:meth:`original` or :meth:`bistable` by name."""
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        return getattr(cls, variant)(**overrides)
+        return getattr(cls, one_of(variant, "variant", VARIANTS))(**overrides)
 
     def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        one_of(self.variant, "variant", VARIANTS)
         for name in _BISTABLE_ONLY:
             unset = getattr(self, name) is None
             if self.variant == "bistable" and unset:
@@ -486,9 +483,7 @@ def hopf_point(params: HHParams, V_S_bracket: tuple[float, float]) -> float:
 
     Requires a model with a single fixed point over the bracket.
     """
-    a, b = map(float, V_S_bracket)
-    if not a < b:
-        raise ValueError(f"V_S_bracket must be (low, high) with low < high, got {V_S_bracket}")
+    a, b = interval(V_S_bracket, "V_S_bracket")
 
     def g(vs: float) -> float:
         fps = fixed_points(params.replace(V_S=vs))
@@ -597,7 +592,6 @@ def first_lyapunov_coefficient(params: HHParams) -> tuple[float, float]:
     :func:`hopf_point`); see :func:`lyapunov_coefficient`. omega in rad/s, l1 in the units
     fixed by <q, q> = 1 in the state's own units (mV, 1, 1), so only its sign is
     coordinate-free."""
-    _scalar_params(params)
     fps = fixed_points(params)
     if len(fps) != 1:
         raise ValueError(f"first_lyapunov_coefficient needs exactly one fixed point, got {len(fps)}")

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..checks import number, real_array
+from ..checks import number, one_of, real_array, trace
 
 __all__ = ["spike_times", "interspike_intervals", "BurstStats", "burst_statistics",
            "classify_regime", "sweep_statistics", "regime_transition", "REGIMES",
@@ -34,17 +34,11 @@ SPIKE_DETECTION = {"original": {"threshold": -35.0, "rearm": -45.0},
 
 def spike_detection(variant: str) -> dict[str, float]:
     """``threshold`` and ``rearm`` (mV) for :func:`spike_times` in the given model variant."""
-    if variant not in SPIKE_DETECTION:
-        raise ValueError(f"variant must be one of {tuple(SPIKE_DETECTION)}, got {variant!r}")
-    return dict(SPIKE_DETECTION[variant])
+    return dict(SPIKE_DETECTION[one_of(variant, "variant", SPIKE_DETECTION)])
 
 
 def _check_trace(t, V) -> tuple[np.ndarray, np.ndarray]:
-    t = real_array(t, "t")
-    V = real_array(V, "V")
-    if t.ndim != 1 or V.shape != t.shape:
-        raise ValueError(f"t and V must be 1-D arrays of equal length, got shapes "
-                         f"{t.shape} and {V.shape}")
+    t, V = trace(t, V)
     if t.size < 2 or not np.all(np.diff(t) > 0):
         raise ValueError("t must hold at least two strictly increasing times (s)")
     if not np.all(np.isfinite(V)):
@@ -174,9 +168,8 @@ def regime_transition(V_S, regimes: Sequence[str], before: str = "bursting",
     V_S = real_array(V_S, "V_S")
     if isinstance(regimes, str) or not all(isinstance(r, str) for r in regimes):
         raise TypeError(f"regimes must be a sequence of regime names {REGIMES}, got {regimes!r}")
-    for k, v in (("before", before), ("after", after)):
-        if v not in REGIMES:
-            raise ValueError(f"{k} must be one of {REGIMES}, got {v!r}")
+    one_of(before, "before", REGIMES)
+    one_of(after, "after", REGIMES)
     if V_S.ndim != 1 or len(regimes) != V_S.size or not np.all(np.diff(V_S) > 0):
         raise ValueError("V_S must be an increasing 1-D grid with one regime per value")
     idx = [i for i, r in enumerate(regimes) if r == before]

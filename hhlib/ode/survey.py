@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..checks import number, real_array
+from ..checks import integer, number, real_array, state, vector
 from .integrate import simulate
 from .model import HHParams, check_params, fixed_points
 from .spikes import BurstStats, burst_statistics, regime_transition
@@ -63,9 +63,7 @@ class FixedPointSweep:
 def fixed_point_sweep(params: HHParams, V_S) -> FixedPointSweep:
     """:func:`hhlib.ode.model.fixed_points` at each value of the grid ``V_S`` (mV)."""
     check_params(params)
-    V_S = real_array(V_S, "V_S")
-    if V_S.ndim != 1 or V_S.size == 0:
-        raise ValueError(f"V_S must be a non-empty 1-D grid (mV), got shape {V_S.shape}")
+    V_S = vector(V_S, "V_S")
     fps = [fixed_points(params.replace(V_S=v)) for v in V_S]
     return FixedPointSweep(V_S, np.array([f[0].state for f in fps]),
                            np.array([f[0].eigenvalues for f in fps]),
@@ -79,12 +77,8 @@ def ensemble_sweep(params: HHParams, x0, V_S, t_end: float, dt: float, *, t_min:
     compiled ensemble integrator (default tolerances): statistics and ISIs (s) over
     ``t >= t_min`` s, as :func:`hhlib.ode.sweeps.isi_sweep`."""
     check_params(params)
-    V_S = real_array(V_S, "V_S")
-    x0 = real_array(x0, "x0")
-    if V_S.ndim != 1 or V_S.size == 0:
-        raise ValueError(f"V_S must be a non-empty 1-D grid (mV), got shape {V_S.shape}")
-    if x0.shape != (3,):
-        raise ValueError(f"x0 must be one state (V, n, S), got shape {x0.shape}")
+    V_S = vector(V_S, "V_S")
+    x0 = state(x0, "x0")
     return isi_sweep(params.replace(V_S=V_S), np.tile(x0, (V_S.size, 1)), t_end, dt,
                      t_min=t_min)
 
@@ -94,8 +88,7 @@ def refine_transition(params: HHParams, x0, V_S, regimes: Sequence[str], t_end: 
     """Bracket (mV) of the bursting-to-tonic switch: found on the grid ``V_S`` with its
     ``regimes``, then narrowed by a second sweep of ``n_fine`` values inside that bracket
     (same start, duration and sampling as :func:`ensemble_sweep`)."""
-    if isinstance(n_fine, bool) or not isinstance(n_fine, int) or n_fine < 2:
-        raise ValueError(f"n_fine must be an integer >= 2, got {n_fine!r}")
+    integer(n_fine, "n_fine", 2)
     number(t_end, "t_end", low=0)
     lo, hi = regime_transition(V_S, regimes)
     fine = np.linspace(lo, hi, n_fine)

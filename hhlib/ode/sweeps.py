@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..checks import is_int
+from ..checks import integer, states
 from .spikes import BurstStats, sweep_statistics
 from .integrate import simulate_ensemble
 from .model import HHParams, check_params
@@ -33,13 +33,11 @@ __all__ = ["chunk_bounds", "run_ensemble", "isi_sweep", "map_chunks"]
 def chunk_bounds(n: int, chunk_size: int | None) -> list[tuple[int, int]]:
     """``(start, stop)`` index pairs of consecutive chunks of ``chunk_size`` items (the last
     one shorter); one chunk of all ``n`` items if ``chunk_size`` is None."""
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = integer(n, "n")
     if chunk_size is None:
-        return [(0, int(n))]
-    if not is_int(chunk_size) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
-    return [(i, min(i + int(chunk_size), int(n))) for i in range(0, int(n), int(chunk_size))]
+        return [(0, n)]
+    chunk_size = integer(chunk_size, "chunk_size", or_none=True)
+    return [(i, min(i + chunk_size, n)) for i in range(0, n, chunk_size)]
 
 
 def _check_executor(executor: Any) -> None:
@@ -60,9 +58,7 @@ def map_chunks(fn: Callable, chunks: Sequence[tuple], executor: Any = None,
     picklable (a module-level function) for any executor that runs them elsewhere.
     """
     _check_executor(executor)
-    if max_workers is not None and (not isinstance(max_workers, (int, np.integer))
-                                    or max_workers < 1):
-        raise ValueError(f"max_workers must be a positive integer or None, got {max_workers!r}")
+    integer(max_workers, "max_workers", or_none=True)
     chunks = list(chunks)
     if executor is None:
         if len(chunks) <= 1:
@@ -86,9 +82,7 @@ def _slice_params(params: HHParams, B: int, lo: int, hi: int) -> HHParams:
 
 def _chunk_args(params: HHParams, x0, chunk_size: int | None) -> tuple[np.ndarray, list]:
     check_params(params)
-    x0 = np.asarray(x0, dtype=float)
-    if x0.ndim != 2 or x0.shape[1] != 3:
-        raise ValueError(f"x0 must have shape (B, 3) = (V, n, S) per trajectory, got {x0.shape}")
+    x0 = states(x0, "x0")
     B = x0.shape[0]
     return x0, [(_slice_params(params, B, lo, hi), x0[lo:hi]) for lo, hi in
                 chunk_bounds(B, chunk_size)]
