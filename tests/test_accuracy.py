@@ -341,3 +341,44 @@ def test_figures_have_units(bursting_orbit):
 def test_reference_type():
     ref = Reference(np.zeros(2), np.zeros((2, 3)), 0.0, 1.0, 1.0)
     assert ref.convergence == 0.0
+
+
+def _peer_row(method, label, B, wall, extrapolated=False, within=True):
+    return {"method": method, "label": label, "B": B, "rtol": 1e-6, "wall_s": wall,
+            "extrapolated": extrapolated, "within_target": within}
+
+
+def test_peer_summary_table_and_sentence():
+    """Chapter 2's reading of the recorded peer benchmark: one row per method, a column per
+    batch size with its marks, and a sentence computed from the rows (the faster of the
+    compiled integrator's thread settings at each B)."""
+    from _code.ch02 import summary
+
+    rows = [_peer_row("simulate_ensemble", "simulate_ensemble (1 thread)", 1, 0.02),
+            _peer_row("simulate_ensemble", "simulate_ensemble (all threads)", 1, 0.01),
+            _peer_row("simulate_ensemble", "simulate_ensemble (all threads)", 16, 0.1),
+            _peer_row("lsoda_loop", "LSODA loop", 1, 1.0),
+            _peer_row("lsoda_loop", "LSODA loop", 16, 20.0, extrapolated=True),
+            _peer_row("diffrax", "diffrax", 16, 0.05, within=False)]
+    headers, table, sentence = summary({"rows": rows})
+    assert headers == ["method", "rtol", "B = 1", "B = 16"]
+    assert table[0] == ("simulate_ensemble (1 thread)", "1e-06", "0.02", "–")
+    assert table[2] == ("LSODA loop", "1e-06", "1", "20*")
+    assert table[3] == ("diffrax", "1e-06", "–", "0.05†")
+    assert "faster than LSODA loop (100× to 200× over B = 1, 16, wall time)" in sentence
+    assert "slower than diffrax (0.5× at B = 16, wall time)" in sentence
+    assert "than simulate_ensemble" not in sentence               # not compared with itself
+
+
+def test_peer_summary_of_the_recorded_benchmark():
+    import json
+    from pathlib import Path
+
+    from _code.ch02 import summary
+
+    report = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+                         / "integrator_peers.json").read_text())
+    headers, table, sentence = summary(report)
+    assert len(table) == len({r["label"] for r in report["rows"]})
+    assert all(len(row) == len(headers) for row in table)
+    assert sentence.startswith("The compiled `simulate_ensemble`")

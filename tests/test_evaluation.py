@@ -365,3 +365,14 @@ def test_training_data_text_names_the_band_and_the_extra_cuts():
     rec["train_config"]["random_runs"] = 0
     assert "band" not in training_data_text({**rec, "extra_cuts": {}})
     assert "random-start" not in training_data_text(rec)
+
+
+def test_physical_box_text_says_the_bounds_in_words():
+    from _code.ch04 import physical_box_text
+    from hhlib.ode.model import PHYSICAL_BOUNDS
+
+    text = physical_box_text()
+    (v0, v1), (n0, n1), (s0, s1) = PHYSICAL_BOUNDS.values()
+    assert text == (f"{v0:g} ≤ V ≤ {v1:g} mV, {n0:g} ≤ n ≤ {n1:g} and {s0:g} ≤ S ≤ {s1:g}"
+                    .replace("-", "−"))
+    assert "-" not in text and "V" in text and "mV" in text
