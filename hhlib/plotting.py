@@ -15,7 +15,8 @@ import numpy as np
 
 from .checks import interval, real_array, trace
 
-__all__ = ["style", "fit_to_column", "markdown_table", "plot_voltage", "plot_isi_diagram"]
+__all__ = ["style", "fit_to_column", "markdown_table", "plot_voltage", "plot_isi_diagram", "check_ax",
+           "check_axes"]
 
 
 # The book's text column, in CSS px, at a 1920-px-wide desktop (sphinx-book-theme 1.3 on
@@ -92,7 +93,7 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence], fmt: str = 
     return "\n".join(lines)
 
 
-def _check_ax(ax) -> None:
+def check_ax(ax) -> None:
     if not isinstance(ax, mpl.axes.Axes):
         raise TypeError(f"ax must be a Matplotlib Axes, got {type(ax).__name__}")
 
@@ -100,7 +101,7 @@ def _check_ax(ax) -> None:
 def plot_voltage(ax: plt.Axes, t: np.ndarray, V: np.ndarray, label: str | None = None,
                  **kw) -> plt.Axes:
     """V (mV) against t (s)."""
-    _check_ax(ax)
+    check_ax(ax)
     t, V = trace(t, V)
     ax.plot(t, V, label=label, **kw)
     ax.set_xlabel("t (s)")
@@ -111,7 +112,7 @@ def plot_voltage(ax: plt.Axes, t: np.ndarray, V: np.ndarray, label: str | None =
 def plot_isi_diagram(ax: plt.Axes, V_S: np.ndarray, isis: Sequence[np.ndarray],
                      **kw) -> plt.Axes:
     """Inter-spike intervals (s, log scale) against V_S (mV): one dot per ISI."""
-    _check_ax(ax)
+    check_ax(ax)
     V_S = real_array(V_S, "V_S")
     if V_S.ndim != 1:
         raise ValueError(f"V_S must be a 1-D array (one value per sweep point, mV), got shape "
@@ -142,7 +143,7 @@ def shade_outside(ax: plt.Axes, V_S_range: Sequence[float], lo: float | None = N
     """Grey bands over the V_S values (x axis, mV) outside ``V_S_range`` = (low, high), the
     range a network was trained on, from ``lo`` to ``hi`` (default: the current x limits),
     which become the x limits: a reader sees at once where a map extrapolates."""
-    _check_ax(ax)
+    check_ax(ax)
     r = interval(V_S_range, "V_S_range")
     if (lo is None) != (hi is None):
         raise ValueError("give both lo and hi, or neither (then the current x limits are used)")
@@ -158,11 +159,11 @@ def shade_outside(ax: plt.Axes, V_S_range: Sequence[float], lo: float | None = N
 
 # --- for the figures of chapters 1 and 3 (book/_code/ch01.py, ch03.py) -----------------------
 
-def _check_axes(axes, shape: tuple, name: str = "axes") -> np.ndarray:
+def check_axes(axes, shape: tuple, name: str = "axes") -> np.ndarray:
     """``axes`` as an array of Axes of the given shape; ValueError naming it otherwise."""
     a = np.asarray(axes, dtype=object)
     if a.shape != shape:
         raise ValueError(f"{name} must be an array of Axes of shape {shape}, got {a.shape}")
     for ax in a.ravel():
-        _check_ax(ax)
+        check_ax(ax)
     return a

@@ -9,7 +9,7 @@ import numpy as np
 
 from hhlib.checks import real_array
 from hhlib.ode.model import HHParams, check_params, fixed_points
-from hhlib.plotting import _check_ax, _check_axes, plot_voltage
+from hhlib.plotting import check_ax, check_axes, plot_voltage
 from hhlib.ode.spikes import BurstStats
 
 __all__ = ["STATS_HEADERS", "stats_rows", "fixed_point_count_text", "plot_regime_examples",
@@ -61,7 +61,7 @@ def plot_regime_examples(axes, runs: dict, V_S: dict, t_min: float,
     one column per named run ``name -> (t, X, ...)`` at ``V_S[name]`` mV."""
     if not isinstance(runs, dict) or set(runs) != set(V_S):
         raise ValueError("runs and V_S must be dicts with the same names")
-    axes = _check_axes(axes, (2, len(runs)))
+    axes = check_axes(axes, (2, len(runs)))
     for k, (name, (t, X, *_)) in enumerate(runs.items()):
         sel = (t >= t_min) & (t <= t_min + window)
         plot_voltage(axes[0, k], t[sel], X[sel, 0], color="C0")
@@ -76,7 +76,7 @@ def plot_z_curve(ax, V, S, stable, trajectory=None, fixed_point=None,
                  label: str = "trajectory") -> plt.Axes:
     """The fast subsystem's equilibria S(V) on the (S, V) plane (solid where ``stable``,
     dashed where not), optionally a trajectory (N, 3) = (V mV, n, S) and a fixed point."""
-    _check_ax(ax)
+    check_ax(ax)
     V, S = real_array(V, "V"), real_array(S, "S")
     stable = np.asarray(stable, dtype=bool)
     if V.ndim != 1 or S.shape != V.shape or stable.shape != V.shape:
@@ -97,7 +97,7 @@ def plot_fixed_point_sweep(axes, V_S, state, eigenvalues, V_hopf: float,
                            ylim: tuple = (-3.0, 3.0)) -> np.ndarray:
     """Left: the fixed point's V* (mV) against V_S (mV); right: the real and imaginary parts
     of its eigenvalues (1/s) within ``ylim``. Shaded up to the Hopf point ``V_hopf``."""
-    axes = _check_axes(axes, (2,))
+    axes = check_axes(axes, (2,))
     V_S, state = real_array(V_S, "V_S"), real_array(state, "state")
     ev = np.asarray(eigenvalues)
     if V_S.ndim != 1 or state.shape != (V_S.size, 3) or ev.shape[:1] != V_S.shape:

@@ -7,10 +7,10 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hhlib.checks import real_array
+from hhlib.checks import instance, real_array
 from hhlib.ode.data import Dataset
-from hhlib.ode.dataset_stats import SPLITS, _check_dataset
-from hhlib.plotting import _check_ax, _check_axes
+from hhlib.ode.dataset_stats import SPLITS
+from hhlib.plotting import check_ax, check_axes
 
 __all__ = ["SPLIT_HEADERS", "split_rows", "VARIABLE_LABELS", "plot_split_values", "plot_cuts",
            "plot_value_histograms",
@@ -22,7 +22,7 @@ SPLIT_HEADERS = ("split", "values of V_S", "cuts", "one-step pairs")
 def split_rows(ds: Dataset) -> list[tuple[str, int, int, int]]:
     """Per split: (name, number of V_S values, number of cuts, number of one-step pairs),
     as :data:`SPLIT_HEADERS`; a cut of L steps holds L pairs."""
-    _check_dataset(ds)
+    instance(ds, Dataset, "ds", "hhlib.ode.data.Dataset")
     return [(k, len(ds.V_S[k]), ds.cuts[k].shape[0],
              ds.cuts[k].shape[0] * (ds.cuts[k].shape[1] - 1)) for k in SPLITS]
 
@@ -32,7 +32,7 @@ VARIABLE_LABELS = ("V (mV)", "n", "S")
 
 def plot_split_values(ax, V_S: dict) -> plt.Axes:
     """The V_S values (mV) of the train, val and test splits as ticks on three rows."""
-    _check_ax(ax)
+    check_ax(ax)
     names = {"train": ("training", "C0"), "val": ("validation", "C1"), "test": ("test", "C3")}
     if not isinstance(V_S, dict) or not set(V_S) >= set(names):
         raise ValueError(f"V_S must be a dict with keys {tuple(names)}")
@@ -48,7 +48,7 @@ def plot_split_values(ax, V_S: dict) -> plt.Axes:
 def plot_cuts(axes, cuts, cut_V_S, trajectories, dt: float) -> np.ndarray:
     """Cuts (k, L + 1, 3) in time (V, left) and in the (S, V) and (n, V) planes over their
     whole trajectories (grey; one (N, 3) array per cut); ``dt`` (s) is the sampling step."""
-    axes = _check_axes(axes, (3,))
+    axes = check_axes(axes, (3,))
     cuts = real_array(cuts, "cuts")
     if cuts.ndim != 3 or cuts.shape[2] != 3 or len(cut_V_S) != len(cuts) \
             or len(trajectories) != len(cuts):
@@ -73,7 +73,7 @@ def plot_cuts(axes, cuts, cut_V_S, trajectories, dt: float) -> np.ndarray:
 def plot_value_histograms(axes, values, increments, bins: int = 100) -> np.ndarray:
     """Histograms of each variable's values (top row) and one-step increments (bottom row,
     log count scale); ``values`` and ``increments`` of shape (N, 3) = (V mV, n, S)."""
-    axes = _check_axes(axes, (2, 3))
+    axes = check_axes(axes, (2, 3))
     x, d = real_array(values, "values"), real_array(increments, "increments")
     if x.ndim != 2 or x.shape[1] != 3 or d.ndim != 2 or d.shape[1] != 3:
         raise ValueError("values and increments must have shape (N, 3)")

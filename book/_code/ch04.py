@@ -10,14 +10,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hhlib.dynamics.ablation import _check_results, describe_recipe
-from hhlib.checks import is_real, real_array
+from hhlib.checks import instance, is_real, real_array, record as check_record
 from hhlib.ode.data import Dataset
-from hhlib.ode.dataset_stats import _check_dataset
-from hhlib.dynamics.evaluation import _check_record, _check_rows, schedule_text
+from hhlib.dynamics.evaluation import _check_rows, schedule_text
 from hhlib.maps.scores import FreeRunTargets
 from hhlib.ode.model import PHYSICAL_BOUNDS
 from hhlib.maps.network import MapNet
-from hhlib.plotting import _check_ax
+from hhlib.plotting import check_ax
 
 __all__ = ["training_kind", "better_or_worse", "record_rows", "network_rows",
            "records_side_by_side", "free_run_table", "physical_box_text", "ABLATION_HEADERS",
@@ -26,7 +25,7 @@ __all__ = ["training_kind", "better_or_worse", "record_rows", "network_rows",
 
 def training_kind(record: dict) -> str:
     """"one-step" when every stage of the record's schedule has K = 1, else "multi-step"."""
-    stages = _check_record(record)["train_config"]["stages"]
+    stages = check_record(record, "train_config")["train_config"]["stages"]
     return "one-step" if all(k == 1 for k, _ in stages) else "multi-step"
 
 
@@ -41,7 +40,7 @@ def better_or_worse(score: float, other: float) -> str:
 
 def record_rows(record: dict) -> list[tuple[str, Any]]:
     """(what, value) rows describing how a shipped network was trained, for a table."""
-    r = _check_record(record)
+    r = check_record(record, "train_config")
     tc = r["train_config"]
     return [("schedule (K, epochs)", str(tc["stages"])), ("batch size", tc["batch_size"]),
             ("learning rate", f'{tc["lr"]} → {tc["lr_final"]}'), ("seed", tc["seed"]),
@@ -74,7 +73,7 @@ def records_side_by_side(records: dict[str, dict]) -> tuple[list[str], list[tupl
     schedule, selected epoch, validation dynamics score and training time (s)."""
     if not isinstance(records, dict) or not records:
         raise TypeError("records must be a non-empty dict of name -> weights record")
-    recs = {k: _check_record(r, f"records[{k!r}]") for k, r in records.items()}
+    recs = {k: check_record(r, "train_config", f"records[{k!r}]") for k, r in records.items()}
     rows = [("training", *(training_kind(r) for r in recs.values())),
             ("schedule", *(schedule_text(r) for r in recs.values())),
             ("selected epoch", *(r["best_epoch"] for r in recs.values())),
@@ -205,7 +204,7 @@ def recipe_data_row(names: Sequence[str], ds: Dataset, closest) -> tuple:
     its training cuts by kind, the transients' share of the cuts (noise pairs are single
     steps and not counted as cuts) and the smallest of ``closest``
     (:func:`closest_approach` over a grid)."""
-    _check_dataset(ds)
+    instance(ds, Dataset, "ds", "hhlib.ode.data.Dataset")
     n_att = len(ds.cuts["train"])
     n_tr = len(ds.extra_cuts.get("transient", ()))
     n_noise = len(ds.extra_cuts.get("noise", ()))
@@ -219,8 +218,8 @@ def plot_training_history(ax_loss: plt.Axes, ax_score: plt.Axes, history: dict,
     ``val_loss``, ``val_one_step``, ``val_score``): losses (normalised units²) on
     ``ax_loss``, the validation dynamics score on ``ax_score`` with the selected epoch
     circled; a vertical line where each rollout stage (K) starts."""
-    _check_ax(ax_loss)
-    _check_ax(ax_score)
+    check_ax(ax_loss)
+    check_ax(ax_score)
     need = ("epoch", "K", "train_loss", "val_loss", "val_one_step", "val_score")
     if not isinstance(history, dict) or any(k not in history for k in need):
         raise ValueError(f"history must be a dict with keys {need}")
@@ -256,7 +255,7 @@ def plot_paired_runs(axes: np.ndarray, t: np.ndarray, X: np.ndarray, Y: np.ndarr
                          f"{axes.shape}, X {X.shape}, Y {Y.shape}, t {np.shape(t)}, V_S "
                          f"{V_S.shape}")
     for c, v in enumerate(V_S):
-        _check_ax(axes[0, c])
+        check_ax(axes[0, c])
         axes[0, c].plot(t, X[c, :, 0], "k", lw=0.7, label="ODE")
         axes[0, c].plot(t, Y[c, :, 0], color="C1", lw=0.7, alpha=0.8, label="network")
         axes[0, c].set_title(f"$V_S$ = {v:.2f} mV (held out)")
@@ -276,8 +275,8 @@ def plot_phase_pair(ax_ode: plt.Axes, ax_net: plt.Axes, t: np.ndarray, X: np.nda
                     ) -> tuple[plt.Axes, plt.Axes]:
     """Phase portraits in the (S, V) plane for t >= ``t_min`` s: ODE runs ``X`` on
     ``ax_ode``, network runs ``Y`` on ``ax_net`` (both (B, T, 3)), one colour per V_S (mV)."""
-    _check_ax(ax_ode)
-    _check_ax(ax_net)
+    check_ax(ax_ode)
+    check_ax(ax_net)
     X, Y = real_array(X, "X"), real_array(Y, "Y")
     V_S = np.atleast_1d(real_array(V_S, "V_S"))
     if X.shape != Y.shape or X.shape[::2] != (V_S.size, 3) or X.shape[1] != np.size(t):

@@ -10,11 +10,11 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hhlib.checks import real_array
-from hhlib.dynamics.evaluation import _check_record, schedule_text
+from hhlib.checks import real_array, record as check_record, vector
+from hhlib.dynamics.evaluation import schedule_text
 from hhlib.plotting import plot_isi_diagram, shade_outside
 from hhlib.dynamics.recovery import (BURST_FIELDS, N_FLOOR, FixedPointChecks, FixedPointComparison,
-                                     SeedSpread, _sweep_grid, agree_up_to, fixed_point_checks,
+                                     SeedSpread, agree_up_to, fixed_point_checks,
                                      seed_spread, slow_pair, worst_at)
 from hhlib.targets import verdict
 
@@ -131,7 +131,7 @@ def _axes(axes, n: int) -> list:
 def plot_isi_side_by_side(axes, V_S, sweeps: dict, transition: dict, V_S_range):
     """ISI diagrams of each run of ``sweeps`` (name -> :func:`sweep_regimes` result) on its
     own axes, with its transition (name -> :class:`Transition`) dashed."""
-    vs = _sweep_grid(V_S)
+    vs = vector(V_S, "V_S")
     for ax, name in zip(_axes(axes, len(sweeps)), sweeps):
         plot_isi_diagram(ax, vs, sweeps[name]["isis"], color=COLOURS.get(name), s=3)
         ax.axvline(transition[name].at, color="C3", ls="--", lw=1)
@@ -143,7 +143,7 @@ def plot_isi_side_by_side(axes, V_S, sweeps: dict, transition: dict, V_S_range):
 
 def plot_isi_overlay(ax, V_S, sweeps: dict, transition: dict, V_S_range):
     """The ISI diagrams of ``sweeps`` overlaid on one axes, transitions dashed."""
-    vs = _sweep_grid(V_S)
+    vs = vector(V_S, "V_S")
     ax = _axes(ax, 1)[0]
     for name, alpha in zip(sweeps, (0.6, 0.5)):
         plot_isi_diagram(ax, vs, sweeps[name]["isis"], color=COLOURS.get(name), s=5,
@@ -157,7 +157,7 @@ def plot_isi_overlay(ax, V_S, sweeps: dict, transition: dict, V_S_range):
 def plot_burst_statistics(axes, V_S, sweeps: dict, V_S_range):
     """Each of :data:`BURST_FIELDS` against V_S (mV), one axes per field, for every run
     of ``sweeps`` (NaN where a run does not burst)."""
-    vs = _sweep_grid(V_S)
+    vs = vector(V_S, "V_S")
     markers = {"ODE": dict(marker="o"), "network": dict(marker="s", alpha=0.8)}
     for ax, (f, label) in zip(_axes(axes, len(BURST_FIELDS)), BURST_FIELDS):
         for name, s in sweeps.items():
@@ -416,7 +416,7 @@ def training_data_text(record: dict) -> str:
     """What a network was trained on, in words, from its weights record: the attractor
     trajectories (how many, how long, where in V_S, which band was left out), the extra
     cuts, the schedule and seed, and how long training took and why it stopped."""
-    r = _check_record(record)
+    r = check_record(record, "train_config")
     dc, tc = r["dataset_config"], r["train_config"]
     lo, hi = dc["V_S_range"]
     band = dc.get("exclude_band")
