@@ -106,7 +106,10 @@ refs: venv
 
 # The spread of every chaotic quantity under last-bit perturbations of the kernels (tests/refs.py,
 # PERTURBATIONS). Rerun after `make refs` when a chapter's cells changed: make test compares
-# a cell within the spread only where the perturbed runs executed the same cell.
+# a cell within the spread only where the perturbed runs executed the same cell. Chapters 4,
+# 5, 6 and 8 print what the perturbed runs moved (book/perturbations.py): after a new spread,
+# regenerate their references once more (tests/refs.py regenerate STEM, or
+# --from-executed after a make test) where that section changed.
 SPREAD_SETTINGS ?= unpinned mkl-avx2 numpy-avx2-openblas-haswell
 spread: venv
 	for s in $(SPREAD_SETTINGS); do $(PY) tests/refs.py perturb $$s || exit 1; done
