@@ -55,12 +55,12 @@ def _code_digest(package: Path) -> bytes:
 _IMPORTED = _code_digest(_PACKAGE)
 
 
-def _environment() -> bytes:
-    """What the same call with the same arguments may still depend on: the code, the
-    numerical packages, how their kernels are pinned, the CPU."""
+def _environment(code: bytes) -> bytes:
+    """What the same call with the same arguments may still depend on: the code (its
+    digest), the numerical packages, how their kernels are pinned, the CPU."""
     import numba   # only its version is needed here; importing it takes 0.13 s
 
-    h = hashlib.sha256(_code_digest(_PACKAGE))
+    h = hashlib.sha256(code)
     for part in (np.__version__, torch.__version__, scipy.__version__, numba.__version__,
                  repr(sorted((k, os.environ.get(k)) for k in SETTINGS)), _cpu()):
         h.update(part.encode() + b"\0")
@@ -101,9 +101,9 @@ def _feed(h, obj: Any) -> None:
         raise TypeError(f"cannot key an argument of type {type(obj).__name__}")
 
 
-def cache_key(fn: Callable, args: tuple, kwargs: dict) -> str:
+def cache_key(fn: Callable, args: tuple, kwargs: dict, *, _code: bytes | None = None) -> str:
     """The SHA-256 (hex) under which :func:`cached_call` keeps ``fn(*args, **kwargs)``."""
-    h = hashlib.sha256(_environment())
+    h = hashlib.sha256(_environment(_code_digest(_PACKAGE) if _code is None else _code))
     _feed(h, f"{fn.__module__}.{fn.__qualname__}")
     _feed(h, tuple(args))
     _feed(h, dict(kwargs))
@@ -119,12 +119,13 @@ def cached_call(directory, fn: Callable, args: tuple = (), kwargs: dict | None =
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a path, got {type(directory).__name__}")
     kwargs = dict(kwargs or {})
-    if _code_digest(_PACKAGE) != _IMPORTED:
+    code = _code_digest(_PACKAGE)        # read once: compared, then keyed
+    if code != _IMPORTED:
         warnings.warn("hhlib's source changed on disk since this process imported it: the "
                       "result is computed and not cached (restart the kernel to use the "
                       "cache again)", stacklevel=2)
         return fn(*args, **kwargs)
-    path = Path(directory) / f"{key or cache_key(fn, args, kwargs)}.pkl"
+    path = Path(directory) / f"{key or cache_key(fn, args, kwargs, _code=code)}.pkl"
     if path.exists():
         with open(path, "rb") as f:
             return pickle.load(f)

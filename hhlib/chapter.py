@@ -72,9 +72,9 @@ def model_fields(model: type) -> list[str]:
 def check_parameters(namespace: Mapping[str, Any] | None = None, /, *, model: type | None = None,
                      **values: Any) -> dict[str, float]:
     """Raise :class:`ParameterError` (a ``TypeError``) unless every flag is a bool, every
-    name (``network``, ``weights_dir``) a string, every parameter a known one and, given the chapter's ``globals()`` as ``namespace``, every
-    parameter papermill injected one of the chapter's (the keyword names) or, with
-    ``model``, one of :func:`model_fields` of it.
+    name (``network``, ``weights_dir``) a string, every parameter a known one and, given the
+    chapter's ``globals()`` as ``namespace``, every parameter papermill injected one of the
+    chapter's (the keyword names) or, with ``model``, one of :func:`model_fields` of it.
 
     Returns ``{field: value}`` of the model's fields that papermill injected (empty without
     ``model`` or when none was), after checking that ``model(**those)`` builds: a value

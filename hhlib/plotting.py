@@ -15,8 +15,8 @@ import numpy as np
 
 from .checks import interval, real_array, trace
 
-__all__ = ["style", "fit_to_column", "markdown_table", "plot_voltage", "plot_isi_diagram", "check_ax",
-           "check_axes"]
+__all__ = ["style", "fit_to_column", "markdown_table", "plot_voltage", "plot_isi_diagram",
+           "check_ax", "check_axes"]
 
 
 # The book's text column, in CSS px, at a 1920-px-wide desktop (sphinx-book-theme 1.3 on

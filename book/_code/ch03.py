@@ -1,5 +1,5 @@
-"""Chapter 3's tables and figures: the splits' sizes, the spread of values and increments, the split values of V_S, example cuts and
-the histograms of values and increments."""
+"""Chapter 3's tables and figures: the splits' sizes, the spread of values and increments,
+the split values of V_S, example cuts and the histograms of values and increments."""
 from __future__ import annotations
 
 from typing import Sequence

@@ -2,9 +2,9 @@
 
 :func:`compare_free_runs` runs the ODE and a trained map from the same states
 (:func:`paired_runs`) and compares their burst statistics per V_S against
-:class:`~hhlib.maps.scores.FreeRunTargets`; :func:`~hhlib.maps.scores.dynamics_score` folds the same comparison into one number
-per network (the validation criterion of training). Both use trajectories only, never the
-ODE's fixed point.
+:class:`~hhlib.maps.scores.FreeRunTargets`; :func:`~hhlib.maps.scores.dynamics_score` folds
+the same comparison into one number per network (the validation criterion of training). Both
+use trajectories only, never the ODE's fixed point.
 
 For the network chapter: :func:`compare_networks` (losses and free runs of several networks
 on held-out data), :func:`free_run_counts` (the per-V_S verdicts),
